@@ -1,0 +1,207 @@
+//! Genesis presets: the per-chain data the chain specs in `chain-spec/` are built from.
+//!
+//! * `development`: Alice alone authors and finalises; 10-block sessions; governance decides
+//!   in two minutes; Sudo is Alice.
+//! * `local_testnet`: Alice, Bob, Charlie and Dave validate (GRANDPA needs 3 of 4); otherwise as
+//!   `development`.
+//! * `testnet`: three validators whose keys were generated for this chain (never the
+//!   well-known dev keys); hour-long sessions, day-long referenda; no Sudo.
+
+use alloc::{vec, vec::Vec};
+use frame_support::build_struct_json_patch;
+use pallet_chain_params::GovernanceTimings;
+use serde_json::Value;
+use sp_consensus_aura::sr25519::AuthorityId as AuraId;
+use sp_consensus_grandpa::AuthorityId as GrandpaId;
+use sp_core::crypto::UncheckedFrom;
+use sp_genesis_builder::{self, PresetId};
+use sp_keyring::{Ed25519Keyring, Sr25519Keyring};
+
+use crate::{
+	AccountId, BalancesConfig, BlockNumber, ChainParamsConfig, RuntimeGenesisConfig,
+	SessionConfig, SessionKeys, SudoConfig, ValidatorSetConfig, DAYS, HOURS, MINUTES, UNITS,
+};
+
+/// Preset name of the public test network.
+pub const TESTNET_RUNTIME_PRESET: &str = "testnet";
+
+/// Balance of each endowed dev account: one million STOS.
+pub const DEV_ENDOWMENT: u128 = 1_000_000 * UNITS;
+
+/// Governance timings of the dev and local chains: a referendum can pass in about a minute.
+pub const DEV_GOVERNANCE: GovernanceTimings<BlockNumber> = GovernanceTimings {
+	prepare_period: 2,
+	decision_period: 2 * MINUTES,
+	confirm_period: 3,
+	min_enactment_period: 2,
+	undeciding_timeout: 2 * MINUTES,
+	vote_locking_period: 10,
+};
+
+/// Governance timings of the testnet.
+pub const TESTNET_GOVERNANCE: GovernanceTimings<BlockNumber> = GovernanceTimings {
+	prepare_period: 10 * MINUTES,
+	decision_period: DAYS,
+	confirm_period: HOURS,
+	min_enactment_period: 10 * MINUTES,
+	undeciding_timeout: DAYS,
+	vote_locking_period: DAYS,
+};
+
+/// One validator: its account and its session keys.
+pub struct Authority {
+	/// The account (also its validator id).
+	pub account: AccountId,
+	/// Aura (sr25519) key.
+	pub aura: AuraId,
+	/// GRANDPA (ed25519) key.
+	pub grandpa: GrandpaId,
+}
+
+fn dev_authority(sr: Sr25519Keyring, ed: Ed25519Keyring) -> Authority {
+	Authority { account: sr.to_account_id(), aura: sr.public().into(), grandpa: ed.public().into() }
+}
+
+/// The genesis of a Stratos chain from its parts.
+pub fn stratos_genesis(
+	authorities: Vec<Authority>,
+	endowed: Vec<(AccountId, u128)>,
+	session_length: BlockNumber,
+	governance: GovernanceTimings<BlockNumber>,
+	sudo: Option<AccountId>,
+) -> Value {
+	build_struct_json_patch!(RuntimeGenesisConfig {
+		balances: BalancesConfig { balances: endowed },
+		validator_set: ValidatorSetConfig {
+			validators: authorities.iter().map(|a| a.account.clone()).collect::<Vec<_>>(),
+			session_length,
+		},
+		session: SessionConfig {
+			keys: authorities
+				.iter()
+				.map(|a| {
+					(
+						a.account.clone(),
+						a.account.clone(),
+						SessionKeys { aura: a.aura.clone(), grandpa: a.grandpa.clone() },
+					)
+				})
+				.collect::<Vec<_>>(),
+		},
+		chain_params: ChainParamsConfig { governance: Some(governance) },
+		sudo: SudoConfig { key: sudo },
+	})
+}
+
+fn dev_endowed() -> Vec<(AccountId, u128)> {
+	Sr25519Keyring::well_known().map(|k| (k.to_account_id(), DEV_ENDOWMENT)).collect()
+}
+
+/// `development`: Alice alone.
+pub fn development_config_genesis() -> Value {
+	stratos_genesis(
+		vec![dev_authority(Sr25519Keyring::Alice, Ed25519Keyring::Alice)],
+		dev_endowed(),
+		10,
+		DEV_GOVERNANCE,
+		Some(Sr25519Keyring::Alice.to_account_id()),
+	)
+}
+
+/// `local_testnet`: Alice, Bob, Charlie and Dave.
+pub fn local_config_genesis() -> Value {
+	stratos_genesis(
+		vec![
+			dev_authority(Sr25519Keyring::Alice, Ed25519Keyring::Alice),
+			dev_authority(Sr25519Keyring::Bob, Ed25519Keyring::Bob),
+			dev_authority(Sr25519Keyring::Charlie, Ed25519Keyring::Charlie),
+			dev_authority(Sr25519Keyring::Dave, Ed25519Keyring::Dave),
+		],
+		dev_endowed(),
+		10,
+		DEV_GOVERNANCE,
+		Some(Sr25519Keyring::Alice.to_account_id()),
+	)
+}
+
+/// Public keys of the testnet validators: (account sr25519, aura sr25519, grandpa ed25519).
+/// Generated for this chain with `stratos-node key generate`; the secrets are held by the
+/// operators, never in this repository.
+const TESTNET_VALIDATORS: [([u8; 32], [u8; 32], [u8; 32]); 3] = [
+	(
+		hex32("b2c79225240395213221a39c564edb94faecd789a818ac47618e62f0798e4117"),
+		hex32("64fdeb5f8a360d844949aca037f42bd11374cf101760b9de317688cb9473e530"),
+		hex32("7ba4e7aad6caf98a92ecf3b5a394cb81b11522ee638c4a49b8c20455f3e70673"),
+	),
+	(
+		hex32("d29b908c998ee14b1ea8d4796d5b21d421b9b165876535a8626ec6504e9cce4b"),
+		hex32("d62223eb7433de7a625acc09ca3a22b5dc82df2f38df58704f0763c2f7b4766d"),
+		hex32("0cb4d2bc9dcf5a0604d262985991d2fa1f45595026bd81bf8af58c8025ab8595"),
+	),
+	(
+		hex32("2a6fefbe65bc1a963483777232be6edd3253d60372b52672f938d4573bcdbf7d"),
+		hex32("f4748d54e31aba20088833f9e8c5a03d85814d88d1e934a49c4d4f9277ac6712"),
+		hex32("c34dadf27fb860b5bc8fd1ea3ee0f49d3bdc8a5bd2e6586c4ed18ad2bc9a6933"),
+	),
+];
+
+/// Decodes 64 lowercase hex digits at compile time.
+const fn hex32(s: &str) -> [u8; 32] {
+	const fn nibble(c: u8) -> u8 {
+		match c {
+			b'0'..=b'9' => c - b'0',
+			b'a'..=b'f' => c - b'a' + 10,
+			_ => panic!("hex32: not a lowercase hex digit"),
+		}
+	}
+	let b = s.as_bytes();
+	assert!(b.len() == 64, "hex32: need 64 hex digits");
+	let mut out = [0u8; 32];
+	let mut i = 0;
+	while i < 32 {
+		out[i] = (nibble(b[2 * i]) << 4) | nibble(b[2 * i + 1]);
+		i += 1;
+	}
+	out
+}
+
+/// The testnet's initial token holder (treasury multisig to be): 10 million STOS.
+const TESTNET_ENDOWMENT: u128 = 10_000_000 * UNITS;
+
+/// `testnet`: three validators with their own keys, no Sudo.
+pub fn testnet_config_genesis() -> Value {
+	let authorities: Vec<Authority> = TESTNET_VALIDATORS
+		.iter()
+		.map(|(acc, aura, grandpa)| Authority {
+			account: AccountId::from(*acc),
+			aura: AuraId::unchecked_from(*aura),
+			grandpa: GrandpaId::unchecked_from(*grandpa),
+		})
+		.collect();
+	let endowed = authorities.iter().map(|a| (a.account.clone(), TESTNET_ENDOWMENT)).collect();
+	stratos_genesis(authorities, endowed, HOURS, TESTNET_GOVERNANCE, None)
+}
+
+/// The preset `id`, serialized as JSON.
+pub fn get_preset(id: &PresetId) -> Option<Vec<u8>> {
+	let patch = match id.as_ref() {
+		sp_genesis_builder::DEV_RUNTIME_PRESET => development_config_genesis(),
+		sp_genesis_builder::LOCAL_TESTNET_RUNTIME_PRESET => local_config_genesis(),
+		TESTNET_RUNTIME_PRESET => testnet_config_genesis(),
+		_ => return None,
+	};
+	Some(
+		serde_json::to_string(&patch)
+			.expect("serialization to json is expected to work. qed.")
+			.into_bytes(),
+	)
+}
+
+/// The names of the presets.
+pub fn preset_names() -> Vec<PresetId> {
+	vec![
+		PresetId::from(sp_genesis_builder::DEV_RUNTIME_PRESET),
+		PresetId::from(sp_genesis_builder::LOCAL_TESTNET_RUNTIME_PRESET),
+		PresetId::from(TESTNET_RUNTIME_PRESET),
+	]
+}

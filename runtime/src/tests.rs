@@ -1,0 +1,138 @@
+//! Native tests of the composed runtime: the genesis presets build and satisfy every pallet's
+//! invariants; with `try-runtime` + `upgrade-test`, the v0 → v1 migration passes try-runtime's
+//! pre/post checks.
+
+use crate::{
+	genesis_config_presets as presets, AccountId, AllPalletsWithSystem, BlockNumber, Runtime,
+	RuntimeGenesisConfig,
+};
+use frame_support::genesis_builder_helper::{build_state, get_preset};
+use sp_genesis_builder::PresetId;
+
+/// Merges a preset patch into the default genesis, as the node does for a chain spec.
+fn merge(base: &mut serde_json::Value, patch: serde_json::Value) {
+	match (base, patch) {
+		(serde_json::Value::Object(b), serde_json::Value::Object(p)) =>
+			for (k, v) in p {
+				merge(b.entry(k).or_insert(serde_json::Value::Null), v);
+			},
+		(b, p) => *b = p,
+	}
+}
+
+/// Test externalities holding the genesis state of preset `id`.
+pub fn preset_ext(id: &str) -> sp_io::TestExternalities {
+	let default = get_preset::<RuntimeGenesisConfig>(&None, |_| None).expect("default genesis");
+	let mut full: serde_json::Value = serde_json::from_slice(&default).unwrap();
+	let patch = presets::get_preset(&PresetId::from(id)).expect("preset exists");
+	merge(&mut full, serde_json::from_slice(&patch).unwrap());
+	let mut ext = sp_io::TestExternalities::new_empty();
+	ext.execute_with(|| {
+		build_state::<RuntimeGenesisConfig>(serde_json::to_vec(&full).unwrap())
+			.expect("preset genesis builds")
+	});
+	ext
+}
+
+#[test]
+fn every_preset_builds_with_its_validators() {
+	for (id, validators) in [
+		(sp_genesis_builder::DEV_RUNTIME_PRESET, 1),
+		(sp_genesis_builder::LOCAL_TESTNET_RUNTIME_PRESET, 4),
+		(presets::TESTNET_RUNTIME_PRESET, 3),
+	] {
+		preset_ext(id).execute_with(|| {
+			let set = pallet_validator_set::Validators::<Runtime>::get();
+			assert_eq!(set.len(), validators, "{id}");
+			assert_eq!(pallet_session::Validators::<Runtime>::get().len(), validators, "{id}");
+			assert_eq!(pallet_aura::Authorities::<Runtime>::get().len(), validators, "{id}");
+			assert_eq!(pallet_grandpa::Pallet::<Runtime>::grandpa_authorities().len(), validators);
+		});
+	}
+	assert_eq!(presets::preset_names().len(), 3);
+}
+
+#[test]
+fn only_dev_chains_have_sudo() {
+	preset_ext(sp_genesis_builder::DEV_RUNTIME_PRESET)
+		.execute_with(|| assert!(pallet_sudo::Key::<Runtime>::get().is_some()));
+	preset_ext(presets::TESTNET_RUNTIME_PRESET)
+		.execute_with(|| assert!(pallet_sudo::Key::<Runtime>::get().is_none()));
+}
+
+#[test]
+fn testnet_uses_no_dev_keys() {
+	use sp_keyring::Sr25519Keyring;
+	preset_ext(presets::TESTNET_RUNTIME_PRESET).execute_with(|| {
+		let set = pallet_validator_set::Validators::<Runtime>::get();
+		for k in Sr25519Keyring::iter() {
+			let dev: AccountId = k.to_account_id();
+			assert!(!set.contains(&dev), "testnet validator is dev key {k:?}");
+			assert!(frame_system::Account::<Runtime>::get(&dev).data.free == 0);
+		}
+	});
+}
+
+#[test]
+fn governance_timings_differ_per_chain_but_curves_do_not() {
+	use pallet_referenda::TracksInfo as _;
+	let track = |id: &str| {
+		preset_ext(id).execute_with(|| {
+			let t = crate::configs::governance::TracksInfo::tracks().next().unwrap().into_owned();
+			(t.info.decision_period, t.info.min_approval, t.info.min_support)
+		})
+	};
+	let (dev_period, dev_app, dev_sup) = track(sp_genesis_builder::DEV_RUNTIME_PRESET);
+	let (net_period, net_app, net_sup) = track(presets::TESTNET_RUNTIME_PRESET);
+	assert_eq!(dev_period, presets::DEV_GOVERNANCE.decision_period);
+	assert_eq!(net_period, presets::TESTNET_GOVERNANCE.decision_period);
+	assert!(dev_period < net_period);
+	assert_eq!(dev_app, net_app);
+	assert_eq!(dev_sup, net_sup);
+}
+
+#[test]
+fn block_weight_fits_the_slot() {
+	let w = crate::configs::RuntimeBlockWeights::get();
+	// At most a quarter of the 2 s slot of compute (docs/adr/0003-two-second-slots.md).
+	assert!(w.max_block.ref_time() * 4 <= 2 * frame_support::weights::constants::WEIGHT_REF_TIME_PER_SECOND);
+	// A runtime upgrade fits what the scheduler may dispatch in one block.
+	let set_code = <Runtime as frame_system::Config>::SystemWeightInfo::set_code();
+	assert!(set_code.all_lte(crate::configs::MaximumSchedulerWeight::get()));
+}
+
+#[cfg(feature = "try-runtime")]
+#[test]
+fn genesis_state_passes_every_try_state() {
+	use frame_support::traits::{TryState, TryStateSelect};
+	for id in [sp_genesis_builder::DEV_RUNTIME_PRESET, presets::TESTNET_RUNTIME_PRESET] {
+		preset_ext(id).execute_with(|| {
+			AllPalletsWithSystem::try_state(1 as BlockNumber, TryStateSelect::All)
+				.expect("try_state holds on genesis");
+		});
+	}
+}
+
+/// The upgrade-test runtime's migration, run the way `try-runtime on-runtime-upgrade` runs it:
+/// all migrations with their pre/post checks and every pallet's try_state afterwards, on the
+/// state of a chain that ran the current (v0) runtime.
+#[cfg(all(feature = "try-runtime", feature = "upgrade-test"))]
+#[test]
+fn upgrade_migration_passes_try_runtime_checks() {
+	use frame_support::traits::{GetStorageVersion, StorageVersion, UpgradeCheckSelect};
+	preset_ext(sp_genesis_builder::LOCAL_TESTNET_RUNTIME_PRESET).execute_with(|| {
+		// Make the state what the v0 runtime left: no ValidatorSince entries, version 0.
+		let _ = pallet_validator_set::ValidatorSince::<Runtime>::clear(u32::MAX, None);
+		StorageVersion::new(0).put::<pallet_validator_set::Pallet<Runtime>>();
+		frame_system::Pallet::<Runtime>::set_block_number(77);
+
+		let weight = crate::Executive::try_runtime_upgrade(UpgradeCheckSelect::All)
+			.expect("pre/post checks and try_state pass");
+		assert!(weight.ref_time() > 0);
+
+		assert_eq!(pallet_validator_set::Pallet::<Runtime>::on_chain_storage_version(), 1);
+		for v in pallet_validator_set::Validators::<Runtime>::get() {
+			assert_eq!(pallet_validator_set::ValidatorSince::<Runtime>::get(&v), Some(77));
+		}
+	});
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what is needed and runs every check CI runs: formatting, clippy, the whole build
+# (node + both runtime wasms), all tests (unit, end-to-end with real nodes, polkadot-js, the
+# governance runtime upgrade) and the benchmark/try-runtime test suites.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export STRATOS_NEED_NODEJS=1
+source scripts/setup.sh
+start=$(date +%s)
+step() { echo; echo ">> [$(( $(date +%s) - start ))s] $*"; }
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "build the workspace (node, runtime wasm, upgrade-test wasm)"
+cargo build --workspace --locked
+
+step "clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "npm ci (polkadot-js test)"
+(cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
+
+step "tests"
+cargo test --workspace --locked -- --test-threads 1
+
+step "benchmark and try-runtime test suites (runtime-benchmarks, try-runtime, upgrade-test)"
+SKIP_WASM_BUILD=1 cargo test --locked \
+	-p pallet-validator-set -p pallet-chain-params -p stratos-runtime \
+	--features pallet-validator-set/runtime-benchmarks,pallet-validator-set/try-runtime,pallet-validator-set/upgrade-test,pallet-chain-params/runtime-benchmarks,pallet-chain-params/try-runtime,stratos-runtime/runtime-benchmarks,stratos-runtime/try-runtime,stratos-runtime/upgrade-test
+
+step "all checks passed"

@@ -1,0 +1,56 @@
+// Connects to a stratos-node with @polkadot/api, reads its metadata, signs a transfer,
+// waits for finality and subscribes to finalized heads. Exits non-zero on any failure.
+// Usage: node polkadot-js.mjs ws://127.0.0.1:9944
+import { ApiPromise, WsProvider, Keyring } from '@polkadot/api';
+import { cryptoWaitReady } from '@polkadot/util-crypto';
+
+const url = process.argv[2] ?? 'ws://127.0.0.1:9944';
+const fail = (msg) => { console.error(`FAIL: ${msg}`); process.exit(1); };
+const timer = setTimeout(() => fail('timed out after 120 s'), 120_000);
+
+await cryptoWaitReady();
+const api = await ApiPromise.create({ provider: new WsProvider(url), throwOnConnect: true, noInitWarn: true });
+
+// Metadata: polkadot-js decodes it and knows our pallets and the token.
+const metaVersion = api.runtimeMetadata.version;
+if (metaVersion < 14) fail(`metadata version ${metaVersion}`);
+for (const pallet of ['system', 'balances', 'referenda', 'validatorSet', 'session']) {
+  if (!api.query[pallet]) fail(`pallet ${pallet} missing from metadata`);
+}
+const props = api.registry.getChainProperties();
+if (props.tokenSymbol.unwrap()[0].toString() !== 'STOS') fail('tokenSymbol');
+if (props.tokenDecimals.unwrap()[0].toNumber() !== 12) fail('tokenDecimals');
+if (api.runtimeVersion.specName.toString() !== 'stratos') fail('specName');
+
+// Sign a transfer Alice -> Charlie and wait until its block is finalized.
+const keyring = new Keyring({ type: 'sr25519', ss58Format: 42 });
+const alice = keyring.addFromUri('//Alice');
+const charlie = keyring.addFromUri('//Charlie');
+const before = (await api.query.system.account(charlie.address)).data.free.toBigInt();
+const amount = 5n * 10n ** 12n;
+const finalizedIn = await new Promise((resolve, reject) => {
+  api.tx.balances.transferKeepAlive(charlie.address, amount)
+    .signAndSend(alice, ({ status, dispatchError }) => {
+      if (dispatchError) reject(new Error(`dispatch error: ${dispatchError.toString()}`));
+      if (status.isFinalized) resolve(status.asFinalized.toHex());
+    })
+    .catch(reject);
+}).catch((e) => fail(e.message));
+const apiAt = await api.at(finalizedIn);
+const after = (await apiAt.query.system.account(charlie.address)).data.free.toBigInt();
+if (after - before !== amount) fail(`Charlie received ${after - before}, expected ${amount}`);
+
+// Finalized heads arrive, in increasing order.
+const heads = await new Promise((resolve) => {
+  const seen = [];
+  api.rpc.chain.subscribeFinalizedHeads((h) => {
+    seen.push(h.number.toNumber());
+    if (seen.length === 3) resolve(seen);
+  });
+});
+for (let i = 1; i < heads.length; i++) if (heads[i] <= heads[i - 1]) fail(`heads ${heads}`);
+
+console.log(JSON.stringify({ ok: true, metadataVersion: metaVersion, finalizedIn, heads }));
+clearTimeout(timer);
+await api.disconnect();
+process.exit(0);

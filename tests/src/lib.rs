@@ -1,0 +1,258 @@
+//! Test harness: real `stratos-node` processes on loopback, and RPC helpers.
+//!
+//! Every node gets free ports, its own base path in a temporary directory and a log file
+//! (`<tmp>/<name>.log`); a failing test prints the tail of each node's log. Nodes are killed
+//! when dropped.
+
+use std::{
+	io::{BufRead, BufReader},
+	net::TcpListener,
+	path::{Path, PathBuf},
+	process::{Child, Command, Stdio},
+	time::{Duration, Instant},
+};
+
+use anyhow::{anyhow, bail, Context, Result};
+use subxt::{
+	ext::jsonrpsee::{
+		core::client::ClientT,
+		rpc_params,
+		ws_client::{WsClient, WsClientBuilder},
+	},
+	OnlineClient, PolkadotConfig,
+};
+
+/// The subxt interface generated from the checked-in metadata (`offchain/metadata/`).
+// BOOTSTRAP
+pub mod stratos {}
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+	Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+}
+
+/// Path of the `stratos-node` binary: `$STRATOS_NODE` or the one next to this test binary
+/// in the cargo target directory.
+pub fn node_binary() -> Result<PathBuf> {
+	if let Ok(p) = std::env::var("STRATOS_NODE") {
+		return Ok(PathBuf::from(p));
+	}
+	// <target>/<profile>/deps/<test-binary>
+	let exe = std::env::current_exe()?;
+	let profile_dir = exe
+		.parent()
+		.and_then(Path::parent)
+		.ok_or_else(|| anyhow!("cannot locate the target dir from {}", exe.display()))?;
+	let bin = profile_dir.join("stratos-node");
+	if !bin.is_file() {
+		bail!(
+			"{} not found: build it first (`cargo build -p stratos-node`) or set STRATOS_NODE",
+			bin.display()
+		);
+	}
+	Ok(bin)
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+	TcpListener::bind("127.0.0.1:0")
+		.and_then(|l| l.local_addr())
+		.map(|a| a.port())
+		.expect("a free port on loopback")
+}
+
+/// A running `stratos-node`.
+pub struct Node {
+	/// Name given with `--name` (also the log file name).
+	pub name: String,
+	/// JSON-RPC port (WebSocket and HTTP).
+	pub rpc_port: u16,
+	/// libp2p port.
+	pub p2p_port: u16,
+	/// Prometheus port.
+	pub prometheus_port: u16,
+	/// Log file of the process.
+	pub log: PathBuf,
+	child: Child,
+}
+
+impl Node {
+	/// Starts `stratos-node` with `args` plus free ports, a name and a log file in `dir`.
+	pub fn spawn(name: &str, dir: &Path, args: &[&str]) -> Result<Node> {
+		let rpc_port = free_port();
+		let p2p_port = free_port();
+		let prometheus_port = free_port();
+		let log = dir.join(format!("{name}.log"));
+		let out = std::fs::File::create(&log)?;
+		let child = Command::new(node_binary()?)
+			.args(args)
+			.args(["--name", name])
+			.args(["--rpc-port", &rpc_port.to_string()])
+			.args(["--port", &p2p_port.to_string()])
+			.args(["--prometheus-port", &prometheus_port.to_string()])
+			.args(["--listen-addr", &format!("/ip4/127.0.0.1/tcp/{p2p_port}")])
+			.args(["--no-mdns", "--no-telemetry", "--no-hardware-benchmarks"])
+			.stdout(Stdio::null())
+			.stderr(out)
+			.spawn()
+			.context("starting stratos-node")?;
+		Ok(Node { name: name.into(), rpc_port, p2p_port, prometheus_port, log, child })
+	}
+
+	/// `ws://127.0.0.1:<rpc>`.
+	pub fn ws_url(&self) -> String {
+		format!("ws://127.0.0.1:{}", self.rpc_port)
+	}
+
+	/// The node's libp2p address with its peer id, read from its log.
+	pub fn multiaddr(&self, timeout: Duration) -> Result<String> {
+		let deadline = Instant::now() + timeout;
+		loop {
+			let f = std::fs::File::open(&self.log)?;
+			for line in BufReader::new(f).lines() {
+				let line = line?;
+				if let Some(pos) = line.find("Local node identity is: ") {
+					let id = line[pos + "Local node identity is: ".len()..].trim();
+					return Ok(format!("/ip4/127.0.0.1/tcp/{}/p2p/{}", self.p2p_port, id));
+				}
+			}
+			if Instant::now() > deadline {
+				bail!("{}: no node identity in its log\n{}", self.name, self.log_tail(30));
+			}
+			std::thread::sleep(Duration::from_millis(100));
+		}
+	}
+
+	/// Waits until the RPC server answers, then returns a raw JSON-RPC client.
+	pub async fn rpc(&self, timeout: Duration) -> Result<WsClient> {
+		let deadline = Instant::now() + timeout;
+		loop {
+			match WsClientBuilder::default()
+				.max_request_size(64 * 1024 * 1024)
+				.request_timeout(Duration::from_secs(120))
+				.build(self.ws_url())
+				.await
+			{
+				Ok(c) => return Ok(c),
+				Err(e) if Instant::now() > deadline => bail!(
+					"{}: RPC did not come up in {timeout:?}: {e}\n{}",
+					self.name,
+					self.log_tail(40)
+				),
+				Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+			}
+		}
+	}
+
+	/// A subxt client connected to this node.
+	pub async fn subxt(&self, timeout: Duration) -> Result<OnlineClient<PolkadotConfig>> {
+		self.rpc(timeout).await?; // wait for the server
+		Ok(OnlineClient::<PolkadotConfig>::from_insecure_url(self.ws_url()).await?)
+	}
+
+	/// The last `n` lines of the node's log.
+	pub fn log_tail(&self, n: usize) -> String {
+		let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+		let lines: Vec<&str> = text.lines().collect();
+		lines[lines.len().saturating_sub(n)..].join("\n")
+	}
+
+	/// Whether the process is still running.
+	pub fn is_running(&mut self) -> bool {
+		matches!(self.child.try_wait(), Ok(None))
+	}
+
+	/// Waits for the process to exit; returns its exit status and log.
+	pub fn wait_exit(&mut self, timeout: Duration) -> Result<(std::process::ExitStatus, String)> {
+		let deadline = Instant::now() + timeout;
+		loop {
+			if let Some(status) = self.child.try_wait()? {
+				return Ok((status, std::fs::read_to_string(&self.log).unwrap_or_default()));
+			}
+			if Instant::now() > deadline {
+				bail!("{} did not exit in {timeout:?}", self.name);
+			}
+			std::thread::sleep(Duration::from_millis(100));
+		}
+	}
+}
+
+impl Drop for Node {
+	fn drop(&mut self) {
+		let _ = self.child.kill();
+		let _ = self.child.wait();
+		if std::thread::panicking() {
+			eprintln!("----- {} log tail -----\n{}", self.name, self.log_tail(40));
+		}
+	}
+}
+
+/// Finalized block number of the node behind `rpc`.
+pub async fn finalized_number(rpc: &WsClient) -> Result<u32> {
+	let hash: String = rpc.request("chain_getFinalizedHead", rpc_params![]).await?;
+	header_number(rpc, Some(&hash)).await
+}
+
+/// Best block number of the node behind `rpc`.
+pub async fn best_number(rpc: &WsClient) -> Result<u32> {
+	header_number(rpc, None).await
+}
+
+/// Number of the block `hash` (best block if `None`).
+pub async fn header_number(rpc: &WsClient, hash: Option<&str>) -> Result<u32> {
+	let header: serde_json::Value = match hash {
+		Some(h) => rpc.request("chain_getHeader", rpc_params![h]).await?,
+		None => rpc.request("chain_getHeader", rpc_params![]).await?,
+	};
+	let n = header["number"].as_str().ok_or_else(|| anyhow!("header without number"))?;
+	Ok(u32::from_str_radix(n.trim_start_matches("0x"), 16)?)
+}
+
+/// Waits until the finalized block number reaches `n`; returns it.
+pub async fn wait_finalized(rpc: &WsClient, n: u32, timeout: Duration) -> Result<u32> {
+	let deadline = Instant::now() + timeout;
+	loop {
+		let f = finalized_number(rpc).await?;
+		if f >= n {
+			return Ok(f);
+		}
+		if Instant::now() > deadline {
+			bail!("finalized block {f} did not reach {n} within {timeout:?}");
+		}
+		tokio::time::sleep(Duration::from_millis(500)).await;
+	}
+}
+
+/// A temporary directory for a test's node logs and data (kept if `STRATOS_KEEP_TMP` is set).
+pub fn test_dir(name: &str) -> Result<tempfile::TempDir> {
+	let d = tempfile::Builder::new().prefix(&format!("stratos-{name}-")).tempdir()?;
+	if std::env::var_os("STRATOS_KEEP_TMP").is_some() {
+		eprintln!("{name}: logs in {}", d.path().display());
+	}
+	Ok(d)
+}
+
+/// Starts the `local` chain: Alice, Bob, Charlie and Dave as validators, each its own process,
+/// Bob..Dave booting from Alice. Returns the temp dir (keep it alive) and the nodes.
+pub async fn start_local_network(tag: &str) -> Result<(tempfile::TempDir, Vec<Node>)> {
+	let dir = test_dir(tag)?;
+	let alice = Node::spawn(
+		"alice",
+		dir.path(),
+		&["--chain", "local", "--alice", "--validator", "--tmp", "--rpc-cors", "all"],
+	)?;
+	let boot = alice.multiaddr(Duration::from_secs(60))?;
+	let mut nodes = vec![alice];
+	for who in ["bob", "charlie", "dave"] {
+		let flag = format!("--{who}");
+		nodes.push(Node::spawn(
+			who,
+			dir.path(),
+			&["--chain", "local", &flag, "--validator", "--tmp", "--bootnodes", &boot],
+		)?);
+	}
+	for n in &nodes {
+		n.rpc(Duration::from_secs(90)).await?;
+	}
+	Ok((dir, nodes))
+}
