@@ -138,7 +138,8 @@ pub fn run() -> sc_cli::Result<()> {
 		},
 		None => {
 			let runner = cli.create_runner(&cli.run)?;
-			runner.run_node_until_exit(|config| async move {
+			runner.run_node_until_exit(|mut config| async move {
+				ensure_ports_free(&mut config)?;
 				match config.network.network_backend {
 					sc_network::config::NetworkBackendType::Libp2p => service::new_full::<
 						sc_network::NetworkWorker<Block, <Block as sp_runtime::traits::Block>::Hash>,
@@ -151,4 +152,54 @@ pub fn run() -> sc_cli::Result<()> {
 			})
 		},
 	}
+}
+
+/// Fails with a clear message when a port the node must listen on is taken, instead of
+/// Substrate's default of silently moving the RPC server to a random port.
+fn ensure_ports_free(config: &mut sc_service::Configuration) -> sc_cli::Result<()> {
+	use sc_network::multiaddr::Protocol;
+	use std::net::{IpAddr, SocketAddr, TcpListener};
+
+	fn check(addr: SocketAddr, what: &str, flag: &str) -> sc_cli::Result<()> {
+		if addr.port() == 0 {
+			return Ok(());
+		}
+		match TcpListener::bind(addr) {
+			Ok(_) => Ok(()),
+			Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(format!(
+				"{what} port {} on {} is already in use (another stratos-node?): stop that \
+				 process or choose another port with {flag}",
+				addr.port(),
+				addr.ip()
+			)
+			.into()),
+			Err(e) => Err(format!("cannot listen on {addr} for {what}: {e}").into()),
+		}
+	}
+
+	if let Some(endpoints) = config.rpc.addr.as_mut() {
+		for ep in endpoints.iter_mut().filter(|ep| !ep.is_optional) {
+			ep.retry_random_port = false;
+			check(ep.listen_addr, "JSON-RPC", "--rpc-port")?;
+		}
+	}
+	if let Some(prometheus) = &config.prometheus_config {
+		check(prometheus.port, "Prometheus", "--prometheus-port")?;
+	}
+	for addr in &config.network.listen_addresses {
+		let mut ip = None;
+		let mut port = None;
+		for proto in addr.iter() {
+			match proto {
+				Protocol::Ip4(a) => ip = Some(IpAddr::V4(a)),
+				Protocol::Ip6(a) => ip = Some(IpAddr::V6(a)),
+				Protocol::Tcp(p) => port = Some(p),
+				_ => {},
+			}
+		}
+		if let (Some(IpAddr::V4(a)), Some(p)) = (ip, port) {
+			check(SocketAddr::new(IpAddr::V4(a), p), "p2p", "--port")?;
+		}
+	}
+	Ok(())
 }

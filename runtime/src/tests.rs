@@ -3,8 +3,7 @@
 //! pre/post checks.
 
 use crate::{
-	genesis_config_presets as presets, AccountId, AllPalletsWithSystem, BlockNumber, Runtime,
-	RuntimeGenesisConfig,
+	genesis_config_presets as presets, AccountId, Runtime, RuntimeGenesisConfig,
 };
 use frame_support::genesis_builder_helper::{build_state, get_preset};
 use sp_genesis_builder::PresetId;
@@ -97,6 +96,7 @@ fn block_weight_fits_the_slot() {
 	// At most a quarter of the 2 s slot of compute (docs/adr/0003-two-second-slots.md).
 	assert!(w.max_block.ref_time() * 4 <= 2 * frame_support::weights::constants::WEIGHT_REF_TIME_PER_SECOND);
 	// A runtime upgrade fits what the scheduler may dispatch in one block.
+	use frame_system::WeightInfo;
 	let set_code = <Runtime as frame_system::Config>::SystemWeightInfo::set_code();
 	assert!(set_code.all_lte(crate::configs::MaximumSchedulerWeight::get()));
 }
@@ -104,6 +104,7 @@ fn block_weight_fits_the_slot() {
 #[cfg(feature = "try-runtime")]
 #[test]
 fn genesis_state_passes_every_try_state() {
+	use crate::{AllPalletsWithSystem, BlockNumber};
 	use frame_support::traits::{TryState, TryStateSelect};
 	for id in [sp_genesis_builder::DEV_RUNTIME_PRESET, presets::TESTNET_RUNTIME_PRESET] {
 		preset_ext(id).execute_with(|| {

@@ -23,7 +23,7 @@ use subxt::{
 };
 
 /// The subxt interface generated from the checked-in metadata (`offchain/metadata/`).
-// BOOTSTRAP
+#[subxt::subxt(runtime_metadata_path = "../offchain/metadata/stratos.scale")]
 pub mod stratos {}
 
 /// The repository root.
@@ -73,7 +73,7 @@ pub struct Node {
 	pub prometheus_port: u16,
 	/// Log file of the process.
 	pub log: PathBuf,
-	child: Child,
+	child: std::sync::Mutex<Child>,
 }
 
 impl Node {
@@ -88,15 +88,21 @@ impl Node {
 			.args(args)
 			.args(["--name", name])
 			.args(["--rpc-port", &rpc_port.to_string()])
-			.args(["--port", &p2p_port.to_string()])
 			.args(["--prometheus-port", &prometheus_port.to_string()])
 			.args(["--listen-addr", &format!("/ip4/127.0.0.1/tcp/{p2p_port}")])
-			.args(["--no-mdns", "--no-telemetry", "--no-hardware-benchmarks"])
+			.args(["--no-mdns", "--no-telemetry"])
 			.stdout(Stdio::null())
 			.stderr(out)
 			.spawn()
 			.context("starting stratos-node")?;
-		Ok(Node { name: name.into(), rpc_port, p2p_port, prometheus_port, log, child })
+		Ok(Node {
+			name: name.into(),
+			rpc_port,
+			p2p_port,
+			prometheus_port,
+			log,
+			child: std::sync::Mutex::new(child),
+		})
 	}
 
 	/// `ws://127.0.0.1:<rpc>`.
@@ -139,7 +145,12 @@ impl Node {
 					self.name,
 					self.log_tail(40)
 				),
-				Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+				Err(_) => {
+					if let Some(status) = self.exit_status() {
+						bail!("{} exited ({status}):\n{}", self.name, self.log_tail(40));
+					}
+					tokio::time::sleep(Duration::from_millis(200)).await
+				},
 			}
 		}
 	}
@@ -157,30 +168,18 @@ impl Node {
 		lines[lines.len().saturating_sub(n)..].join("\n")
 	}
 
-	/// Whether the process is still running.
-	pub fn is_running(&mut self) -> bool {
-		matches!(self.child.try_wait(), Ok(None))
-	}
-
-	/// Waits for the process to exit; returns its exit status and log.
-	pub fn wait_exit(&mut self, timeout: Duration) -> Result<(std::process::ExitStatus, String)> {
-		let deadline = Instant::now() + timeout;
-		loop {
-			if let Some(status) = self.child.try_wait()? {
-				return Ok((status, std::fs::read_to_string(&self.log).unwrap_or_default()));
-			}
-			if Instant::now() > deadline {
-				bail!("{} did not exit in {timeout:?}", self.name);
-			}
-			std::thread::sleep(Duration::from_millis(100));
-		}
+	/// The exit status, if the process has exited.
+	pub fn exit_status(&self) -> Option<std::process::ExitStatus> {
+		self.child.lock().ok()?.try_wait().ok().flatten()
 	}
 }
 
 impl Drop for Node {
 	fn drop(&mut self) {
-		let _ = self.child.kill();
-		let _ = self.child.wait();
+		if let Ok(child) = self.child.get_mut() {
+			let _ = child.kill();
+			let _ = child.wait();
+		}
 		if std::thread::panicking() {
 			eprintln!("----- {} log tail -----\n{}", self.name, self.log_tail(40));
 		}
@@ -225,9 +224,10 @@ pub async fn wait_finalized(rpc: &WsClient, n: u32, timeout: Duration) -> Result
 
 /// A temporary directory for a test's node logs and data (kept if `STRATOS_KEEP_TMP` is set).
 pub fn test_dir(name: &str) -> Result<tempfile::TempDir> {
-	let d = tempfile::Builder::new().prefix(&format!("stratos-{name}-")).tempdir()?;
+	let mut d = tempfile::Builder::new().prefix(&format!("stratos-{name}-")).tempdir()?;
 	if std::env::var_os("STRATOS_KEEP_TMP").is_some() {
-		eprintln!("{name}: logs in {}", d.path().display());
+		d.disable_cleanup(true);
+		eprintln!("{name}: logs kept in {}", d.path().display());
 	}
 	Ok(d)
 }
@@ -236,19 +236,22 @@ pub fn test_dir(name: &str) -> Result<tempfile::TempDir> {
 /// Bob..Dave booting from Alice. Returns the temp dir (keep it alive) and the nodes.
 pub async fn start_local_network(tag: &str) -> Result<(tempfile::TempDir, Vec<Node>)> {
 	let dir = test_dir(tag)?;
+	// A validator on a non-dev chain needs a persistent libp2p key: give each a fixed one.
+	let node_key = |i: u8| format!("{:064x}", u64::from(i) + 1);
 	let alice = Node::spawn(
 		"alice",
 		dir.path(),
-		&["--chain", "local", "--alice", "--validator", "--tmp", "--rpc-cors", "all"],
+		&["--chain", "local", "--alice", "--validator", "--tmp", "--node-key", &node_key(0)],
 	)?;
 	let boot = alice.multiaddr(Duration::from_secs(60))?;
 	let mut nodes = vec![alice];
-	for who in ["bob", "charlie", "dave"] {
+	for (i, who) in ["bob", "charlie", "dave"].into_iter().enumerate() {
 		let flag = format!("--{who}");
+		let key = node_key(i as u8 + 1);
 		nodes.push(Node::spawn(
 			who,
 			dir.path(),
-			&["--chain", "local", &flag, "--validator", "--tmp", "--bootnodes", &boot],
+			&["--chain", "local", &flag, "--validator", "--tmp", "--node-key", &key, "--bootnodes", &boot],
 		)?);
 	}
 	for n in &nodes {

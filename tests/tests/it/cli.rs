@@ -44,7 +44,7 @@ fn rpc_port_in_use_is_reported() {
 	let port = busy.local_addr().unwrap().port().to_string();
 	let dir = test_dir("busy-port").unwrap();
 	let mut child = Command::new(node_binary().unwrap())
-		.args(["--dev", "--tmp", "--no-telemetry", "--no-hardware-benchmarks"])
+		.args(["--dev", "--tmp", "--no-telemetry"])
 		.args(["--rpc-port", &port, "--port", &free_port().to_string()])
 		.args(["--prometheus-port", &free_port().to_string()])
 		.stderr(std::fs::File::create(dir.path().join("log")).unwrap())

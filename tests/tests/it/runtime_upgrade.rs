@@ -16,7 +16,7 @@ use subxt_signer::sr25519::{dev, Keypair};
 
 use stratos::runtime_types::{
 	frame_support::traits::{preimages::Bounded, schedule::DispatchTime},
-	frame_system::RawOrigin,
+	frame_support::dispatch::RawOrigin,
 	pallet_conviction_voting::{conviction::Conviction, vote::AccountVote, vote::Vote},
 	stratos_runtime::OriginCaller,
 };
@@ -27,7 +27,7 @@ async fn submit<Call: subxt::transactions::Payload>(
 	api: &OnlineClient<PolkadotConfig>,
 	call: &Call,
 	who: &Keypair,
-) -> anyhow::Result<subxt::events::ExtrinsicEvents<PolkadotConfig>> {
+) -> anyhow::Result<subxt::extrinsics::ExtrinsicEvents<PolkadotConfig>> {
 	Ok(api
 		.at_current_block()
 		.await?
@@ -56,7 +56,7 @@ async fn root_referendum_upgrades_the_runtime() -> anyhow::Result<()> {
 	let at = api.at_current_block().await?;
 	let set_code = at.transactions().call_data(&stratos::transactions().system().set_code(next_wasm))?;
 	let len = set_code.len() as u32;
-	let hash = sp_core::hashing::blake2_256(&set_code);
+	let hash = sp_crypto_hashing::blake2_256(&set_code);
 	submit(&api, &stratos::transactions().preimage().note_preimage(set_code), &dev::alice()).await?;
 
 	// 2. Propose it on the Root track and place the decision deposit.
@@ -131,8 +131,8 @@ async fn root_referendum_upgrades_the_runtime() -> anyhow::Result<()> {
 	wait_finalized(&rpc, upgraded_at + 2, Duration::from_secs(60)).await?;
 	let at = api.at_current_block().await?;
 	let version_key = [
-		sp_core::hashing::twox_128(b"ValidatorSet"),
-		sp_core::hashing::twox_128(b":__STORAGE_VERSION__:"),
+		sp_crypto_hashing::twox_128(b"ValidatorSet"),
+		sp_crypto_hashing::twox_128(b":__STORAGE_VERSION__:"),
 	]
 	.concat();
 	let raw = at.storage().fetch_raw(version_key).await?;
