@@ -1,7 +1,9 @@
 //! The chain specs this node knows by name, all built from the runtime's genesis presets.
 
 use sc_service::ChainType;
-use stratos_runtime::{chain_properties, genesis_config_presets::TESTNET_RUNTIME_PRESET, WASM_BINARY};
+use stratos_runtime::{
+	chain_properties, genesis_config_presets::TESTNET_RUNTIME_PRESET, WASM_BINARY,
+};
 
 /// A chain spec of this node: no extensions.
 pub type ChainSpec = sc_service::GenericChainSpec;

@@ -18,8 +18,8 @@ use sp_genesis_builder::{self, PresetId};
 use sp_keyring::{Ed25519Keyring, Sr25519Keyring};
 
 use crate::{
-	AccountId, BalancesConfig, BlockNumber, ChainParamsConfig, RuntimeGenesisConfig,
-	SessionConfig, SessionKeys, SudoConfig, ValidatorSetConfig, DAYS, HOURS, MINUTES, UNITS,
+	AccountId, BalancesConfig, BlockNumber, ChainParamsConfig, RuntimeGenesisConfig, SessionConfig,
+	SessionKeys, SudoConfig, ValidatorSetConfig, DAYS, HOURS, MINUTES, UNITS,
 };
 
 /// Preset name of the public test network.

@@ -24,9 +24,9 @@ extern crate alloc;
 
 use alloc::vec::Vec;
 
+pub mod apis;
 #[cfg(feature = "runtime-benchmarks")]
 mod benchmarks;
-pub mod apis;
 pub mod configs;
 pub mod genesis_config_presets;
 #[cfg(test)]

@@ -2,19 +2,18 @@
 //! invariants; with `try-runtime` + `upgrade-test`, the v0 → v1 migration passes try-runtime's
 //! pre/post checks.
 
-use crate::{
-	genesis_config_presets as presets, AccountId, Runtime, RuntimeGenesisConfig,
-};
+use crate::{genesis_config_presets as presets, AccountId, Runtime, RuntimeGenesisConfig};
 use frame_support::genesis_builder_helper::{build_state, get_preset};
 use sp_genesis_builder::PresetId;
 
 /// Merges a preset patch into the default genesis, as the node does for a chain spec.
 fn merge(base: &mut serde_json::Value, patch: serde_json::Value) {
 	match (base, patch) {
-		(serde_json::Value::Object(b), serde_json::Value::Object(p)) =>
+		(serde_json::Value::Object(b), serde_json::Value::Object(p)) => {
 			for (k, v) in p {
 				merge(b.entry(k).or_insert(serde_json::Value::Null), v);
-			},
+			}
+		},
 		(b, p) => *b = p,
 	}
 }
@@ -94,7 +93,10 @@ fn governance_timings_differ_per_chain_but_curves_do_not() {
 fn block_weight_fits_the_slot() {
 	let w = crate::configs::RuntimeBlockWeights::get();
 	// At most a quarter of the 2 s slot of compute (docs/adr/0003-two-second-slots.md).
-	assert!(w.max_block.ref_time() * 4 <= 2 * frame_support::weights::constants::WEIGHT_REF_TIME_PER_SECOND);
+	assert!(
+		w.max_block.ref_time() * 4
+			<= 2 * frame_support::weights::constants::WEIGHT_REF_TIME_PER_SECOND
+	);
 	// A runtime upgrade fits what the scheduler may dispatch in one block.
 	use frame_system::WeightInfo;
 	let set_code = <Runtime as frame_system::Config>::SystemWeightInfo::set_code();

@@ -251,7 +251,17 @@ pub async fn start_local_network(tag: &str) -> Result<(tempfile::TempDir, Vec<No
 		nodes.push(Node::spawn(
 			who,
 			dir.path(),
-			&["--chain", "local", &flag, "--validator", "--tmp", "--node-key", &key, "--bootnodes", &boot],
+			&[
+				"--chain",
+				"local",
+				&flag,
+				"--validator",
+				"--tmp",
+				"--node-key",
+				&key,
+				"--bootnodes",
+				&boot,
+			],
 		)?);
 	}
 	for n in &nodes {

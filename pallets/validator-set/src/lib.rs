@@ -125,8 +125,8 @@ pub mod pallet {
 			seen.dedup();
 			assert_eq!(seen.len(), self.validators.len(), "validator-set: duplicate validator");
 			assert!(
-				self.validators.is_empty() ||
-					self.validators.len() as u32 >= T::MinValidators::get(),
+				self.validators.is_empty()
+					|| self.validators.len() as u32 >= T::MinValidators::get(),
 				"validator-set: fewer genesis validators than MinValidators"
 			);
 			let bounded: BoundedVec<_, T::MaxValidators> = self
@@ -273,7 +273,10 @@ impl<T: Config> pallet_session::SessionManager<T::AccountId> for Pallet<T> {
 		}
 		let set = Validators::<T>::get().into_inner();
 		log::info!(target: LOG_TARGET, "queueing {} validators for session {}", set.len(), new_index);
-		Self::deposit_event(Event::ValidatorsQueued { session: new_index, count: set.len() as u32 });
+		Self::deposit_event(Event::ValidatorsQueued {
+			session: new_index,
+			count: set.len() as u32,
+		});
 		Some(set)
 	}
 

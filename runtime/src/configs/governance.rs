@@ -26,7 +26,8 @@ const fn percent(x: i32) -> sp_runtime::FixedI64 {
 
 /// Polkadot's Root track curves: approval falls from 100% to 50% (reciprocal), support from 50%
 /// to 0% (linear) over the decision period.
-pub const ROOT_MIN_APPROVAL: Curve = Curve::make_reciprocal(4, 28, percent(80), percent(50), percent(100));
+pub const ROOT_MIN_APPROVAL: Curve =
+	Curve::make_reciprocal(4, 28, percent(80), percent(50), percent(100));
 /// See [`ROOT_MIN_APPROVAL`].
 pub const ROOT_MIN_SUPPORT: Curve = Curve::make_linear(28, 28, percent(0), percent(50));
 
@@ -75,7 +76,8 @@ impl pallet_conviction_voting::Config for Runtime {
 	type WeightInfo = pallet_conviction_voting::weights::SubstrateWeight<Runtime>;
 	type Currency = Balances;
 	type Polls = Referenda;
-	type MaxTurnout = frame_support::traits::tokens::currency::ActiveIssuanceOf<Balances, AccountId>;
+	type MaxTurnout =
+		frame_support::traits::tokens::currency::ActiveIssuanceOf<Balances, AccountId>;
 	type MaxVotes = ConstU32<512>;
 	type VoteLockingPeriod = pallet_chain_params::VoteLockingPeriod<Runtime>;
 	type BlockNumberProvider = frame_system::Pallet<Runtime>;

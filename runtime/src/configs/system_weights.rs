@@ -12,7 +12,8 @@ use frame_support::weights::Weight;
 use frame_system::weights::{SubstrateWeight, WeightInfo};
 
 /// Ref time charged for a runtime upgrade: 100 ms.
-pub const UPGRADE_REF_TIME: u64 = 100 * frame_support::weights::constants::WEIGHT_REF_TIME_PER_MILLIS;
+pub const UPGRADE_REF_TIME: u64 =
+	100 * frame_support::weights::constants::WEIGHT_REF_TIME_PER_MILLIS;
 
 /// `frame_system::WeightInfo` for this runtime.
 pub struct StratosSystemWeight<T>(PhantomData<T>);

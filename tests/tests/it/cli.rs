@@ -10,11 +10,8 @@ fn run(args: &[&str]) -> (bool, String) {
 		.args(args)
 		.output()
 		.expect("run stratos-node");
-	let text = format!(
-		"{}{}",
-		String::from_utf8_lossy(&out.stdout),
-		String::from_utf8_lossy(&out.stderr)
-	);
+	let text =
+		format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
 	(out.status.success(), text)
 }
 

@@ -15,12 +15,14 @@ const STOS: u128 = 1_000_000_000_000;
 
 /// The JSON-RPC error of `author_submitExtrinsic` for `bytes`: (code, message).
 async fn submit_raw(rpc: &impl ClientT, bytes: &[u8]) -> Option<(i32, String)> {
-	let res: Result<String, _> =
-		rpc.request("author_submitExtrinsic", rpc_params![format!("0x{}", hex::encode(bytes))]).await;
+	let res: Result<String, _> = rpc
+		.request("author_submitExtrinsic", rpc_params![format!("0x{}", hex::encode(bytes))])
+		.await;
 	match res {
 		Ok(_) => None,
-		Err(subxt::ext::jsonrpsee::core::ClientError::Call(e)) =>
-			Some((e.code(), format!("{} {}", e.message(), e.data().map(|d| d.get()).unwrap_or("")))),
+		Err(subxt::ext::jsonrpsee::core::ClientError::Call(e)) => {
+			Some((e.code(), format!("{} {}", e.message(), e.data().map(|d| d.get()).unwrap_or(""))))
+		},
 		Err(e) => Some((0, e.to_string())),
 	}
 }
@@ -36,12 +38,18 @@ async fn signed_transfer_is_finalized_and_bad_extrinsics_change_nothing() -> any
 	let bob = dev::bob().public_key().to_account_id();
 	let bob_before = {
 		let at = api.at_current_block().await?;
-		at.storage().entry(stratos::storage().system().account())?.fetch((bob.clone(),)).await?.decode()?.data.free
+		at.storage()
+			.entry(stratos::storage().system().account())?
+			.fetch((bob,))
+			.await?
+			.decode()?
+			.data
+			.free
 	};
 
 	// A signed transfer, watched until its block is finalized.
 	let amount = 3 * STOS;
-	let tx = stratos::transactions().balances().transfer_keep_alive(bob.clone().into(), amount);
+	let tx = stratos::transactions().balances().transfer_keep_alive(bob.into(), amount);
 	let events = api
 		.at_current_block()
 		.await?
@@ -50,9 +58,8 @@ async fn signed_transfer_is_finalized_and_bad_extrinsics_change_nothing() -> any
 		.await?
 		.wait_for_finalized_success()
 		.await?;
-	let transfer = events
-		.find_first::<stratos::balances::events::Transfer>()
-		.expect("a Transfer event")?;
+	let transfer =
+		events.find_first::<stratos::balances::events::Transfer>().expect("a Transfer event")?;
 	assert_eq!(transfer.amount, amount);
 
 	// Read at the finalized block: Bob got exactly the amount.
@@ -60,7 +67,7 @@ async fn signed_transfer_is_finalized_and_bad_extrinsics_change_nothing() -> any
 	let bob_after = at
 		.storage()
 		.entry(stratos::storage().system().account())?
-		.fetch((bob.clone(),))
+		.fetch((bob,))
 		.await?
 		.decode()?
 		.data
@@ -68,8 +75,12 @@ async fn signed_transfer_is_finalized_and_bad_extrinsics_change_nothing() -> any
 	assert_eq!(bob_after, bob_before + amount);
 
 	// Bad input. Build a valid transaction for Alice with an explicit (stale) nonce 0.
-	let alice_nonce: u32 =
-		rpc.request("system_accountNextIndex", rpc_params![dev::alice().public_key().to_account_id().to_string()]).await?;
+	let alice_nonce: u32 = rpc
+		.request(
+			"system_accountNextIndex",
+			rpc_params![dev::alice().public_key().to_account_id().to_string()],
+		)
+		.await?;
 	assert_eq!(alice_nonce, 1, "one transaction so far");
 	let alice_free_before = at
 		.storage()
@@ -81,10 +92,7 @@ async fn signed_transfer_is_finalized_and_bad_extrinsics_change_nothing() -> any
 		.free;
 
 	let params = DefaultExtrinsicParamsBuilder::<PolkadotConfig>::new().nonce(0).build();
-	let stale = at
-		.transactions()
-		.create_signed(&tx, &dev::alice(), params)
-		.await?;
+	let stale = at.transactions().create_signed(&tx, &dev::alice(), params).await?;
 	let (code, msg) = submit_raw(&rpc, stale.encoded()).await.expect("stale nonce refused");
 	assert_eq!(code, 1010, "stale nonce: {msg}");
 	assert!(msg.to_lowercase().contains("outdated"), "stale nonce: {msg}");
@@ -119,8 +127,12 @@ async fn signed_transfer_is_finalized_and_bad_extrinsics_change_nothing() -> any
 
 	// Nothing changed: same nonce, same balance (the tampered tx never entered the pool).
 	tokio::time::sleep(Duration::from_secs(4)).await;
-	let nonce_after: u32 =
-		rpc.request("system_accountNextIndex", rpc_params![dev::alice().public_key().to_account_id().to_string()]).await?;
+	let nonce_after: u32 = rpc
+		.request(
+			"system_accountNextIndex",
+			rpc_params![dev::alice().public_key().to_account_id().to_string()],
+		)
+		.await?;
 	assert_eq!(nonce_after, 1);
 	let at = api.at_current_block().await?;
 	let alice_free_after = at

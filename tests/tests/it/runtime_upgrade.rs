@@ -15,8 +15,8 @@ use subxt::{
 use subxt_signer::sr25519::{dev, Keypair};
 
 use stratos::runtime_types::{
-	frame_support::traits::{preimages::Bounded, schedule::DispatchTime},
 	frame_support::dispatch::RawOrigin,
+	frame_support::traits::{preimages::Bounded, schedule::DispatchTime},
 	pallet_conviction_voting::{conviction::Conviction, vote::AccountVote, vote::Vote},
 	stratos_runtime::OriginCaller,
 };
@@ -54,10 +54,12 @@ async fn root_referendum_upgrades_the_runtime() -> anyhow::Result<()> {
 
 	// 1. Note the preimage of `System.set_code(next)`.
 	let at = api.at_current_block().await?;
-	let set_code = at.transactions().call_data(&stratos::transactions().system().set_code(next_wasm))?;
+	let set_code =
+		at.transactions().call_data(&stratos::transactions().system().set_code(next_wasm))?;
 	let len = set_code.len() as u32;
 	let hash = sp_crypto_hashing::blake2_256(&set_code);
-	submit(&api, &stratos::transactions().preimage().note_preimage(set_code), &dev::alice()).await?;
+	submit(&api, &stratos::transactions().preimage().note_preimage(set_code), &dev::alice())
+		.await?;
 
 	// 2. Propose it on the Root track and place the decision deposit.
 	let events = submit(
