@@ -69,6 +69,9 @@ fn add_refuses_duplicates_keyless_accounts_and_a_full_set() {
 			ValidatorSet::add_validator(RuntimeOrigin::root(), 99),
 			Error::<Test>::NoSessionKeys
 		);
+	});
+	// A full set, written directly (no try_state: v1 bookkeeping is bypassed on purpose).
+	new_test_ext().execute_with(|| {
 		let full: Vec<u64> = (100..132).collect();
 		Validators::<Test>::put(frame_support::BoundedVec::truncate_from(full));
 		assert_noop!(
