@@ -43,4 +43,6 @@ cat <<MSG
   Ctrl-C stops it.
 MSG
 tail -f "$DATA/node.log" &
+TAIL_PID=$!
+trap 'echo; echo ">> stopping"; kill $NODE_PID $TAIL_PID 2>/dev/null; wait $NODE_PID 2>/dev/null || true' EXIT INT TERM
 wait $NODE_PID
