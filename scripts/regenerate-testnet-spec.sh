@@ -3,6 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
-cargo build --workspace --locked
+cargo build --workspace --all-targets --locked
 "$CARGO_TARGET_DIR/debug/stratos-node" export-chain-spec --chain testnet > chain-spec/testnet.json
 echo "wrote chain-spec/testnet.json"

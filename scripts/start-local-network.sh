@@ -12,8 +12,8 @@ RPC_PORT="${STRATOS_RPC_PORT:-9944}"
 if [ "${1:-}" = "--fresh" ]; then rm -rf "$DATA"; fi
 mkdir -p "$DATA"
 
-echo ">> building (cargo build --workspace --locked)"
-cargo build --workspace --locked
+echo ">> building (cargo build --workspace --all-targets --locked)"
+cargo build --workspace --all-targets --locked
 NODE="$CARGO_TARGET_DIR/debug/stratos-node"
 
 "$NODE" --dev --base-path "$DATA/chain" --rpc-port "$RPC_PORT" --rpc-cors all \

@@ -13,7 +13,7 @@ step "cargo fmt --check"
 cargo fmt --all --check
 
 step "build the workspace (node, runtime wasm, upgrade-test wasm)"
-cargo build --workspace --locked
+cargo build --workspace --all-targets --locked
 
 step "clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -1,0 +1,31 @@
+//! Formats shared by the Stratos runtime (pallets) and the off-chain processes (resource
+//! nodes, meta nodes, the `sds` client). Everything that two parties must encode, hash or
+//! verify identically lives here, once:
+//!
+//! * [`ids`]: file ids, slice hashes, node ids, task ids;
+//! * [`merkle`]: the domain-separated Merkle encoding (slices over chunks, files over
+//!   slices), streaming construction and inclusion proofs;
+//! * [`receipt`]: the signed task receipt a resource node and a client exchange per served
+//!   slice;
+//! * [`quorum`]: the 2/3 rule every meta-node vote uses.
+//!
+//! The crate is `no_std` so the runtime can use it; hashing of bulk data goes through
+//! `sp_io`, which is a host function inside the runtime and plain Rust outside.
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+pub mod ids;
+pub mod merkle;
+pub mod quorum;
+pub mod receipt;
+
+pub use ids::{FileId, NodeId, SliceHash, TaskId};
+
+/// A 32-byte digest; every hash in the protocol is BLAKE2b-256 (ADR 0007).
+pub type Hash = [u8; 32];
+
+/// BLAKE2b-256 of `data`: a host function inside the runtime, native code elsewhere.
+pub fn blake2_256(data: &[u8]) -> Hash {
+	sp_io::hashing::blake2_256(data)
+}

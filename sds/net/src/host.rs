@@ -1,0 +1,488 @@
+use crate::{
+	io::{flush, read_frame, unexpected, write_frame},
+	node_id, peer_id, Error, PROTOCOL,
+};
+use futures::{AsyncWriteExt, StreamExt};
+use libp2p::{
+	identity::Keypair,
+	swarm::{
+		dial_opts::{DialOpts, PeerCondition},
+		DialError, SwarmEvent,
+	},
+	Multiaddr, PeerId, Swarm,
+};
+use sds_core::wire::{Frame, GetRequest, Hop, PutRequest};
+use sds_store::Store;
+use sp_core::{sr25519, Pair};
+use std::{
+	collections::{HashMap, HashSet},
+	sync::{
+		atomic::{AtomicU64, Ordering},
+		Arc, Mutex,
+	},
+	time::Duration,
+};
+use stratos_primitives::{
+	merkle::{chunk_count, chunk_hash, chunk_leaves, root_of, SliceHasher, CHUNK_SIZE},
+	receipt::SignedReceipt,
+	Hash, NodeId, SliceHash, TaskId,
+};
+use tokio::sync::{mpsc, oneshot};
+
+/// How a [`Host`] runs.
+pub struct HostConfig {
+	/// The node key (ed25519): libp2p identity and receipt signing key.
+	pub keypair: Keypair,
+	/// Addresses to listen on (empty for a client that only dials).
+	pub listen: Vec<Multiaddr>,
+	/// The slice store to serve from; `None` for a client.
+	pub store: Option<Arc<Store>>,
+	/// Genesis hash of the chain receipts are for.
+	pub genesis_hash: Hash,
+	/// Ledger period to put in receipts when a request names none.
+	pub max_concurrent_streams: usize,
+}
+
+/// Counters for the node's metrics endpoint.
+#[derive(Debug, Default)]
+pub struct Metrics {
+	/// Slices stored (committed) by puts.
+	pub slices_stored: AtomicU64,
+	/// Bytes received in puts.
+	pub bytes_in: AtomicU64,
+	/// Bytes sent in gets.
+	pub bytes_out: AtomicU64,
+	/// Gets served to the end.
+	pub gets_served: AtomicU64,
+	/// Requests that ended in an error.
+	pub errors: AtomicU64,
+	/// Peers disconnected for breaking the protocol.
+	pub protocol_errors: AtomicU64,
+	/// Countersigned receipts stored.
+	pub receipts: AtomicU64,
+	/// Gets refused because the client owes a countersignature.
+	pub refused_unpaid: AtomicU64,
+}
+
+/// A copy of the counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MetricsSnapshot {
+	/// See [`Metrics`].
+	pub slices_stored: u64,
+	/// See [`Metrics`].
+	pub bytes_in: u64,
+	/// See [`Metrics`].
+	pub bytes_out: u64,
+	/// See [`Metrics`].
+	pub gets_served: u64,
+	/// See [`Metrics`].
+	pub errors: u64,
+	/// See [`Metrics`].
+	pub protocol_errors: u64,
+	/// See [`Metrics`].
+	pub receipts: u64,
+	/// See [`Metrics`].
+	pub refused_unpaid: u64,
+}
+
+impl Metrics {
+	/// Reads all counters.
+	pub fn snapshot(&self) -> MetricsSnapshot {
+		let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+		MetricsSnapshot {
+			slices_stored: l(&self.slices_stored),
+			bytes_in: l(&self.bytes_in),
+			bytes_out: l(&self.bytes_out),
+			gets_served: l(&self.gets_served),
+			errors: l(&self.errors),
+			protocol_errors: l(&self.protocol_errors),
+			receipts: l(&self.receipts),
+			refused_unpaid: l(&self.refused_unpaid),
+		}
+	}
+}
+
+enum Command {
+	Connect { peer: PeerId, addrs: Vec<Multiaddr>, reply: oneshot::Sender<Result<(), String>> },
+}
+
+pub(crate) struct Inner {
+	pub keypair: Keypair,
+	pub node_id: NodeId,
+	pub peer_id: PeerId,
+	pub control: libp2p_stream::Control,
+	commands: mpsc::UnboundedSender<Command>,
+	pub listen_addrs: Vec<Multiaddr>,
+	pub store: Option<Arc<Store>>,
+	pub genesis_hash: Hash,
+	pub metrics: Arc<Metrics>,
+	/// Clients that were sent a receipt they have not countersigned.
+	pub owing: Mutex<HashSet<[u8; 32]>>,
+	pub stream_slots: Arc<tokio::sync::Semaphore>,
+	tasks: Mutex<Vec<tokio::task::AbortHandle>>,
+}
+
+/// A running libp2p host: a resource node when it has a store, otherwise a client.
+#[derive(Clone)]
+pub struct Host {
+	pub(crate) inner: Arc<Inner>,
+}
+
+/// The client side of the protocol (same type: every host can dial).
+pub type Client = Host;
+
+impl Host {
+	/// Starts the swarm, listens, and (with a store) serves requests.
+	pub async fn start(config: HostConfig) -> Result<Self, Error> {
+		if config.keypair.public().try_into_ed25519().is_err() {
+			return Err(Error::Start("the node key must be ed25519".into()));
+		}
+		let mut yamux = libp2p::yamux::Config::default();
+		yamux.set_max_num_streams(512);
+		let mut swarm = libp2p::SwarmBuilder::with_existing_identity(config.keypair.clone())
+			.with_tokio()
+			.with_tcp(
+				libp2p::tcp::Config::default().nodelay(true),
+				libp2p::noise::Config::new,
+				move || yamux.clone(),
+			)
+			.map_err(|e| Error::Start(e.to_string()))?
+			.with_behaviour(|_| libp2p_stream::Behaviour::new())
+			.map_err(|e| Error::Start(e.to_string()))?
+			.with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+			.build();
+		let mut pending_listeners = HashSet::new();
+		for addr in &config.listen {
+			let id = swarm
+				.listen_on(addr.clone())
+				.map_err(|e| Error::Start(format!("cannot listen on {addr}: {e}")))?;
+			pending_listeners.insert(id);
+		}
+		let mut listen_addrs = Vec::new();
+		while !pending_listeners.is_empty() {
+			let ev = tokio::time::timeout(Duration::from_secs(10), swarm.select_next_some())
+				.await
+				.map_err(|_| Error::Start("timed out waiting for listeners".into()))?;
+			match ev {
+				SwarmEvent::NewListenAddr { listener_id, address } => {
+					pending_listeners.remove(&listener_id);
+					listen_addrs.push(address);
+				},
+				SwarmEvent::ListenerClosed { reason: Err(e), .. } |
+				SwarmEvent::ListenerError { error: e, .. } => {
+					return Err(Error::Start(format!("listener failed: {e}")));
+				},
+				_ => {},
+			}
+		}
+		let control = swarm.behaviour().new_control();
+		let (tx, rx) = mpsc::unbounded_channel();
+		let inner = Arc::new(Inner {
+			node_id: node_id(&config.keypair),
+			peer_id: *swarm.local_peer_id(),
+			keypair: config.keypair,
+			control,
+			commands: tx,
+			listen_addrs,
+			store: config.store,
+			genesis_hash: config.genesis_hash,
+			metrics: Arc::new(Metrics::default()),
+			owing: Mutex::new(HashSet::new()),
+			stream_slots: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_streams.max(1))),
+			tasks: Mutex::new(Vec::new()),
+		});
+		let swarm_task = tokio::spawn(run_swarm(swarm, rx));
+		inner.tasks.lock().expect("lock").push(swarm_task.abort_handle());
+		let host = Host { inner };
+		if host.inner.store.is_some() {
+			let incoming = host
+				.inner
+				.control
+				.clone()
+				.accept(PROTOCOL)
+				.map_err(|_| Error::Start("protocol already registered".into()))?;
+			let weak = Arc::downgrade(&host.inner);
+			let t = tokio::spawn(crate::server::accept_loop(weak, incoming));
+			host.inner.tasks.lock().expect("lock").push(t.abort_handle());
+		}
+		Ok(host)
+	}
+
+	/// Stops the host: closes every connection and stream. In-flight requests fail.
+	pub fn shutdown(&self) {
+		for t in self.inner.tasks.lock().expect("lock").drain(..) {
+			t.abort();
+		}
+	}
+
+	/// This node's id (ed25519 public key).
+	pub fn node_id(&self) -> NodeId {
+		self.inner.node_id
+	}
+
+	/// This node's libp2p peer id.
+	pub fn peer_id(&self) -> PeerId {
+		self.inner.peer_id
+	}
+
+	/// The addresses the host listens on (ports resolved).
+	pub fn listen_addrs(&self) -> &[Multiaddr] {
+		&self.inner.listen_addrs
+	}
+
+	/// This node as a hop others can dial.
+	pub fn hop(&self) -> Hop {
+		Hop { node: self.inner.node_id, addrs: self.inner.listen_addrs.iter().map(|a| a.to_string()).collect() }
+	}
+
+	/// The node's counters.
+	pub fn metrics(&self) -> &Arc<Metrics> {
+		&self.inner.metrics
+	}
+
+	/// The store this host serves, if any.
+	pub fn store(&self) -> Option<&Arc<Store>> {
+		self.inner.store.as_ref()
+	}
+
+	/// Opens a protocol stream to `hop`, dialing it if needed.
+	pub(crate) async fn open(&self, hop: &Hop) -> Result<(libp2p::Stream, String), Error> {
+		let peer = peer_id(&hop.node)?;
+		let label = format!("node {}", &hop.node.to_hex()[..16]);
+		let addrs = hop
+			.addrs
+			.iter()
+			.map(|a| a.parse::<Multiaddr>().map_err(|_| Error::BadAddress(a.clone())))
+			.collect::<Result<Vec<_>, _>>()?;
+		let (reply, rx) = oneshot::channel();
+		self.inner
+			.commands
+			.send(Command::Connect { peer, addrs, reply })
+			.map_err(|_| Error::Unreachable { node: label.clone(), reason: "host stopped".into() })?;
+		let connected = tokio::time::timeout(Duration::from_secs(10), rx)
+			.await
+			.map_err(|_| Error::Unreachable { node: label.clone(), reason: "dial timed out".into() })?
+			.map_err(|_| Error::Unreachable { node: label.clone(), reason: "host stopped".into() })?;
+		connected.map_err(|reason| Error::Unreachable { node: label.clone(), reason })?;
+		let stream = tokio::time::timeout(Duration::from_secs(10), self.inner.control.clone().open_stream(peer, PROTOCOL))
+			.await
+			.map_err(|_| Error::Unreachable { node: label.clone(), reason: "opening a stream timed out".into() })?
+			.map_err(|e| Error::Unreachable { node: label.clone(), reason: e.to_string() })?;
+		Ok((stream, label))
+	}
+
+	/// Uploads one slice to `chain[0]`, which forwards it along the rest of `chain`.
+	/// `read_at(buf, offset)` fills `buf` with the slice's bytes at `offset`. Returns the
+	/// slice hash and the nodes that hold it durably, once all of them do.
+	pub async fn put_slice(
+		&self,
+		chain: &[Hop],
+		task: TaskId,
+		len: u64,
+		mut read_at: impl FnMut(&mut [u8], u64) -> std::io::Result<()>,
+		mut progress: impl FnMut(u64),
+	) -> Result<(SliceHash, Vec<NodeId>), Error> {
+		let first = chain.first().ok_or_else(|| Error::BadAddress("empty replica chain".into()))?;
+		let (mut stream, peer) = self.open(first).await?;
+		let req = PutRequest { task, slice_len: len, forward: chain[1..].to_vec() };
+		write_frame(&mut stream, &Frame::Put(req), &peer).await?;
+		let mut hasher = SliceHasher::new();
+		let mut buf = vec![0u8; CHUNK_SIZE as usize];
+		let mut sent = 0u64;
+		while sent < len {
+			let n = (len - sent).min(CHUNK_SIZE as u64) as usize;
+			read_at(&mut buf[..n], sent).map_err(Error::Local)?;
+			hasher.update(&buf[..n]);
+			if let Err(e) = write_frame(&mut stream, &Frame::Data(buf[..n].to_vec()), &peer).await {
+				return Err(explain_write_failure(&mut stream, &peer, e).await);
+			}
+			sent += n as u64;
+			progress(n as u64);
+		}
+		let slice = SliceHash(hasher.finish().0);
+		write_frame(&mut stream, &Frame::PutEnd { slice }, &peer).await?;
+		flush(&mut stream, &peer).await?;
+		let reply = read_ack(&mut stream, &peer).await?;
+		let _ = stream.close().await;
+		match reply {
+			Frame::PutAck { slice: s, holders } if s == slice => Ok((slice, holders)),
+			other => Err(unexpected(other, &peer, "PutAck")),
+		}
+	}
+
+	/// Whether `hop` holds `slice` intact; its length if so.
+	pub async fn has_slice(&self, hop: &Hop, slice: SliceHash) -> Result<Option<u64>, Error> {
+		let (mut stream, peer) = self.open(hop).await?;
+		write_frame(&mut stream, &Frame::Has { slice }, &peer).await?;
+		flush(&mut stream, &peer).await?;
+		match read_frame(&mut stream, &peer).await? {
+			Frame::HasReply { len } => Ok(len),
+			other => Err(unexpected(other, &peer, "HasReply")),
+		}
+	}
+
+	/// Downloads `req`'s range of a slice from `hop`, verifying every chunk against
+	/// `req.slice`. `sink(offset_in_slice, bytes)` receives whole verified chunks covering
+	/// the range, in order. Countersigns the node's receipt with `client_key` and returns it.
+	pub async fn get_slice(
+		&self,
+		hop: &Hop,
+		req: GetRequest,
+		client_key: &sr25519::Pair,
+		mut sink: impl FnMut(u64, &[u8]) -> std::io::Result<()>,
+	) -> Result<SignedReceipt, Error> {
+		let (mut stream, peer) = self.open(hop).await?;
+		let verr = |what: String| Error::Verification { peer: peer.clone(), what };
+		write_frame(&mut stream, &Frame::Get(req.clone()), &peer).await?;
+		flush(&mut stream, &peer).await?;
+		let (slice_len, hashes) = match read_frame(&mut stream, &peer).await? {
+			Frame::GetHeader { slice_len, chunk_hashes } => (slice_len, chunk_hashes),
+			other => return Err(unexpected(other, &peer, "GetHeader")),
+		};
+		if hashes.len() as u64 != chunk_count(slice_len) ||
+			root_of(chunk_leaves(slice_len, &hashes)) != req.slice.0
+		{
+			return Err(verr("chunk hashes do not lead to the slice hash".into()));
+		}
+		let (first, end) = chunk_span(slice_len, req.offset, req.length)
+			.ok_or_else(|| verr(format!("range {}+{} outside the slice", req.offset, req.length)))?;
+		let cs = CHUNK_SIZE as u64;
+		for i in first..end {
+			let data = match read_frame(&mut stream, &peer).await? {
+				Frame::Data(d) => d,
+				other => return Err(unexpected(other, &peer, "Data")),
+			};
+			let want = (slice_len - i * cs).min(cs);
+			if data.len() as u64 != want || chunk_hash(&data) != hashes[i as usize] {
+				return Err(verr(format!("chunk {i} does not match its hash")));
+			}
+			sink(i * cs, &data).map_err(Error::Local)?;
+		}
+		let (receipt, node_signature) = match read_frame(&mut stream, &peer).await? {
+			Frame::GetEnd { receipt, node_signature } => (receipt, node_signature),
+			other => return Err(unexpected(other, &peer, "GetEnd")),
+		};
+		let served = (end * cs).min(slice_len) - first * cs;
+		let expected_ok = receipt.node == hop.node &&
+			receipt.slice == req.slice &&
+			receipt.task_id == req.task &&
+			receipt.client == client_key.public().0 &&
+			receipt.ledger_period == req.ledger_period &&
+			receipt.genesis_hash == self.inner.genesis_hash &&
+			receipt.offset == first * cs &&
+			receipt.length == served;
+		if !expected_ok || !receipt.verify_node(&node_signature) {
+			return Err(verr("the node's receipt does not describe this transfer or is badly signed".into()));
+		}
+		let client_signature = client_key.sign(&receipt.client_payload(&node_signature)).0;
+		write_frame(&mut stream, &Frame::Countersign { client_signature }, &peer).await?;
+		flush(&mut stream, &peer).await?;
+		let _ = stream.close().await;
+		Ok(SignedReceipt { receipt, node_signature, client_signature })
+	}
+}
+
+/// After a failed write, the node may have sent an error frame saying why it stopped.
+async fn explain_write_failure(stream: &mut libp2p::Stream, peer: &str, e: Error) -> Error {
+	match tokio::time::timeout(Duration::from_secs(2), read_frame(stream, peer)).await {
+		Ok(Ok(f @ Frame::Error { .. })) => unexpected(f, peer, "nothing"),
+		_ => e,
+	}
+}
+
+async fn read_ack(stream: &mut libp2p::Stream, peer: &str) -> Result<Frame, Error> {
+	// A chain of fsyncs can take longer than one idle timeout.
+	let mut last = None;
+	for _ in 0..4 {
+		match read_frame(stream, peer).await {
+			Err(Error::Timeout { .. }) => continue,
+			other => {
+				last = Some(other);
+				break;
+			},
+		}
+	}
+	last.unwrap_or(Err(Error::Timeout { peer: peer.into(), secs: 4 * crate::io::IDLE_TIMEOUT.as_secs() }))
+}
+
+/// Chunk indices [first, end) covering `length` bytes at `offset` of a slice of `slice_len`
+/// bytes (`length` is clipped to the slice); `None` when `offset` is past the end.
+pub(crate) fn chunk_span(slice_len: u64, offset: u64, length: u64) -> Option<(u64, u64)> {
+	if offset > slice_len || (offset == slice_len && slice_len > 0) {
+		return None;
+	}
+	let cs = CHUNK_SIZE as u64;
+	let stop = offset.saturating_add(length).min(slice_len);
+	if stop == offset {
+		return Some((offset / cs, offset / cs));
+	}
+	Some((offset / cs, stop.div_ceil(cs)))
+}
+
+async fn run_swarm(mut swarm: Swarm<libp2p_stream::Behaviour>, mut rx: mpsc::UnboundedReceiver<Command>) {
+	let mut pending: HashMap<PeerId, Vec<oneshot::Sender<Result<(), String>>>> = HashMap::new();
+	loop {
+		tokio::select! {
+			cmd = rx.recv() => match cmd {
+				None => break,
+				Some(Command::Connect { peer, addrs, reply }) => {
+					if swarm.is_connected(&peer) {
+						let _ = reply.send(Ok(()));
+						continue;
+					}
+					pending.entry(peer).or_default().push(reply);
+					let opts = DialOpts::peer_id(peer)
+						.addresses(addrs)
+						.condition(PeerCondition::DisconnectedAndNotDialing)
+						.build();
+					match swarm.dial(opts) {
+						Ok(()) | Err(DialError::DialPeerConditionFalse(_)) => {},
+						Err(e) => for r in pending.remove(&peer).unwrap_or_default() {
+							let _ = r.send(Err(e.to_string()));
+						},
+					}
+				},
+			},
+			ev = swarm.select_next_some() => match ev {
+				SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+					for r in pending.remove(&peer_id).unwrap_or_default() {
+						let _ = r.send(Ok(()));
+					}
+				},
+				SwarmEvent::OutgoingConnectionError { peer_id: Some(p), error, .. } => {
+					if !swarm.is_connected(&p) {
+						for r in pending.remove(&p).unwrap_or_default() {
+							let _ = r.send(Err(error.to_string()));
+						}
+					}
+				},
+				_ => {},
+			},
+		}
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::chunk_span;
+	const CS: u64 = stratos_primitives::merkle::CHUNK_SIZE as u64;
+
+	#[test]
+	fn chunk_spans() {
+		assert_eq!(chunk_span(0, 0, u64::MAX), Some((0, 0)));
+		assert_eq!(chunk_span(10, 0, u64::MAX), Some((0, 1)));
+		assert_eq!(chunk_span(10, 10, 1), None);
+		assert_eq!(chunk_span(3 * CS, CS + 1, 1), Some((1, 2)));
+		assert_eq!(chunk_span(3 * CS, CS - 1, 2), Some((0, 2)));
+		assert_eq!(chunk_span(3 * CS, 0, 3 * CS), Some((0, 3)));
+		assert_eq!(chunk_span(3 * CS + 1, 3 * CS, 5), Some((3, 4)));
+	}
+}
+
+impl Host {
+	/// Opens a raw protocol stream to `hop` (for tests of hostile input).
+	#[doc(hidden)]
+	pub async fn open_raw(&self, hop: &Hop) -> Result<libp2p::Stream, Error> {
+		Ok(self.open(hop).await?.0)
+	}
+}

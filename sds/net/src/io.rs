@@ -1,0 +1,65 @@
+//! Reading and writing frames on a stream, with timeouts.
+
+use crate::Error;
+use futures::{AsyncReadExt, AsyncWriteExt};
+use sds_core::wire::{self, Frame};
+use std::time::Duration;
+
+/// How long a peer may stay silent in the middle of an exchange.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub async fn read_frame<R: futures::AsyncRead + Unpin>(r: &mut R, peer: &str) -> Result<Frame, Error> {
+	let fut = async {
+		let mut header = [0u8; 4];
+		r.read_exact(&mut header).await.map_err(|source| Error::Io { peer: peer.into(), source })?;
+		let len = wire::parse_header(header)
+			.map_err(|e| Error::Protocol { peer: peer.into(), what: e.to_string() })?;
+		let mut body = vec![0u8; len];
+		r.read_exact(&mut body).await.map_err(|source| Error::Io { peer: peer.into(), source })?;
+		wire::decode_body(&body).map_err(|e| Error::Protocol { peer: peer.into(), what: e.to_string() })
+	};
+	tokio::time::timeout(IDLE_TIMEOUT, fut)
+		.await
+		.map_err(|_| Error::Timeout { peer: peer.into(), secs: IDLE_TIMEOUT.as_secs() })?
+}
+
+pub async fn write_frame<W: futures::AsyncWrite + Unpin>(w: &mut W, f: &Frame, peer: &str) -> Result<(), Error> {
+	let bytes = f.to_bytes();
+	let fut = async {
+		w.write_all(&bytes).await.map_err(|source| Error::Io { peer: peer.into(), source })
+	};
+	tokio::time::timeout(IDLE_TIMEOUT, fut)
+		.await
+		.map_err(|_| Error::Timeout { peer: peer.into(), secs: IDLE_TIMEOUT.as_secs() })?
+}
+
+pub async fn flush<W: futures::AsyncWrite + Unpin>(w: &mut W, peer: &str) -> Result<(), Error> {
+	w.flush().await.map_err(|source| Error::Io { peer: peer.into(), source })
+}
+
+/// Turns an error frame into an error; anything else unexpected is a protocol error.
+pub fn unexpected(f: Frame, peer: &str, expected: &str) -> Error {
+	match f {
+		Frame::Error { code, message } => Error::Remote { peer: peer.into(), code, message },
+		other => Error::Protocol {
+			peer: peer.into(),
+			what: format!("expected {expected}, got {}", frame_name(&other)),
+		},
+	}
+}
+
+pub fn frame_name(f: &Frame) -> &'static str {
+	match f {
+		Frame::Put(_) => "Put",
+		Frame::Get(_) => "Get",
+		Frame::Has { .. } => "Has",
+		Frame::Data(_) => "Data",
+		Frame::PutEnd { .. } => "PutEnd",
+		Frame::PutAck { .. } => "PutAck",
+		Frame::GetHeader { .. } => "GetHeader",
+		Frame::GetEnd { .. } => "GetEnd",
+		Frame::Countersign { .. } => "Countersign",
+		Frame::HasReply { .. } => "HasReply",
+		Frame::Error { .. } => "Error",
+	}
+}

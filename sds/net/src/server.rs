@@ -1,0 +1,243 @@
+//! Serving puts, gets and has-queries from the node's store.
+
+use crate::{
+	host::{chunk_span, Host, Inner},
+	io::{flush, read_frame, unexpected, write_frame},
+	Error,
+};
+use futures::{AsyncWriteExt, StreamExt};
+use libp2p::PeerId;
+use sds_core::wire::{ErrorCode, Frame, GetRequest, PutRequest};
+use std::sync::{atomic::Ordering, Weak};
+use stratos_primitives::{
+	merkle::CHUNK_SIZE,
+	receipt::{SignedReceipt, TaskReceipt},
+};
+
+pub(crate) async fn accept_loop(host: Weak<Inner>, mut incoming: libp2p_stream::IncomingStreams) {
+	while let Some((peer, stream)) = incoming.next().await {
+		let Some(inner) = host.upgrade() else { break };
+		let Ok(permit) = inner.stream_slots.clone().try_acquire_owned() else {
+			tracing::warn!(%peer, "too many concurrent streams; dropping one");
+			continue;
+		};
+		let host = Host { inner };
+		tokio::spawn(async move {
+			let _permit = permit;
+			let metrics = host.inner.metrics.clone();
+			if let Err(e) = serve(&host, peer, stream).await {
+				metrics.errors.fetch_add(1, Ordering::Relaxed);
+				if matches!(e, Error::Protocol { .. }) {
+					metrics.protocol_errors.fetch_add(1, Ordering::Relaxed);
+				}
+				tracing::info!(%peer, error = %e, "request failed");
+			}
+		});
+	}
+}
+
+async fn serve(host: &Host, peer: PeerId, mut stream: libp2p::Stream) -> Result<(), Error> {
+	let label = format!("peer {peer}");
+	let first = read_frame(&mut stream, &label).await?;
+	match first {
+		Frame::Put(req) => serve_put(host, &label, stream, req).await,
+		Frame::Get(req) => serve_get(host, &label, stream, req).await,
+		Frame::Has { slice } => {
+			let store = host.store().expect("servers have a store");
+			let len = store.meta(&slice)?.map(|m| m.len);
+			write_frame(&mut stream, &Frame::HasReply { len }, &label).await?;
+			flush(&mut stream, &label).await?;
+			let _ = stream.close().await;
+			Ok(())
+		},
+		other => {
+			let e = unexpected(other, &label, "Put, Get or Has");
+			let _ = write_frame(&mut stream, &Frame::error(ErrorCode::BadRequest, e.to_string()), &label).await;
+			Err(e)
+		},
+	}
+}
+
+fn store_error_code(e: &sds_store::Error) -> ErrorCode {
+	use sds_store::Error as S;
+	match e {
+		S::CapacityExceeded { .. } => ErrorCode::CapacityExceeded,
+		S::DiskFull(_) => ErrorCode::DiskFull,
+		S::HashMismatch { .. } | S::TooManyBytes { .. } => ErrorCode::HashMismatch,
+		S::NotFound(_) => ErrorCode::NotFound,
+		S::Corrupt { .. } => ErrorCode::Corrupt,
+		S::BadRange { .. } => ErrorCode::BadRequest,
+		_ => ErrorCode::Internal,
+	}
+}
+
+async fn refuse(stream: &mut libp2p::Stream, label: &str, code: ErrorCode, msg: String) {
+	let _ = write_frame(stream, &Frame::error(code, msg), label).await;
+	let _ = flush(stream, label).await;
+}
+
+async fn serve_put(host: &Host, label: &str, mut up: libp2p::Stream, req: PutRequest) -> Result<(), Error> {
+	let store = host.store().expect("servers have a store").clone();
+	let mut writer = match store.begin_put(req.slice_len) {
+		Ok(w) => w,
+		Err(e) => {
+			refuse(&mut up, label, store_error_code(&e), e.to_string()).await;
+			return Err(e.into());
+		},
+	};
+	// Open the next hop first, so nothing is stored when the chain cannot be completed.
+	let mut down = match req.forward.split_first() {
+		None => None,
+		Some((next, rest)) => match host.open(next).await {
+			Ok((mut s, next_label)) => {
+				let fwd = PutRequest { task: req.task, slice_len: req.slice_len, forward: rest.to_vec() };
+				if let Err(e) = write_frame(&mut s, &Frame::Put(fwd), &next_label).await {
+					refuse(&mut up, label, ErrorCode::ForwardFailed, e.to_string()).await;
+					return Err(e);
+				}
+				Some((s, next_label))
+			},
+			Err(e) => {
+				refuse(&mut up, label, ErrorCode::ForwardFailed, e.to_string()).await;
+				return Err(e);
+			},
+		},
+	};
+	let metrics = host.metrics().clone();
+	let claimed = loop {
+		let frame = match read_frame(&mut up, label).await {
+			Ok(f) => f,
+			Err(e) => {
+				if matches!(e, Error::Protocol { .. }) {
+					refuse(&mut up, label, ErrorCode::BadRequest, e.to_string()).await;
+				}
+				return Err(e);
+			},
+		};
+		match frame {
+			Frame::Data(d) => {
+				// Forward first: the next node starts receiving while this one writes.
+				if let Some((s, l)) = down.as_mut() {
+					if let Err(e) = write_frame(s, &Frame::Data(d.clone()), l).await {
+						refuse(&mut up, label, ErrorCode::ForwardFailed, e.to_string()).await;
+						return Err(e);
+					}
+				}
+				if let Err(e) = writer.write(&d) {
+					refuse(&mut up, label, store_error_code(&e), e.to_string()).await;
+					return Err(e.into());
+				}
+				metrics.bytes_in.fetch_add(d.len() as u64, Ordering::Relaxed);
+			},
+			Frame::PutEnd { slice } => break slice,
+			other => {
+				let e = unexpected(other, label, "Data or PutEnd");
+				refuse(&mut up, label, ErrorCode::BadRequest, e.to_string()).await;
+				return Err(e);
+			},
+		}
+	};
+	if let Some((s, l)) = down.as_mut() {
+		write_frame(s, &Frame::PutEnd { slice: claimed }, l).await?;
+		flush(s, l).await?;
+	}
+	let committed = tokio::task::block_in_place(|| writer.commit(claimed));
+	if let Err(e) = committed {
+		refuse(&mut up, label, store_error_code(&e), e.to_string()).await;
+		return Err(e.into());
+	}
+	metrics.slices_stored.fetch_add(1, Ordering::Relaxed);
+	let mut holders = vec![host.node_id()];
+	if let Some((mut s, l)) = down {
+		match read_frame(&mut s, &l).await {
+			Ok(Frame::PutAck { slice, holders: h }) if slice == claimed => holders.extend(h),
+			Ok(other) => {
+				let e = unexpected(other, &l, "PutAck");
+				refuse(&mut up, label, ErrorCode::ForwardFailed, e.to_string()).await;
+				return Err(e);
+			},
+			Err(e) => {
+				refuse(&mut up, label, ErrorCode::ForwardFailed, e.to_string()).await;
+				return Err(e);
+			},
+		}
+		let _ = s.close().await;
+	}
+	write_frame(&mut up, &Frame::PutAck { slice: claimed, holders }, label).await?;
+	flush(&mut up, label).await?;
+	let _ = up.close().await;
+	Ok(())
+}
+
+async fn serve_get(host: &Host, label: &str, mut s: libp2p::Stream, req: GetRequest) -> Result<(), Error> {
+	let store = host.store().expect("servers have a store").clone();
+	let metrics = host.metrics().clone();
+	if host.inner.owing.lock().expect("lock").contains(&req.client) {
+		metrics.refused_unpaid.fetch_add(1, Ordering::Relaxed);
+		let msg = "the client has not countersigned its last receipt; it is not served".to_string();
+		refuse(&mut s, label, ErrorCode::ReceiptRequired, msg.clone()).await;
+		return Err(Error::Remote { peer: label.into(), code: ErrorCode::ReceiptRequired, message: msg });
+	}
+	let reader = match store.open_read(&req.slice).and_then(|r| r.check_index().map(|_| r)) {
+		Ok(r) => r,
+		Err(e) => {
+			refuse(&mut s, label, store_error_code(&e), e.to_string()).await;
+			return Err(e.into());
+		},
+	};
+	let meta = reader.meta().clone();
+	let Some((first, end)) = chunk_span(meta.len, req.offset, req.length) else {
+		let e = sds_store::Error::BadRange { offset: req.offset, length: req.length, slice_len: meta.len };
+		refuse(&mut s, label, ErrorCode::BadRequest, e.to_string()).await;
+		return Err(e.into());
+	};
+	write_frame(&mut s, &Frame::GetHeader { slice_len: meta.len, chunk_hashes: meta.chunk_hashes.clone() }, label)
+		.await?;
+	let cs = CHUNK_SIZE as u64;
+	for i in first..end {
+		let chunk = match tokio::task::block_in_place(|| reader.read_chunk(i)) {
+			Ok(c) => c,
+			Err(e) => {
+				refuse(&mut s, label, store_error_code(&e), e.to_string()).await;
+				return Err(e.into());
+			},
+		};
+		metrics.bytes_out.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+		write_frame(&mut s, &Frame::Data(chunk), label).await?;
+	}
+	let receipt = TaskReceipt {
+		genesis_hash: host.inner.genesis_hash,
+		ledger_period: req.ledger_period,
+		task_id: req.task,
+		client: req.client,
+		node: host.node_id(),
+		slice: req.slice,
+		offset: first * cs,
+		length: (end * cs).min(meta.len) - first * cs,
+	};
+	let node_signature: [u8; 64] = host
+		.inner
+		.keypair
+		.sign(&receipt.node_payload())
+		.map_err(|e| Error::Start(e.to_string()))?
+		.try_into()
+		.map_err(|_| Error::Start("ed25519 signature is not 64 bytes".into()))?;
+	// Until the countersignature arrives, this client owes one.
+	host.inner.owing.lock().expect("lock").insert(req.client);
+	write_frame(&mut s, &Frame::GetEnd { receipt, node_signature }, label).await?;
+	flush(&mut s, label).await?;
+	let client_signature = match read_frame(&mut s, label).await? {
+		Frame::Countersign { client_signature } => client_signature,
+		other => return Err(unexpected(other, label, "Countersign")),
+	};
+	let signed = SignedReceipt { receipt, node_signature, client_signature };
+	if signed.verify(&host.inner.genesis_hash).is_err() {
+		return Err(Error::Protocol { peer: label.into(), what: "invalid countersignature".into() });
+	}
+	tokio::task::block_in_place(|| store.put_receipt(&signed))?;
+	host.inner.owing.lock().expect("lock").remove(&req.client);
+	metrics.receipts.fetch_add(1, Ordering::Relaxed);
+	metrics.gets_served.fetch_add(1, Ordering::Relaxed);
+	let _ = s.close().await;
+	Ok(())
+}

@@ -1,0 +1,421 @@
+use crate::{Error, Result};
+use codec::{Decode, Encode};
+use rocksdb::{IteratorMode, Options, WriteOptions, DB};
+use std::{
+	fs::{self, File},
+	io::Write,
+	os::unix::fs::FileExt,
+	path::{Path, PathBuf},
+	sync::{
+		atomic::{AtomicU64, Ordering},
+		Mutex,
+	},
+};
+use stratos_primitives::{
+	merkle::{chunk_count, chunk_hash, chunk_leaves, root_of, SliceHasher, CHUNK_SIZE},
+	receipt::SignedReceipt,
+	Hash, SliceHash,
+};
+
+const SLICE_PREFIX: u8 = b's';
+const RECEIPT_PREFIX: u8 = b'r';
+
+/// What the index keeps per slice.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct SliceMeta {
+	/// Slice length in bytes.
+	pub len: u64,
+	/// Data hash of every chunk, in order (their Merkle root is the slice hash).
+	pub chunk_hashes: Vec<Hash>,
+}
+
+/// Counts for metrics and `status`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stats {
+	/// Slices stored.
+	pub slices: u64,
+	/// Bytes stored.
+	pub used: u64,
+	/// Bytes reserved by puts in progress.
+	pub reserved: u64,
+	/// Declared capacity.
+	pub capacity: u64,
+	/// Slices found corrupt since the store was opened.
+	pub corrupt: u64,
+}
+
+/// The slice store. Shared between tasks behind an `Arc`.
+pub struct Store {
+	root: PathBuf,
+	db: DB,
+	capacity: u64,
+	used: AtomicU64,
+	slices: AtomicU64,
+	corrupt: AtomicU64,
+	reserved: Mutex<u64>,
+	commit_lock: Mutex<()>,
+}
+
+fn slice_key(h: &SliceHash) -> [u8; 33] {
+	let mut k = [0u8; 33];
+	k[0] = SLICE_PREFIX;
+	k[1..].copy_from_slice(&h.0);
+	k
+}
+
+fn synced() -> WriteOptions {
+	let mut w = WriteOptions::default();
+	w.set_sync(true);
+	w
+}
+
+fn sync_dir(path: &Path) -> Result<()> {
+	File::open(path)
+		.and_then(|d| d.sync_all())
+		.map_err(|e| Error::io("sync directory", path, e))
+}
+
+impl Store {
+	/// Opens (or creates) the store in `root` with a declared capacity in bytes.
+	///
+	/// Removes what a crash may have left: partial slices in `tmp/`, slice files that were
+	/// never acknowledged (no index entry), index entries whose file is gone.
+	pub fn open(root: impl Into<PathBuf>, capacity: u64) -> Result<Self> {
+		let root = root.into();
+		for sub in ["slices", "tmp", "corrupt"] {
+			let p = root.join(sub);
+			fs::create_dir_all(&p).map_err(|e| Error::io("create directory", &p, e))?;
+		}
+		let tmp = root.join("tmp");
+		for entry in fs::read_dir(&tmp).map_err(|e| Error::io("list", &tmp, e))? {
+			let path = entry.map_err(|e| Error::io("list", &tmp, e))?.path();
+			fs::remove_file(&path).map_err(|e| Error::io("remove partial slice", &path, e))?;
+		}
+		let mut opts = Options::default();
+		opts.create_if_missing(true);
+		let db = DB::open(&opts, root.join("index"))?;
+		let store = Store {
+			root,
+			db,
+			capacity,
+			used: AtomicU64::new(0),
+			slices: AtomicU64::new(0),
+			corrupt: AtomicU64::new(0),
+			reserved: Mutex::new(0),
+			commit_lock: Mutex::new(()),
+		};
+		store.reconcile()?;
+		Ok(store)
+	}
+
+	fn reconcile(&self) -> Result<()> {
+		let (mut used, mut count) = (0u64, 0u64);
+		let mut missing = Vec::new();
+		let mut indexed = std::collections::HashSet::new();
+		for item in self.db.prefix_iterator([SLICE_PREFIX]) {
+			let (k, v) = item?;
+			if k.first() != Some(&SLICE_PREFIX) {
+				break;
+			}
+			let hash = SliceHash(k[1..].try_into().map_err(|_| Error::BadIndexEntry(format!("{k:?}")))?);
+			let meta = SliceMeta::decode(&mut &v[..]).map_err(|_| Error::BadIndexEntry(hash.to_string()))?;
+			if self.slice_path(&hash).exists() {
+				used += meta.len;
+				count += 1;
+				indexed.insert(hash);
+			} else {
+				missing.push(hash);
+			}
+		}
+		for hash in missing {
+			tracing::error!(slice = %hash, "indexed slice file is missing; dropping it from the index");
+			self.db.delete_opt(slice_key(&hash), &synced())?;
+		}
+		let slices_dir = self.root.join("slices");
+		for sub in fs::read_dir(&slices_dir).map_err(|e| Error::io("list", &slices_dir, e))? {
+			let sub = sub.map_err(|e| Error::io("list", &slices_dir, e))?.path();
+			for f in fs::read_dir(&sub).map_err(|e| Error::io("list", &sub, e))? {
+				let f = f.map_err(|e| Error::io("list", &sub, e))?.path();
+				let known = f
+					.file_name()
+					.and_then(|n| n.to_str())
+					.and_then(|n| SliceHash::from_hex(n).ok())
+					.is_some_and(|h| indexed.contains(&h));
+				if !known {
+					tracing::warn!(path = %f.display(), "removing a slice file that was never acknowledged");
+					fs::remove_file(&f).map_err(|e| Error::io("remove", &f, e))?;
+				}
+			}
+		}
+		self.used.store(used, Ordering::SeqCst);
+		self.slices.store(count, Ordering::SeqCst);
+		Ok(())
+	}
+
+	fn slice_path(&self, h: &SliceHash) -> PathBuf {
+		let hex = h.to_hex();
+		self.root.join("slices").join(&hex[..2]).join(hex)
+	}
+
+	/// Store counts.
+	pub fn stats(&self) -> Stats {
+		Stats {
+			slices: self.slices.load(Ordering::SeqCst),
+			used: self.used.load(Ordering::SeqCst),
+			reserved: *self.reserved.lock().expect("lock"),
+			capacity: self.capacity,
+			corrupt: self.corrupt.load(Ordering::SeqCst),
+		}
+	}
+
+	/// The index entry of a slice, if stored.
+	pub fn meta(&self, h: &SliceHash) -> Result<Option<SliceMeta>> {
+		match self.db.get_pinned(slice_key(h))? {
+			None => Ok(None),
+			Some(v) => SliceMeta::decode(&mut &v[..])
+				.map(Some)
+				.map_err(|_| Error::BadIndexEntry(h.to_string())),
+		}
+	}
+
+	/// All stored slices with their lengths.
+	pub fn list(&self) -> Result<Vec<(SliceHash, u64)>> {
+		let mut out = Vec::new();
+		for item in self.db.iterator(IteratorMode::From(&[SLICE_PREFIX], rocksdb::Direction::Forward)) {
+			let (k, v) = item?;
+			if k.first() != Some(&SLICE_PREFIX) {
+				break;
+			}
+			let hash = SliceHash(k[1..].try_into().map_err(|_| Error::BadIndexEntry(format!("{k:?}")))?);
+			let meta = SliceMeta::decode(&mut &v[..]).map_err(|_| Error::BadIndexEntry(hash.to_string()))?;
+			out.push((hash, meta.len));
+		}
+		Ok(out)
+	}
+
+	/// Starts receiving a slice of `len` bytes, reserving the space.
+	pub fn begin_put(&self, len: u64) -> Result<PutWriter<'_>> {
+		{
+			let mut reserved = self.reserved.lock().expect("lock");
+			let used = self.used.load(Ordering::SeqCst);
+			let free = self.capacity.saturating_sub(used + *reserved);
+			if len > free {
+				return Err(Error::CapacityExceeded { needed: len, free, capacity: self.capacity });
+			}
+			*reserved += len;
+		}
+		let name: u128 = rand::random();
+		let path = self.root.join("tmp").join(format!("{name:032x}"));
+		let file = match File::create_new(&path) {
+			Ok(f) => f,
+			Err(e) => {
+				*self.reserved.lock().expect("lock") -= len;
+				return Err(Error::io("create", &path, e));
+			},
+		};
+		Ok(PutWriter { store: self, path, file: Some(file), len, written: 0, hasher: SliceHasher::new() })
+	}
+
+	/// Deletes a slice (idempotent).
+	pub fn delete(&self, h: &SliceHash) -> Result<bool> {
+		let _guard = self.commit_lock.lock().expect("lock");
+		let Some(meta) = self.meta(h)? else { return Ok(false) };
+		self.db.delete_opt(slice_key(h), &synced())?;
+		let path = self.slice_path(h);
+		match fs::remove_file(&path) {
+			Ok(()) => {},
+			Err(e) if e.kind() == std::io::ErrorKind::NotFound => {},
+			Err(e) => return Err(Error::io("remove", &path, e)),
+		}
+		self.used.fetch_sub(meta.len, Ordering::SeqCst);
+		self.slices.fetch_sub(1, Ordering::SeqCst);
+		Ok(true)
+	}
+
+	/// Opens a slice for verified reads.
+	pub fn open_read(&self, h: &SliceHash) -> Result<SliceReader<'_>> {
+		let meta = self.meta(h)?.ok_or(Error::NotFound(*h))?;
+		let path = self.slice_path(h);
+		let file = match File::open(&path) {
+			Ok(f) => f,
+			Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+				return Err(self.quarantine(h, "slice file missing".into()));
+			},
+			Err(e) => return Err(Error::io("open", &path, e)),
+		};
+		Ok(SliceReader { store: self, hash: *h, meta, file })
+	}
+
+	/// Reads a whole slice, verified (for tests and small slices).
+	pub fn read_all(&self, h: &SliceHash) -> Result<Vec<u8>> {
+		let r = self.open_read(h)?;
+		let mut out = Vec::with_capacity(r.meta.len as usize);
+		for i in 0..r.meta.chunk_hashes.len() as u64 {
+			out.extend_from_slice(&r.read_chunk(i)?);
+		}
+		Ok(out)
+	}
+
+	/// Moves a corrupt slice out of the way and drops it from the index.
+	fn quarantine(&self, h: &SliceHash, detail: String) -> Error {
+		let _guard = self.commit_lock.lock().expect("lock");
+		tracing::error!(slice = %h, %detail, "corrupt slice quarantined");
+		if let Ok(Some(meta)) = self.meta(h) {
+			if self.db.delete_opt(slice_key(h), &synced()).is_ok() {
+				self.used.fetch_sub(meta.len, Ordering::SeqCst);
+				self.slices.fetch_sub(1, Ordering::SeqCst);
+				self.corrupt.fetch_add(1, Ordering::SeqCst);
+			}
+		}
+		let from = self.slice_path(h);
+		let to = self.root.join("corrupt").join(h.to_hex());
+		let _ = fs::rename(&from, &to);
+		Error::Corrupt { slice: *h, detail }
+	}
+
+	/// Stores a countersigned receipt durably.
+	pub fn put_receipt(&self, r: &SignedReceipt) -> Result<()> {
+		let mut key = Vec::with_capacity(1 + 4 + 32 + 32 + 8);
+		key.push(RECEIPT_PREFIX);
+		key.extend_from_slice(&r.receipt.ledger_period.to_be_bytes());
+		key.extend_from_slice(&r.receipt.task_id.0);
+		key.extend_from_slice(&r.receipt.slice.0);
+		key.extend_from_slice(&r.receipt.offset.to_be_bytes());
+		self.db.put_opt(key, r.encode(), &synced())?;
+		Ok(())
+	}
+
+	/// Receipts of a ledger period, in key order.
+	pub fn receipts(&self, ledger_period: u32) -> Result<Vec<SignedReceipt>> {
+		let mut prefix = vec![RECEIPT_PREFIX];
+		prefix.extend_from_slice(&ledger_period.to_be_bytes());
+		let mut out = Vec::new();
+		for item in self.db.prefix_iterator(&prefix) {
+			let (k, v) = item?;
+			if !k.starts_with(&prefix) {
+				break;
+			}
+			out.push(SignedReceipt::decode(&mut &v[..]).map_err(|_| Error::BadIndexEntry("receipt".into()))?);
+		}
+		Ok(out)
+	}
+}
+
+/// A slice being received. Dropping it without [`PutWriter::commit`] removes the partial
+/// file and releases the reservation.
+pub struct PutWriter<'a> {
+	store: &'a Store,
+	path: PathBuf,
+	file: Option<File>,
+	len: u64,
+	written: u64,
+	hasher: SliceHasher,
+}
+
+impl PutWriter<'_> {
+	/// Appends bytes.
+	pub fn write(&mut self, data: &[u8]) -> Result<()> {
+		if self.written + data.len() as u64 > self.len {
+			return Err(Error::TooManyBytes { announced: self.len });
+		}
+		let file = self.file.as_mut().expect("file until commit");
+		file.write_all(data).map_err(|e| Error::io("write", &self.path, e))?;
+		self.hasher.update(data);
+		self.written += data.len() as u64;
+		Ok(())
+	}
+
+	/// Bytes written so far.
+	pub fn written(&self) -> u64 {
+		self.written
+	}
+
+	/// Checks the bytes against `claimed`, makes the slice durable and indexes it. Returns
+	/// once a crash can no longer lose it. Storing a slice that is already stored is a no-op.
+	pub fn commit(mut self, claimed: SliceHash) -> Result<SliceHash> {
+		let file = self.file.take().expect("file until commit");
+		let hasher = std::mem::take(&mut self.hasher);
+		let (root, chunk_hashes) = hasher.finish();
+		let actual = SliceHash(root);
+		if actual != claimed || self.written != self.len {
+			return Err(Error::HashMismatch {
+				claimed,
+				claimed_len: self.len,
+				actual,
+				actual_len: self.written,
+			});
+		}
+		file.sync_all().map_err(|e| Error::io("fsync", &self.path, e))?;
+		drop(file);
+		let store = self.store;
+		let _guard = store.commit_lock.lock().expect("lock");
+		if store.meta(&actual)?.is_some() {
+			return Ok(actual);
+		}
+		let dest = store.slice_path(&actual);
+		let dir = dest.parent().expect("slice dir").to_path_buf();
+		fs::create_dir_all(&dir).map_err(|e| Error::io("create directory", &dir, e))?;
+		fs::rename(&self.path, &dest).map_err(|e| Error::io("rename", &dest, e))?;
+		sync_dir(&dir)?;
+		let meta = SliceMeta { len: self.len, chunk_hashes };
+		store.db.put_opt(slice_key(&actual), meta.encode(), &synced())?;
+		store.used.fetch_add(self.len, Ordering::SeqCst);
+		store.slices.fetch_add(1, Ordering::SeqCst);
+		Ok(actual)
+	}
+}
+
+impl Drop for PutWriter<'_> {
+	fn drop(&mut self) {
+		*self.store.reserved.lock().expect("lock") -= self.len;
+		if self.file.take().is_some() || self.path.exists() {
+			let _ = fs::remove_file(&self.path);
+		}
+	}
+}
+
+/// Verified reads of one stored slice.
+pub struct SliceReader<'a> {
+	store: &'a Store,
+	hash: SliceHash,
+	meta: SliceMeta,
+	file: File,
+}
+
+impl SliceReader<'_> {
+	/// The slice's index entry.
+	pub fn meta(&self) -> &SliceMeta {
+		&self.meta
+	}
+
+	/// Reads chunk `index`, checking it against its hash; a mismatch quarantines the slice.
+	pub fn read_chunk(&self, index: u64) -> Result<Vec<u8>> {
+		let count = chunk_count(self.meta.len);
+		if index >= count {
+			return Err(Error::BadRange { offset: index * CHUNK_SIZE as u64, length: 0, slice_len: self.meta.len });
+		}
+		let start = index * CHUNK_SIZE as u64;
+		let len = (self.meta.len - start).min(CHUNK_SIZE as u64) as usize;
+		let mut buf = vec![0u8; len];
+		if let Err(e) = self.file.read_exact_at(&mut buf, start) {
+			if e.kind() == std::io::ErrorKind::UnexpectedEof {
+				return Err(self.store.quarantine(&self.hash, "slice file is truncated".into()));
+			}
+			return Err(Error::io("read", self.store.slice_path(&self.hash), e));
+		}
+		if chunk_hash(&buf) != self.meta.chunk_hashes[index as usize] {
+			return Err(self.store.quarantine(&self.hash, format!("chunk {index} does not match its hash")));
+		}
+		Ok(buf)
+	}
+
+	/// Checks that the index's chunk hashes lead to the slice hash (done once per read
+	/// session, so a damaged index entry is caught too).
+	pub fn check_index(&self) -> Result<()> {
+		let root = root_of(chunk_leaves(self.meta.len, &self.meta.chunk_hashes));
+		if root != self.hash.0 {
+			return Err(self.store.quarantine(&self.hash, "index chunk hashes do not match the slice hash".into()));
+		}
+		Ok(())
+	}
+}

@@ -1,0 +1,164 @@
+use super::*;
+use stratos_primitives::merkle::{SliceHasher, CHUNK_SIZE};
+
+fn data(len: usize, seed: u8) -> Vec<u8> {
+	(0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
+}
+
+fn hash(d: &[u8]) -> SliceHash {
+	let mut h = SliceHasher::new();
+	h.update(d);
+	SliceHash(h.finish().0)
+}
+
+fn put(store: &Store, d: &[u8]) -> Result<SliceHash> {
+	let mut w = store.begin_put(d.len() as u64)?;
+	for piece in d.chunks(10_000) {
+		w.write(piece)?;
+	}
+	w.commit(hash(d))
+}
+
+#[test]
+fn put_read_survives_reopen() {
+	let dir = tempfile::tempdir().unwrap();
+	let d = data(3 * CHUNK_SIZE as usize + 17, 1);
+	let h = {
+		let store = Store::open(dir.path(), 1 << 30).unwrap();
+		let h = put(&store, &d).unwrap();
+		assert_eq!(store.read_all(&h).unwrap(), d);
+		assert_eq!(store.stats().slices, 1);
+		h
+	};
+	let store = Store::open(dir.path(), 1 << 30).unwrap();
+	assert_eq!(store.read_all(&h).unwrap(), d);
+	assert_eq!(store.stats().used, d.len() as u64);
+	assert_eq!(store.list().unwrap(), vec![(h, d.len() as u64)]);
+	// storing it again changes nothing
+	put(&store, &d).unwrap();
+	assert_eq!(store.stats().used, d.len() as u64);
+	assert!(store.delete(&h).unwrap());
+	assert!(matches!(store.open_read(&h), Err(Error::NotFound(_))));
+	assert_eq!(store.stats().used, 0);
+}
+
+#[test]
+fn wrong_hash_or_length_is_refused_and_leaves_nothing() {
+	let dir = tempfile::tempdir().unwrap();
+	let store = Store::open(dir.path(), 1 << 30).unwrap();
+	let d = data(1000, 2);
+	let mut w = store.begin_put(1000).unwrap();
+	w.write(&d).unwrap();
+	assert!(matches!(w.commit(SliceHash([0; 32])), Err(Error::HashMismatch { .. })));
+	let mut w = store.begin_put(1000).unwrap();
+	w.write(&d[..999]).unwrap();
+	assert!(matches!(w.commit(hash(&d)), Err(Error::HashMismatch { .. })));
+	let mut w = store.begin_put(10).unwrap();
+	assert!(matches!(w.write(&d[..11]), Err(Error::TooManyBytes { announced: 10 })));
+	drop(w);
+	assert_eq!(fs_count(&dir.path().join("tmp")), 0);
+	assert_eq!(store.stats(), Stats { slices: 0, used: 0, reserved: 0, capacity: 1 << 30, corrupt: 0 });
+}
+
+fn fs_count(p: &std::path::Path) -> usize {
+	std::fs::read_dir(p).unwrap().count()
+}
+
+#[test]
+fn capacity_is_enforced_including_puts_in_flight() {
+	let dir = tempfile::tempdir().unwrap();
+	let store = Store::open(dir.path(), 2500).unwrap();
+	put(&store, &data(1000, 1)).unwrap();
+	let w = store.begin_put(1000).unwrap();
+	match store.begin_put(1000) {
+		Err(Error::CapacityExceeded { needed: 1000, free: 500, capacity: 2500 }) => {},
+		other => panic!("{:?}", other.map(|_| ())),
+	}
+	drop(w);
+	put(&store, &data(1000, 2)).unwrap();
+}
+
+#[test]
+fn corrupt_chunk_is_never_served_and_is_quarantined() {
+	let dir = tempfile::tempdir().unwrap();
+	let store = Store::open(dir.path(), 1 << 30).unwrap();
+	let d = data(2 * CHUNK_SIZE as usize, 3);
+	let h = put(&store, &d).unwrap();
+	let hex = h.to_hex();
+	let path = dir.path().join("slices").join(&hex[..2]).join(&hex);
+	let mut bytes = std::fs::read(&path).unwrap();
+	bytes[CHUNK_SIZE as usize + 5] ^= 0x40;
+	std::fs::write(&path, bytes).unwrap();
+	let r = store.open_read(&h).unwrap();
+	assert_eq!(r.read_chunk(0).unwrap(), d[..CHUNK_SIZE as usize]);
+	assert!(matches!(r.read_chunk(1), Err(Error::Corrupt { .. })));
+	assert!(store.meta(&h).unwrap().is_none());
+	assert!(dir.path().join("corrupt").join(&hex).exists());
+	assert_eq!(store.stats().corrupt, 1);
+	assert!(matches!(store.open_read(&h), Err(Error::NotFound(_))));
+}
+
+#[test]
+fn truncated_or_missing_files_are_detected() {
+	let dir = tempfile::tempdir().unwrap();
+	let d = data(CHUNK_SIZE as usize + 10, 4);
+	let h = {
+		let store = Store::open(dir.path(), 1 << 30).unwrap();
+		let h = put(&store, &d).unwrap();
+		let hex = h.to_hex();
+		let path = dir.path().join("slices").join(&hex[..2]).join(&hex);
+		std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(100).unwrap();
+		assert!(matches!(store.read_all(&h), Err(Error::Corrupt { .. })));
+		let h2 = put(&store, &data(50, 5)).unwrap();
+		let hex = h2.to_hex();
+		std::fs::remove_file(dir.path().join("slices").join(&hex[..2]).join(&hex)).unwrap();
+		h2
+	};
+	// the missing file is dropped from the index on open
+	let store = Store::open(dir.path(), 1 << 30).unwrap();
+	assert!(store.meta(&h).unwrap().is_none());
+	assert_eq!(store.stats().slices, 0);
+}
+
+#[test]
+fn leftovers_of_a_crash_are_cleaned_on_open() {
+	let dir = tempfile::tempdir().unwrap();
+	{
+		let store = Store::open(dir.path(), 1 << 30).unwrap();
+		put(&store, &data(100, 6)).unwrap();
+	}
+	std::fs::write(dir.path().join("tmp/partial"), b"half").unwrap();
+	let orphan = SliceHash([9; 32]).to_hex();
+	std::fs::create_dir_all(dir.path().join("slices").join(&orphan[..2])).unwrap();
+	std::fs::write(dir.path().join("slices").join(&orphan[..2]).join(&orphan), b"x").unwrap();
+	let store = Store::open(dir.path(), 1 << 30).unwrap();
+	assert_eq!(fs_count(&dir.path().join("tmp")), 0);
+	assert!(!dir.path().join("slices").join(&orphan[..2]).join(&orphan).exists());
+	assert_eq!(store.stats().slices, 1);
+}
+
+#[test]
+fn receipts_are_kept_per_period() {
+	use stratos_primitives::{receipt::*, NodeId, TaskId};
+	let dir = tempfile::tempdir().unwrap();
+	let store = Store::open(dir.path(), 1 << 30).unwrap();
+	let mk = |period, task| SignedReceipt {
+		receipt: TaskReceipt {
+			genesis_hash: [0; 32],
+			ledger_period: period,
+			task_id: TaskId([task; 32]),
+			client: [1; 32],
+			node: NodeId([2; 32]),
+			slice: SliceHash([3; 32]),
+			offset: 0,
+			length: 10,
+		},
+		node_signature: [4; 64],
+		client_signature: [5; 64],
+	};
+	store.put_receipt(&mk(1, 1)).unwrap();
+	store.put_receipt(&mk(2, 1)).unwrap();
+	store.put_receipt(&mk(1, 2)).unwrap();
+	assert_eq!(store.receipts(1).unwrap(), vec![mk(1, 1), mk(1, 2)]);
+	assert_eq!(store.receipts(3).unwrap(), vec![]);
+}
