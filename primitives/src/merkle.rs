@@ -45,7 +45,18 @@ pub const MAX_PROOF_DEPTH: usize = 64;
 
 /// One leaf: its position, the byte length it covers and the hash of its content (a chunk's
 /// data hash, or a slice's root).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen)]
+#[derive(
+	Clone,
+	Copy,
+	Debug,
+	PartialEq,
+	Eq,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+)]
 pub struct Leaf {
 	/// Position among the tree's leaves, from 0.
 	pub index: u64,
@@ -251,10 +262,7 @@ impl MerkleProof {
 }
 
 fn next_level(level: &[Hash]) -> Vec<Hash> {
-	level
-		.chunks(2)
-		.map(|p| if p.len() == 2 { node_hash(&p[0], &p[1]) } else { p[0] })
-		.collect()
+	level.chunks(2).map(|p| if p.len() == 2 { node_hash(&p[0], &p[1]) } else { p[0] }).collect()
 }
 
 /// Root computed level by level (the definition); [`MerkleBuilder`] must agree with it.
@@ -432,7 +440,8 @@ mod tests {
 
 	#[test]
 	fn slice_hasher_is_split_independent_and_matches_chunk_tree() {
-		let data: Vec<u8> = (0..(CHUNK_SIZE as usize * 3 + 123)).map(|i| (i * 31 % 251) as u8).collect();
+		let data: Vec<u8> =
+			(0..(CHUNK_SIZE as usize * 3 + 123)).map(|i| (i * 31 % 251) as u8).collect();
 		let mut whole = SliceHasher::new();
 		whole.update(&data);
 		let (root, hashes) = whole.finish();

@@ -21,7 +21,18 @@ pub const NODE_RECEIPT_TAG: &[u8] = b"stratos/task-receipt/node/v1";
 pub const CLIENT_RECEIPT_TAG: &[u8] = b"stratos/task-receipt/client/v1";
 
 /// What was served, to whom, by whom, for which task.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen)]
+#[derive(
+	Clone,
+	Copy,
+	Debug,
+	PartialEq,
+	Eq,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+)]
 pub struct TaskReceipt {
 	/// Genesis hash of the chain the traffic is reported on.
 	pub genesis_hash: Hash,
@@ -42,7 +53,18 @@ pub struct TaskReceipt {
 }
 
 /// A receipt with both signatures.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen)]
+#[derive(
+	Clone,
+	Copy,
+	Debug,
+	PartialEq,
+	Eq,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+)]
 pub struct SignedReceipt {
 	/// The receipt.
 	pub receipt: TaskReceipt,

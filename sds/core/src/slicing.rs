@@ -67,7 +67,10 @@ mod tests {
 	fn spans_cover_the_file_exactly() {
 		let s = 1 << 20;
 		assert_eq!(spans(0, s).count(), 0);
-		assert_eq!(spans(1, s).collect::<Vec<_>>(), vec![SliceSpan { index: 0, offset: 0, len: 1 }]);
+		assert_eq!(
+			spans(1, s).collect::<Vec<_>>(),
+			vec![SliceSpan { index: 0, offset: 0, len: 1 }]
+		);
 		assert_eq!(spans(2 * s, s).map(|x| x.len).collect::<Vec<_>>(), vec![s, s]);
 		let v: Vec<_> = spans(2 * s + 5, s).collect();
 		assert_eq!(v.len(), 3);

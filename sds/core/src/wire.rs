@@ -182,7 +182,8 @@ impl Frame {
 					return Err(Error::Limit("too many forward hops"));
 				}
 				for hop in &p.forward {
-					if hop.addrs.len() > MAX_ADDRS || hop.addrs.iter().any(|a| a.len() > MAX_ADDR_LEN)
+					if hop.addrs.len() > MAX_ADDRS
+						|| hop.addrs.iter().any(|a| a.len() > MAX_ADDR_LEN)
 					{
 						return Err(Error::Limit("too many or too long hop addresses"));
 					}
@@ -191,14 +192,18 @@ impl Frame {
 					return Err(Error::Limit("slice larger than 64 MiB"));
 				}
 			},
-			Frame::Data(d) if d.len() > CHUNK_SIZE as usize =>
-				return Err(Error::Limit("data frame larger than a chunk")),
-			Frame::PutAck { holders, .. } if holders.len() > MAX_HOPS + 1 =>
-				return Err(Error::Limit("too many holders")),
-			Frame::GetHeader { chunk_hashes, .. } if chunk_hashes.len() > MAX_CHUNKS =>
-				return Err(Error::Limit("too many chunk hashes")),
-			Frame::Error { message, .. } if message.len() > MAX_MESSAGE_LEN =>
-				return Err(Error::Limit("error message too long")),
+			Frame::Data(d) if d.len() > CHUNK_SIZE as usize => {
+				return Err(Error::Limit("data frame larger than a chunk"))
+			},
+			Frame::PutAck { holders, .. } if holders.len() > MAX_HOPS + 1 => {
+				return Err(Error::Limit("too many holders"))
+			},
+			Frame::GetHeader { chunk_hashes, .. } if chunk_hashes.len() > MAX_CHUNKS => {
+				return Err(Error::Limit("too many chunk hashes"))
+			},
+			Frame::Error { message, .. } if message.len() > MAX_MESSAGE_LEN => {
+				return Err(Error::Limit("error message too long"))
+			},
 			_ => {},
 		}
 		Ok(())
@@ -290,7 +295,10 @@ mod tests {
 			Frame::Put(PutRequest {
 				task: TaskId([1; 32]),
 				slice_len: 5,
-				forward: vec![Hop { node: NodeId([2; 32]), addrs: vec!["/ip4/127.0.0.1/tcp/1".into()] }],
+				forward: vec![Hop {
+					node: NodeId([2; 32]),
+					addrs: vec!["/ip4/127.0.0.1/tcp/1".into()],
+				}],
 			}),
 			Frame::Data(vec![7; 1000]),
 			Frame::PutEnd { slice: SliceHash([3; 32]) },

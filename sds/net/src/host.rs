@@ -168,8 +168,8 @@ impl Host {
 					pending_listeners.remove(&listener_id);
 					listen_addrs.push(address);
 				},
-				SwarmEvent::ListenerClosed { reason: Err(e), .. } |
-				SwarmEvent::ListenerError { error: e, .. } => {
+				SwarmEvent::ListenerClosed { reason: Err(e), .. }
+				| SwarmEvent::ListenerError { error: e, .. } => {
 					return Err(Error::Start(format!("listener failed: {e}")));
 				},
 				_ => {},
@@ -188,7 +188,9 @@ impl Host {
 			genesis_hash: config.genesis_hash,
 			metrics: Arc::new(Metrics::default()),
 			owing: Mutex::new(HashSet::new()),
-			stream_slots: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_streams.max(1))),
+			stream_slots: Arc::new(tokio::sync::Semaphore::new(
+				config.max_concurrent_streams.max(1),
+			)),
 			tasks: Mutex::new(Vec::new()),
 		});
 		let swarm_task = tokio::spawn(run_swarm(swarm, rx));
@@ -232,7 +234,10 @@ impl Host {
 
 	/// This node as a hop others can dial.
 	pub fn hop(&self) -> Hop {
-		Hop { node: self.inner.node_id, addrs: self.inner.listen_addrs.iter().map(|a| a.to_string()).collect() }
+		Hop {
+			node: self.inner.node_id,
+			addrs: self.inner.listen_addrs.iter().map(|a| a.to_string()).collect(),
+		}
 	}
 
 	/// The node's counters.
@@ -255,19 +260,30 @@ impl Host {
 			.map(|a| a.parse::<Multiaddr>().map_err(|_| Error::BadAddress(a.clone())))
 			.collect::<Result<Vec<_>, _>>()?;
 		let (reply, rx) = oneshot::channel();
-		self.inner
-			.commands
-			.send(Command::Connect { peer, addrs, reply })
-			.map_err(|_| Error::Unreachable { node: label.clone(), reason: "host stopped".into() })?;
+		self.inner.commands.send(Command::Connect { peer, addrs, reply }).map_err(|_| {
+			Error::Unreachable { node: label.clone(), reason: "host stopped".into() }
+		})?;
 		let connected = tokio::time::timeout(Duration::from_secs(10), rx)
 			.await
-			.map_err(|_| Error::Unreachable { node: label.clone(), reason: "dial timed out".into() })?
-			.map_err(|_| Error::Unreachable { node: label.clone(), reason: "host stopped".into() })?;
+			.map_err(|_| Error::Unreachable {
+				node: label.clone(),
+				reason: "dial timed out".into(),
+			})?
+			.map_err(|_| Error::Unreachable {
+				node: label.clone(),
+				reason: "host stopped".into(),
+			})?;
 		connected.map_err(|reason| Error::Unreachable { node: label.clone(), reason })?;
-		let stream = tokio::time::timeout(Duration::from_secs(10), self.inner.control.clone().open_stream(peer, PROTOCOL))
-			.await
-			.map_err(|_| Error::Unreachable { node: label.clone(), reason: "opening a stream timed out".into() })?
-			.map_err(|e| Error::Unreachable { node: label.clone(), reason: e.to_string() })?;
+		let stream = tokio::time::timeout(
+			Duration::from_secs(10),
+			self.inner.control.clone().open_stream(peer, PROTOCOL),
+		)
+		.await
+		.map_err(|_| Error::Unreachable {
+			node: label.clone(),
+			reason: "opening a stream timed out".into(),
+		})?
+		.map_err(|e| Error::Unreachable { node: label.clone(), reason: e.to_string() })?;
 		Ok((stream, label))
 	}
 
@@ -339,13 +355,14 @@ impl Host {
 			Frame::GetHeader { slice_len, chunk_hashes } => (slice_len, chunk_hashes),
 			other => return Err(unexpected(other, &peer, "GetHeader")),
 		};
-		if hashes.len() as u64 != chunk_count(slice_len) ||
-			root_of(chunk_leaves(slice_len, &hashes)) != req.slice.0
+		if hashes.len() as u64 != chunk_count(slice_len)
+			|| root_of(chunk_leaves(slice_len, &hashes)) != req.slice.0
 		{
 			return Err(verr("chunk hashes do not lead to the slice hash".into()));
 		}
-		let (first, end) = chunk_span(slice_len, req.offset, req.length)
-			.ok_or_else(|| verr(format!("range {}+{} outside the slice", req.offset, req.length)))?;
+		let (first, end) = chunk_span(slice_len, req.offset, req.length).ok_or_else(|| {
+			verr(format!("range {}+{} outside the slice", req.offset, req.length))
+		})?;
 		let cs = CHUNK_SIZE as u64;
 		for i in first..end {
 			let data = match read_frame(&mut stream, &peer).await? {
@@ -363,16 +380,18 @@ impl Host {
 			other => return Err(unexpected(other, &peer, "GetEnd")),
 		};
 		let served = (end * cs).min(slice_len) - first * cs;
-		let expected_ok = receipt.node == hop.node &&
-			receipt.slice == req.slice &&
-			receipt.task_id == req.task &&
-			receipt.client == client_key.public().0 &&
-			receipt.ledger_period == req.ledger_period &&
-			receipt.genesis_hash == self.inner.genesis_hash &&
-			receipt.offset == first * cs &&
-			receipt.length == served;
+		let expected_ok = receipt.node == hop.node
+			&& receipt.slice == req.slice
+			&& receipt.task_id == req.task
+			&& receipt.client == client_key.public().0
+			&& receipt.ledger_period == req.ledger_period
+			&& receipt.genesis_hash == self.inner.genesis_hash
+			&& receipt.offset == first * cs
+			&& receipt.length == served;
 		if !expected_ok || !receipt.verify_node(&node_signature) {
-			return Err(verr("the node's receipt does not describe this transfer or is badly signed".into()));
+			return Err(verr(
+				"the node's receipt does not describe this transfer or is badly signed".into(),
+			));
 		}
 		let client_signature = client_key.sign(&receipt.client_payload(&node_signature)).0;
 		write_frame(&mut stream, &Frame::Countersign { client_signature }, &peer).await?;
@@ -402,7 +421,10 @@ async fn read_ack(stream: &mut libp2p::Stream, peer: &str) -> Result<Frame, Erro
 			},
 		}
 	}
-	last.unwrap_or(Err(Error::Timeout { peer: peer.into(), secs: 4 * crate::io::IDLE_TIMEOUT.as_secs() }))
+	last.unwrap_or(Err(Error::Timeout {
+		peer: peer.into(),
+		secs: 4 * crate::io::IDLE_TIMEOUT.as_secs(),
+	}))
 }
 
 /// Chunk indices [first, end) covering `length` bytes at `offset` of a slice of `slice_len`
@@ -419,7 +441,10 @@ pub(crate) fn chunk_span(slice_len: u64, offset: u64, length: u64) -> Option<(u6
 	Some((offset / cs, stop.div_ceil(cs)))
 }
 
-async fn run_swarm(mut swarm: Swarm<libp2p_stream::Behaviour>, mut rx: mpsc::UnboundedReceiver<Command>) {
+async fn run_swarm(
+	mut swarm: Swarm<libp2p_stream::Behaviour>,
+	mut rx: mpsc::UnboundedReceiver<Command>,
+) {
 	let mut pending: HashMap<PeerId, Vec<oneshot::Sender<Result<(), String>>>> = HashMap::new();
 	loop {
 		tokio::select! {

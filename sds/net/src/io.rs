@@ -8,22 +8,32 @@ use std::time::Duration;
 /// How long a peer may stay silent in the middle of an exchange.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub async fn read_frame<R: futures::AsyncRead + Unpin>(r: &mut R, peer: &str) -> Result<Frame, Error> {
+pub async fn read_frame<R: futures::AsyncRead + Unpin>(
+	r: &mut R,
+	peer: &str,
+) -> Result<Frame, Error> {
 	let fut = async {
 		let mut header = [0u8; 4];
-		r.read_exact(&mut header).await.map_err(|source| Error::Io { peer: peer.into(), source })?;
+		r.read_exact(&mut header)
+			.await
+			.map_err(|source| Error::Io { peer: peer.into(), source })?;
 		let len = wire::parse_header(header)
 			.map_err(|e| Error::Protocol { peer: peer.into(), what: e.to_string() })?;
 		let mut body = vec![0u8; len];
 		r.read_exact(&mut body).await.map_err(|source| Error::Io { peer: peer.into(), source })?;
-		wire::decode_body(&body).map_err(|e| Error::Protocol { peer: peer.into(), what: e.to_string() })
+		wire::decode_body(&body)
+			.map_err(|e| Error::Protocol { peer: peer.into(), what: e.to_string() })
 	};
 	tokio::time::timeout(IDLE_TIMEOUT, fut)
 		.await
 		.map_err(|_| Error::Timeout { peer: peer.into(), secs: IDLE_TIMEOUT.as_secs() })?
 }
 
-pub async fn write_frame<W: futures::AsyncWrite + Unpin>(w: &mut W, f: &Frame, peer: &str) -> Result<(), Error> {
+pub async fn write_frame<W: futures::AsyncWrite + Unpin>(
+	w: &mut W,
+	f: &Frame,
+	peer: &str,
+) -> Result<(), Error> {
 	let bytes = f.to_bytes();
 	let fut = async {
 		w.write_all(&bytes).await.map_err(|source| Error::Io { peer: peer.into(), source })

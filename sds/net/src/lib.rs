@@ -95,7 +95,8 @@ pub enum Error {
 
 /// The libp2p peer id of a node id (its ed25519 key).
 pub fn peer_id(node: &NodeId) -> Result<PeerId, Error> {
-	let pk = libp2p::identity::ed25519::PublicKey::try_from_bytes(&node.0).map_err(|_| Error::BadNodeId(*node))?;
+	let pk = libp2p::identity::ed25519::PublicKey::try_from_bytes(&node.0)
+		.map_err(|_| Error::BadNodeId(*node))?;
 	Ok(PeerId::from_public_key(&libp2p::identity::PublicKey::from(pk)))
 }
 

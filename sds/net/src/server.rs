@@ -52,7 +52,12 @@ async fn serve(host: &Host, peer: PeerId, mut stream: libp2p::Stream) -> Result<
 		},
 		other => {
 			let e = unexpected(other, &label, "Put, Get or Has");
-			let _ = write_frame(&mut stream, &Frame::error(ErrorCode::BadRequest, e.to_string()), &label).await;
+			let _ = write_frame(
+				&mut stream,
+				&Frame::error(ErrorCode::BadRequest, e.to_string()),
+				&label,
+			)
+			.await;
 			Err(e)
 		},
 	}
@@ -76,7 +81,12 @@ async fn refuse(stream: &mut libp2p::Stream, label: &str, code: ErrorCode, msg: 
 	let _ = flush(stream, label).await;
 }
 
-async fn serve_put(host: &Host, label: &str, mut up: libp2p::Stream, req: PutRequest) -> Result<(), Error> {
+async fn serve_put(
+	host: &Host,
+	label: &str,
+	mut up: libp2p::Stream,
+	req: PutRequest,
+) -> Result<(), Error> {
 	let store = host.store().expect("servers have a store").clone();
 	let mut writer = match store.begin_put(req.slice_len) {
 		Ok(w) => w,
@@ -90,7 +100,8 @@ async fn serve_put(host: &Host, label: &str, mut up: libp2p::Stream, req: PutReq
 		None => None,
 		Some((next, rest)) => match host.open(next).await {
 			Ok((mut s, next_label)) => {
-				let fwd = PutRequest { task: req.task, slice_len: req.slice_len, forward: rest.to_vec() };
+				let fwd =
+					PutRequest { task: req.task, slice_len: req.slice_len, forward: rest.to_vec() };
 				if let Err(e) = write_frame(&mut s, &Frame::Put(fwd), &next_label).await {
 					refuse(&mut up, label, ErrorCode::ForwardFailed, e.to_string()).await;
 					return Err(e);
@@ -169,14 +180,23 @@ async fn serve_put(host: &Host, label: &str, mut up: libp2p::Stream, req: PutReq
 	Ok(())
 }
 
-async fn serve_get(host: &Host, label: &str, mut s: libp2p::Stream, req: GetRequest) -> Result<(), Error> {
+async fn serve_get(
+	host: &Host,
+	label: &str,
+	mut s: libp2p::Stream,
+	req: GetRequest,
+) -> Result<(), Error> {
 	let store = host.store().expect("servers have a store").clone();
 	let metrics = host.metrics().clone();
 	if host.inner.owing.lock().expect("lock").contains(&req.client) {
 		metrics.refused_unpaid.fetch_add(1, Ordering::Relaxed);
 		let msg = "the client has not countersigned its last receipt; it is not served".to_string();
 		refuse(&mut s, label, ErrorCode::ReceiptRequired, msg.clone()).await;
-		return Err(Error::Remote { peer: label.into(), code: ErrorCode::ReceiptRequired, message: msg });
+		return Err(Error::Remote {
+			peer: label.into(),
+			code: ErrorCode::ReceiptRequired,
+			message: msg,
+		});
 	}
 	let reader = match store.open_read(&req.slice).and_then(|r| r.check_index().map(|_| r)) {
 		Ok(r) => r,
@@ -187,12 +207,20 @@ async fn serve_get(host: &Host, label: &str, mut s: libp2p::Stream, req: GetRequ
 	};
 	let meta = reader.meta().clone();
 	let Some((first, end)) = chunk_span(meta.len, req.offset, req.length) else {
-		let e = sds_store::Error::BadRange { offset: req.offset, length: req.length, slice_len: meta.len };
+		let e = sds_store::Error::BadRange {
+			offset: req.offset,
+			length: req.length,
+			slice_len: meta.len,
+		};
 		refuse(&mut s, label, ErrorCode::BadRequest, e.to_string()).await;
 		return Err(e.into());
 	};
-	write_frame(&mut s, &Frame::GetHeader { slice_len: meta.len, chunk_hashes: meta.chunk_hashes.clone() }, label)
-		.await?;
+	write_frame(
+		&mut s,
+		&Frame::GetHeader { slice_len: meta.len, chunk_hashes: meta.chunk_hashes.clone() },
+		label,
+	)
+	.await?;
 	let cs = CHUNK_SIZE as u64;
 	for i in first..end {
 		let chunk = match tokio::task::block_in_place(|| reader.read_chunk(i)) {
@@ -232,7 +260,10 @@ async fn serve_get(host: &Host, label: &str, mut s: libp2p::Stream, req: GetRequ
 	};
 	let signed = SignedReceipt { receipt, node_signature, client_signature };
 	if signed.verify(&host.inner.genesis_hash).is_err() {
-		return Err(Error::Protocol { peer: label.into(), what: "invalid countersignature".into() });
+		return Err(Error::Protocol {
+			peer: label.into(),
+			what: "invalid countersignature".into(),
+		});
 	}
 	tokio::task::block_in_place(|| store.put_receipt(&signed))?;
 	host.inner.owing.lock().expect("lock").remove(&req.client);

@@ -49,16 +49,33 @@ fn data(len: usize, seed: u8) -> Vec<u8> {
 	(0..len).map(|i| (i as u8).wrapping_mul(13).wrapping_add(seed) ^ (i >> 9) as u8).collect()
 }
 
-async fn put(c: &Host, chain: &[Hop], d: &[u8]) -> Result<(SliceHash, Vec<stratos_primitives::NodeId>), Error> {
-	c.put_slice(chain, TaskId::default(), d.len() as u64, |buf, off| {
-		buf.copy_from_slice(&d[off as usize..off as usize + buf.len()]);
-		Ok(())
-	}, |_| {})
+async fn put(
+	c: &Host,
+	chain: &[Hop],
+	d: &[u8],
+) -> Result<(SliceHash, Vec<stratos_primitives::NodeId>), Error> {
+	c.put_slice(
+		chain,
+		TaskId::default(),
+		d.len() as u64,
+		|buf, off| {
+			buf.copy_from_slice(&d[off as usize..off as usize + buf.len()]);
+			Ok(())
+		},
+		|_| {},
+	)
 	.await
 }
 
 fn get_req(slice: SliceHash, key: &sr25519::Pair, offset: u64, length: u64) -> GetRequest {
-	GetRequest { task: TaskId([1; 32]), ledger_period: 5, client: key.public().0, slice, offset, length }
+	GetRequest {
+		task: TaskId([1; 32]),
+		ledger_period: 5,
+		client: key.public().0,
+		slice,
+		offset,
+		length,
+	}
 }
 
 async fn get(c: &Host, hop: &Hop, slice: SliceHash, key: &sr25519::Pair) -> Result<Vec<u8>, Error> {
@@ -78,7 +95,9 @@ async fn three_replica_round_trips() {
 	let chain: Vec<Hop> = rns.iter().map(|r| r.host.hop()).collect();
 	let c = client().await;
 	let key = sr25519::Pair::from_seed(&[3; 32]);
-	for len in [0usize, 1, CHUNK_SIZE as usize, 3 * CHUNK_SIZE as usize, 5 * CHUNK_SIZE as usize + 777] {
+	for len in
+		[0usize, 1, CHUNK_SIZE as usize, 3 * CHUNK_SIZE as usize, 5 * CHUNK_SIZE as usize + 777]
+	{
 		let d = data(len, len as u8);
 		let (slice, holders) = put(&c, &chain, &d).await.unwrap();
 		let ids: Vec<_> = rns.iter().map(|r| r.host.node_id()).collect();
@@ -117,9 +136,12 @@ async fn range_reads_are_verified_chunks_covering_the_range() {
 		.unwrap();
 	assert_eq!(got, vec![(cs, cs as usize), (2 * cs, cs as usize)]);
 	assert_eq!((receipt.receipt.offset, receipt.receipt.length), (cs, 2 * cs));
-	let err = c.get_slice(&rn.host.hop(), get_req(slice, &key, 10 * cs, 1), &key, |_, _| Ok(())).await;
+	let err =
+		c.get_slice(&rn.host.hop(), get_req(slice, &key, 10 * cs, 1), &key, |_, _| Ok(())).await;
 	assert!(matches!(err, Err(Error::Remote { code: ErrorCode::BadRequest, .. })), "{err:?}");
-	let missing = c.get_slice(&rn.host.hop(), get_req(SliceHash([1; 32]), &key, 0, 1), &key, |_, _| Ok(())).await;
+	let missing = c
+		.get_slice(&rn.host.hop(), get_req(SliceHash([1; 32]), &key, 0, 1), &key, |_, _| Ok(()))
+		.await;
 	assert!(matches!(missing, Err(Error::Remote { code: ErrorCode::NotFound, .. })), "{missing:?}");
 }
 
@@ -136,20 +158,26 @@ async fn upload_is_pipelined_along_the_chain() {
 	let rn2 = rns[1].host.metrics().clone();
 	let mut rn2_first_before_rn1_last = None;
 	let (slice, holders) = c
-		.put_slice(&chain, TaskId::default(), len, |buf, off| {
-			if off + buf.len() as u64 == len {
-				let deadline = Instant::now() + Duration::from_secs(10);
-				while rn2.bytes_in.load(Ordering::SeqCst) == 0 && Instant::now() < deadline {
-					std::thread::sleep(Duration::from_millis(5));
+		.put_slice(
+			&chain,
+			TaskId::default(),
+			len,
+			|buf, off| {
+				if off + buf.len() as u64 == len {
+					let deadline = Instant::now() + Duration::from_secs(10);
+					while rn2.bytes_in.load(Ordering::SeqCst) == 0 && Instant::now() < deadline {
+						std::thread::sleep(Duration::from_millis(5));
+					}
+					rn2_first_before_rn1_last = Some((
+						rn2.bytes_in.load(Ordering::SeqCst) > 0,
+						rn1.bytes_in.load(Ordering::SeqCst) < len,
+					));
 				}
-				rn2_first_before_rn1_last = Some((
-					rn2.bytes_in.load(Ordering::SeqCst) > 0,
-					rn1.bytes_in.load(Ordering::SeqCst) < len,
-				));
-			}
-			buf.copy_from_slice(&d[off as usize..off as usize + buf.len()]);
-			Ok(())
-		}, |_| {})
+				buf.copy_from_slice(&d[off as usize..off as usize + buf.len()]);
+				Ok(())
+			},
+			|_| {},
+		)
 		.await
 		.unwrap();
 	assert_eq!(rn2_first_before_rn1_last, Some((true, true)));
@@ -165,13 +193,19 @@ async fn a_dead_node_in_the_chain_fails_the_put_and_leaves_nothing_behind() {
 	let d = data(6 * CHUNK_SIZE as usize, 2);
 	let rn3 = rns[2].host.clone();
 	let res = c
-		.put_slice(&chain, TaskId::default(), d.len() as u64, |buf, off| {
-			if off == 3 * CHUNK_SIZE as u64 {
-				rn3.shutdown();
-			}
-			buf.copy_from_slice(&d[off as usize..off as usize + buf.len()]);
-			Ok(())
-		}, |_| {})
+		.put_slice(
+			&chain,
+			TaskId::default(),
+			d.len() as u64,
+			|buf, off| {
+				if off == 3 * CHUNK_SIZE as u64 {
+					rn3.shutdown();
+				}
+				buf.copy_from_slice(&d[off as usize..off as usize + buf.len()]);
+				Ok(())
+			},
+			|_| {},
+		)
 		.await;
 	assert!(matches!(res, Err(Error::Remote { code: ErrorCode::ForwardFailed, .. })), "{res:?}");
 	for r in &rns[..2] {
@@ -259,9 +293,9 @@ async fn hostile_peers_are_disconnected_and_the_node_keeps_serving() {
 	let c = client().await;
 	let key = sr25519::Pair::from_seed(&[10; 32]);
 	let inputs: Vec<Vec<u8>> = vec![
-		vec![0xff; 64],                                          // garbage
+		vec![0xff; 64],                                                  // garbage
 		((sds_core::wire::MAX_FRAME + 1) as u32).to_be_bytes().to_vec(), // oversized header
-		Frame::Data(vec![1; 10]).to_bytes(),                     // data without a request
+		Frame::Data(vec![1; 10]).to_bytes(),                             // data without a request
 		{
 			let mut v = Frame::Has { slice: SliceHash([0; 32]) }.to_bytes();
 			v[3] = v[3].wrapping_add(5);

@@ -45,7 +45,9 @@ pub enum Error {
 		source: std::io::Error,
 	},
 	/// The disk is full.
-	#[error("disk full while writing {0}: free space on the data directory's disk, or lower --capacity")]
+	#[error(
+		"disk full while writing {0}: free space on the data directory's disk, or lower --capacity"
+	)]
 	DiskFull(PathBuf),
 	/// Storing would exceed the node's declared capacity.
 	#[error("capacity exceeded: {needed} bytes needed, {free} of {capacity} free")]
@@ -79,7 +81,9 @@ pub enum Error {
 	#[error("slice {0} is not stored here")]
 	NotFound(SliceHash),
 	/// The stored slice failed verification; it was quarantined.
-	#[error("slice {slice} is corrupt ({detail}); it was moved to corrupt/ and will not be served")]
+	#[error(
+		"slice {slice} is corrupt ({detail}); it was moved to corrupt/ and will not be served"
+	)]
 	Corrupt {
 		/// The slice.
 		slice: SliceHash,

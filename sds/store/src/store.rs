@@ -70,9 +70,7 @@ fn synced() -> WriteOptions {
 }
 
 fn sync_dir(path: &Path) -> Result<()> {
-	File::open(path)
-		.and_then(|d| d.sync_all())
-		.map_err(|e| Error::io("sync directory", path, e))
+	File::open(path).and_then(|d| d.sync_all()).map_err(|e| Error::io("sync directory", path, e))
 }
 
 impl Store {
@@ -117,8 +115,10 @@ impl Store {
 			if k.first() != Some(&SLICE_PREFIX) {
 				break;
 			}
-			let hash = SliceHash(k[1..].try_into().map_err(|_| Error::BadIndexEntry(format!("{k:?}")))?);
-			let meta = SliceMeta::decode(&mut &v[..]).map_err(|_| Error::BadIndexEntry(hash.to_string()))?;
+			let hash =
+				SliceHash(k[1..].try_into().map_err(|_| Error::BadIndexEntry(format!("{k:?}")))?);
+			let meta = SliceMeta::decode(&mut &v[..])
+				.map_err(|_| Error::BadIndexEntry(hash.to_string()))?;
 			if self.slice_path(&hash).exists() {
 				used += meta.len;
 				count += 1;
@@ -181,13 +181,17 @@ impl Store {
 	/// All stored slices with their lengths.
 	pub fn list(&self) -> Result<Vec<(SliceHash, u64)>> {
 		let mut out = Vec::new();
-		for item in self.db.iterator(IteratorMode::From(&[SLICE_PREFIX], rocksdb::Direction::Forward)) {
+		for item in
+			self.db.iterator(IteratorMode::From(&[SLICE_PREFIX], rocksdb::Direction::Forward))
+		{
 			let (k, v) = item?;
 			if k.first() != Some(&SLICE_PREFIX) {
 				break;
 			}
-			let hash = SliceHash(k[1..].try_into().map_err(|_| Error::BadIndexEntry(format!("{k:?}")))?);
-			let meta = SliceMeta::decode(&mut &v[..]).map_err(|_| Error::BadIndexEntry(hash.to_string()))?;
+			let hash =
+				SliceHash(k[1..].try_into().map_err(|_| Error::BadIndexEntry(format!("{k:?}")))?);
+			let meta = SliceMeta::decode(&mut &v[..])
+				.map_err(|_| Error::BadIndexEntry(hash.to_string()))?;
 			out.push((hash, meta.len));
 		}
 		Ok(out)
@@ -213,7 +217,14 @@ impl Store {
 				return Err(Error::io("create", &path, e));
 			},
 		};
-		Ok(PutWriter { store: self, path, file: Some(file), len, written: 0, hasher: SliceHasher::new() })
+		Ok(PutWriter {
+			store: self,
+			path,
+			file: Some(file),
+			len,
+			written: 0,
+			hasher: SliceHasher::new(),
+		})
 	}
 
 	/// Deletes a slice (idempotent).
@@ -295,7 +306,10 @@ impl Store {
 			if !k.starts_with(&prefix) {
 				break;
 			}
-			out.push(SignedReceipt::decode(&mut &v[..]).map_err(|_| Error::BadIndexEntry("receipt".into()))?);
+			out.push(
+				SignedReceipt::decode(&mut &v[..])
+					.map_err(|_| Error::BadIndexEntry("receipt".into()))?,
+			);
 		}
 		Ok(out)
 	}
@@ -392,7 +406,11 @@ impl SliceReader<'_> {
 	pub fn read_chunk(&self, index: u64) -> Result<Vec<u8>> {
 		let count = chunk_count(self.meta.len);
 		if index >= count {
-			return Err(Error::BadRange { offset: index * CHUNK_SIZE as u64, length: 0, slice_len: self.meta.len });
+			return Err(Error::BadRange {
+				offset: index * CHUNK_SIZE as u64,
+				length: 0,
+				slice_len: self.meta.len,
+			});
 		}
 		let start = index * CHUNK_SIZE as u64;
 		let len = (self.meta.len - start).min(CHUNK_SIZE as u64) as usize;
@@ -404,7 +422,9 @@ impl SliceReader<'_> {
 			return Err(Error::io("read", self.store.slice_path(&self.hash), e));
 		}
 		if chunk_hash(&buf) != self.meta.chunk_hashes[index as usize] {
-			return Err(self.store.quarantine(&self.hash, format!("chunk {index} does not match its hash")));
+			return Err(self
+				.store
+				.quarantine(&self.hash, format!("chunk {index} does not match its hash")));
 		}
 		Ok(buf)
 	}
@@ -414,7 +434,9 @@ impl SliceReader<'_> {
 	pub fn check_index(&self) -> Result<()> {
 		let root = root_of(chunk_leaves(self.meta.len, &self.meta.chunk_hashes));
 		if root != self.hash.0 {
-			return Err(self.store.quarantine(&self.hash, "index chunk hashes do not match the slice hash".into()));
+			return Err(self
+				.store
+				.quarantine(&self.hash, "index chunk hashes do not match the slice hash".into()));
 		}
 		Ok(())
 	}

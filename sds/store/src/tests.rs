@@ -57,7 +57,10 @@ fn wrong_hash_or_length_is_refused_and_leaves_nothing() {
 	assert!(matches!(w.write(&d[..11]), Err(Error::TooManyBytes { announced: 10 })));
 	drop(w);
 	assert_eq!(fs_count(&dir.path().join("tmp")), 0);
-	assert_eq!(store.stats(), Stats { slices: 0, used: 0, reserved: 0, capacity: 1 << 30, corrupt: 0 });
+	assert_eq!(
+		store.stats(),
+		Stats { slices: 0, used: 0, reserved: 0, capacity: 1 << 30, corrupt: 0 }
+	);
 }
 
 fn fs_count(p: &std::path::Path) -> usize {

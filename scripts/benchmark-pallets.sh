@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Regenerates the weights of our pallets from their benchmarks (ADR 0005). Not part of CI:
+# it builds the node with `runtime-benchmarks` (a second, larger build) and runs every
+# benchmark against the runtime wasm. Usage: scripts/benchmark-pallets.sh [steps] [repeat]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+steps=${1:-50}
+repeat=${2:-20}
+# frame-benchmarking-cli pulls in a test runtime whose wasm we never need.
+export SKIP_FRAME_STORAGE_ACCESS_TEST_RUNTIME_WASM_BUILD=1
+cargo build --workspace --all-targets --features stratos-node/runtime-benchmarks
+node="$CARGO_TARGET_DIR/debug/stratos-node"
+for pallet in validator-set chain-params; do
+	name="pallet_${pallet//-/_}"
+	echo ">> $name"
+	"$node" benchmark pallet --chain dev --pallet "$name" --extrinsic '*' \
+		--steps "$steps" --repeat "$repeat" --wasm-execution compiled \
+		--template scripts/templates/pallet-weights.hbs \
+		--output "pallets/$pallet/src/weights.rs"
+done
+cargo fmt --all
+# Rebuild the shipped runtime without `runtime-benchmarks`.
+cargo build --workspace --all-targets
