@@ -7,6 +7,7 @@
 
 pub mod replicas;
 pub mod slicing;
+pub mod units;
 pub mod wire;
 
 pub use stratos_primitives as primitives;

@@ -105,3 +105,15 @@ pub fn node_id(key: &Keypair) -> NodeId {
 	let pk = key.public().try_into_ed25519().expect("stratos nodes use ed25519 keys");
 	NodeId(pk.to_bytes())
 }
+
+pub use libp2p::multiaddr as libp2p_multiaddr;
+
+/// The node id inside a peer id, if the peer id embeds an ed25519 key.
+pub fn node_of_peer(peer: &PeerId) -> Option<NodeId> {
+	let mh = peer.as_ref();
+	if mh.code() != 0 {
+		return None;
+	}
+	let pk = libp2p::identity::PublicKey::try_decode_protobuf(mh.digest()).ok()?;
+	Some(NodeId(pk.try_into_ed25519().ok()?.to_bytes()))
+}

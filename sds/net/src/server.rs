@@ -250,23 +250,23 @@ async fn serve_get(
 		.map_err(|e| Error::Start(e.to_string()))?
 		.try_into()
 		.map_err(|_| Error::Start("ed25519 signature is not 64 bytes".into()))?;
-	// Until the countersignature arrives, this client owes one.
-	host.inner.owing.lock().expect("lock").insert(req.client);
 	write_frame(&mut s, &Frame::GetEnd { receipt, node_signature }, label).await?;
 	flush(&mut s, label).await?;
-	let client_signature = match read_frame(&mut s, label).await? {
+	// A client that takes the data but does not countersign is not served again (transfers
+	// of its already in flight finish; each of them ends the same way).
+	let owes = |e: Error| {
+		host.inner.owing.lock().expect("lock").insert(req.client);
+		e
+	};
+	let client_signature = match read_frame(&mut s, label).await.map_err(owes)? {
 		Frame::Countersign { client_signature } => client_signature,
-		other => return Err(unexpected(other, label, "Countersign")),
+		other => return Err(owes(unexpected(other, label, "Countersign"))),
 	};
 	let signed = SignedReceipt { receipt, node_signature, client_signature };
 	if signed.verify(&host.inner.genesis_hash).is_err() {
-		return Err(Error::Protocol {
-			peer: label.into(),
-			what: "invalid countersignature".into(),
-		});
+		return Err(owes(Error::Protocol { peer: label.into(), what: "invalid countersignature".into() }));
 	}
 	tokio::task::block_in_place(|| store.put_receipt(&signed))?;
-	host.inner.owing.lock().expect("lock").remove(&req.client);
 	metrics.receipts.fetch_add(1, Ordering::Relaxed);
 	metrics.gets_served.fetch_add(1, Ordering::Relaxed);
 	let _ = s.close().await;

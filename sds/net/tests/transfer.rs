@@ -107,9 +107,15 @@ async fn three_replica_round_trips() {
 			assert_eq!(get(&c, &r.host.hop(), slice, &key).await.unwrap(), d, "len {len}");
 		}
 	}
-	// receipts were countersigned and stored by every node
+	// receipts were countersigned and stored by every node (the last one lands just after
+	// the client sent its countersignature)
 	for r in &rns {
-		let receipts = r.host.store().unwrap().receipts(5).unwrap();
+		let deadline = Instant::now() + Duration::from_secs(5);
+		let mut receipts = r.host.store().unwrap().receipts(5).unwrap();
+		while receipts.len() < 5 && Instant::now() < deadline {
+			tokio::time::sleep(Duration::from_millis(20)).await;
+			receipts = r.host.store().unwrap().receipts(5).unwrap();
+		}
 		assert_eq!(receipts.len(), 5);
 		for rec in receipts {
 			rec.verify(&GENESIS).unwrap();

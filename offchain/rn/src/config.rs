@@ -1,0 +1,184 @@
+//! Configuration: a TOML file and flags; flags win.
+
+use anyhow::{anyhow, Context, Result};
+use clap::Parser;
+use sds_net::{Keypair, Multiaddr};
+use serde::Deserialize;
+use std::{net::SocketAddr, path::PathBuf};
+
+/// Command line of `stratos-rn`.
+#[derive(Parser, Debug, Default)]
+#[command(name = "stratos-rn", version, about = "Stratos resource node: stores and serves slices")]
+pub struct Cli {
+	/// TOML config file; flags override its values.
+	#[arg(long, short = 'c')]
+	pub config: Option<PathBuf>,
+	/// Address to listen on (repeatable), e.g. /ip4/0.0.0.0/tcp/7400.
+	#[arg(long)]
+	pub listen: Vec<String>,
+	/// Data directory (slices, index, receipts; the node key by default).
+	#[arg(long, short = 'd')]
+	pub data_dir: Option<PathBuf>,
+	/// Capacity offered, e.g. 500GiB, 2TB, 1048576.
+	#[arg(long)]
+	pub capacity: Option<String>,
+	/// Region label announced to meta nodes.
+	#[arg(long)]
+	pub region: Option<String>,
+	/// Node key file (ed25519, created when missing). Default: <data-dir>/node-key.
+	#[arg(long)]
+	pub key_file: Option<PathBuf>,
+	/// Prometheus endpoint, e.g. 127.0.0.1:9616 (off unless set).
+	#[arg(long)]
+	pub metrics: Option<SocketAddr>,
+	/// Genesis hash (hex) of the chain receipts are for.
+	#[arg(long)]
+	pub genesis_hash: Option<String>,
+	/// Most concurrent requests served.
+	#[arg(long)]
+	pub max_streams: Option<usize>,
+	/// Log filter, e.g. info or debug (RUST_LOG wins).
+	#[arg(long)]
+	pub log: Option<String>,
+	/// Print the node id (creating the key if needed) and exit.
+	#[arg(long)]
+	pub print_node_id: bool,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct FileConfig {
+	listen: Option<Vec<String>>,
+	data_dir: Option<PathBuf>,
+	capacity: Option<String>,
+	region: Option<String>,
+	key_file: Option<PathBuf>,
+	metrics: Option<SocketAddr>,
+	genesis_hash: Option<String>,
+	max_streams: Option<usize>,
+}
+
+/// The resolved configuration.
+#[derive(Debug)]
+pub struct Config {
+	pub listen: Vec<Multiaddr>,
+	pub data_dir: PathBuf,
+	pub capacity: u64,
+	pub region: String,
+	pub key_file: PathBuf,
+	pub metrics: Option<SocketAddr>,
+	pub genesis_hash: [u8; 32],
+	pub max_streams: usize,
+	pub print_node_id: bool,
+}
+
+impl Config {
+	pub fn resolve(cli: Cli) -> Result<Self> {
+		let file = match &cli.config {
+			None => FileConfig::default(),
+			Some(p) => {
+				let text = std::fs::read_to_string(p)
+					.with_context(|| format!("cannot read config file {}", p.display()))?;
+				toml::from_str(&text).with_context(|| format!("invalid config file {}", p.display()))?
+			},
+		};
+		let listen = if !cli.listen.is_empty() {
+			cli.listen
+		} else {
+			file.listen.unwrap_or_else(|| vec!["/ip4/0.0.0.0/tcp/7400".into()])
+		};
+		let listen = listen
+			.iter()
+			.map(|a| a.parse::<Multiaddr>().map_err(|e| anyhow!("invalid listen address {a:?}: {e}")))
+			.collect::<Result<Vec<_>>>()?;
+		let data_dir = cli
+			.data_dir
+			.or(file.data_dir)
+			.ok_or_else(|| anyhow!("no data directory: pass --data-dir or set data-dir in the config file"))?;
+		let capacity = cli.capacity.or(file.capacity).unwrap_or_else(|| "100GiB".into());
+		let capacity = sds_core::units::parse_size(&capacity).map_err(|e| anyhow!(e))?;
+		let key_file = cli.key_file.or(file.key_file).unwrap_or_else(|| data_dir.join("node-key"));
+		let genesis_hash = match cli.genesis_hash.or(file.genesis_hash) {
+			None => [0; 32],
+			Some(h) => {
+				let b = hex::decode(h.trim_start_matches("0x"))
+					.map_err(|e| anyhow!("invalid genesis hash {h:?}: {e}"))?;
+				b.try_into().map_err(|_| anyhow!("genesis hash {h:?} is not 32 bytes"))?
+			},
+		};
+		Ok(Config {
+			listen,
+			data_dir,
+			capacity,
+			region: cli.region.or(file.region).unwrap_or_else(|| "unknown".into()),
+			key_file,
+			metrics: cli.metrics.or(file.metrics),
+			genesis_hash,
+			max_streams: cli.max_streams.or(file.max_streams).unwrap_or(256),
+			print_node_id: cli.print_node_id,
+		})
+	}
+}
+
+/// Loads the ed25519 node key (32-byte secret, hex) or creates it with mode 0600.
+pub fn load_or_create_key(path: &std::path::Path) -> Result<Keypair> {
+	use std::io::Write;
+	use std::os::unix::fs::OpenOptionsExt;
+	match std::fs::read_to_string(path) {
+		Ok(text) => {
+			let mut bytes = hex::decode(text.trim())
+				.map_err(|_| anyhow!("node key file {} is not hex", path.display()))?;
+			Keypair::ed25519_from_bytes(&mut bytes)
+				.map_err(|_| anyhow!("node key file {} does not hold a 32-byte ed25519 secret", path.display()))
+		},
+		Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+			let key = Keypair::generate_ed25519();
+			let secret = key.clone().try_into_ed25519().expect("ed25519").secret();
+			if let Some(dir) = path.parent() {
+				std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+			}
+			let mut f = std::fs::OpenOptions::new()
+				.write(true)
+				.create_new(true)
+				.mode(0o600)
+				.open(path)
+				.with_context(|| format!("cannot create node key file {}", path.display()))?;
+			writeln!(f, "{}", hex::encode(secret.as_ref()))?;
+			f.sync_all()?;
+			tracing::info!(path = %path.display(), "created a new node key");
+			Ok(key)
+		},
+		Err(e) => Err(anyhow!("cannot read node key file {}: {e}", path.display())),
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn flags_override_the_file_and_errors_name_the_problem() {
+		let dir = tempfile::tempdir().unwrap();
+		let cfg = dir.path().join("rn.toml");
+		std::fs::write(&cfg, "data-dir = \"/x\"\ncapacity = \"1GiB\"\nregion = \"eu\"\n").unwrap();
+		let c = Config::resolve(Cli { config: Some(cfg.clone()), capacity: Some("2GiB".into()), ..Default::default() })
+			.unwrap();
+		assert_eq!((c.capacity, c.region.as_str(), c.data_dir), (2 << 30, "eu", PathBuf::from("/x")));
+		std::fs::write(&cfg, "data-dir = \"/x\"\ncapacty = \"1GiB\"\n").unwrap();
+		let e = Config::resolve(Cli { config: Some(cfg), ..Default::default() }).unwrap_err();
+		assert!(format!("{e:#}").contains("unknown field `capacty`"), "{e:#}");
+		let e = Config::resolve(Cli::default()).unwrap_err();
+		assert!(e.to_string().contains("no data directory"));
+	}
+
+	#[test]
+	fn the_key_is_created_once_and_reloaded() {
+		let dir = tempfile::tempdir().unwrap();
+		let p = dir.path().join("k/node-key");
+		let a = load_or_create_key(&p).unwrap();
+		let b = load_or_create_key(&p).unwrap();
+		assert_eq!(a.public(), b.public());
+		std::fs::write(&p, "zz").unwrap();
+		assert!(load_or_create_key(&p).unwrap_err().to_string().contains("not hex"));
+	}
+}

@@ -1,0 +1,145 @@
+//! `stratos-rn`: a Stratos resource node.
+//!
+//! Stores slices in its data directory (`sds-store`), serves puts, gets and has-queries on
+//! libp2p (`sds-net`), keeps the countersigned receipt of every slice it serves, and
+//! exposes Prometheus metrics. Its node key (ed25519) is its libp2p identity and, later,
+//! the key registered on chain.
+
+mod config;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use config::{Cli, Config};
+use sds_net::{Host, HostConfig};
+use sds_store::Store;
+use std::sync::Arc;
+use substrate_prometheus_endpoint::{register, Gauge, Registry, U64};
+
+fn main() -> std::process::ExitCode {
+	let cli = Cli::parse();
+	let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+		.unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(cli.log.clone().unwrap_or_else(|| "info".into())));
+	tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+	let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+		Ok(rt) => rt,
+		Err(e) => {
+			eprintln!("error: cannot start the async runtime: {e}");
+			return std::process::ExitCode::FAILURE;
+		},
+	};
+	match rt.block_on(run(cli)) {
+		Ok(()) => std::process::ExitCode::SUCCESS,
+		Err(e) => {
+			eprintln!("error: {e:#}");
+			std::process::ExitCode::FAILURE
+		},
+	}
+}
+
+async fn run(cli: Cli) -> Result<()> {
+	let config = Config::resolve(cli)?;
+	if config.print_node_id {
+		let key = config::load_or_create_key(&config.key_file)?;
+		println!("{}", sds_net::node_id(&key));
+		return Ok(());
+	}
+	std::fs::create_dir_all(&config.data_dir)
+		.with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+	let key = config::load_or_create_key(&config.key_file)?;
+	let store = Arc::new(
+		Store::open(config.data_dir.join("store"), config.capacity)
+			.with_context(|| format!("cannot open the slice store in {}", config.data_dir.display()))?,
+	);
+	let host = Host::start(HostConfig {
+		keypair: key,
+		listen: config.listen.clone(),
+		store: Some(store.clone()),
+		genesis_hash: config.genesis_hash,
+		max_concurrent_streams: config.max_streams,
+	})
+	.await
+	.context("cannot start the network")?;
+	let stats = store.stats();
+	tracing::info!(
+		node_id = %host.node_id(),
+		peer_id = %host.peer_id(),
+		region = %config.region,
+		data_dir = %config.data_dir.display(),
+		capacity = config.capacity,
+		slices = stats.slices,
+		used = stats.used,
+		"resource node started"
+	);
+	for a in host.listen_addrs() {
+		tracing::info!("listening on {a}/p2p/{}", host.peer_id());
+	}
+	// A machine-readable line for scripts: the address clients pass to `sds --node`.
+	if let Some(a) = host.listen_addrs().first() {
+		println!("STRATOS_RN_ADDR {a}/p2p/{}", host.peer_id());
+	}
+	if let Some(addr) = config.metrics {
+		let registry = Registry::new_custom(Some("stratos_rn".into()), None)?;
+		let m = RnMetrics::register(&registry)?;
+		let (host2, store2) = (host.clone(), store.clone());
+		tokio::spawn(async move {
+			loop {
+				m.update(&host2, &store2);
+				tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+			}
+		});
+		tokio::spawn(async move {
+			if let Err(e) = substrate_prometheus_endpoint::init_prometheus(addr, registry).await {
+				tracing::error!(%addr, error = %e, "metrics endpoint failed");
+			}
+		});
+		tracing::info!("metrics on http://{addr}/metrics");
+	}
+	shutdown_signal().await;
+	tracing::info!("shutting down");
+	host.shutdown();
+	Ok(())
+}
+
+async fn shutdown_signal() {
+	use tokio::signal::unix::{signal, SignalKind};
+	let mut term = signal(SignalKind::terminate()).expect("signal handler");
+	tokio::select! {
+		_ = tokio::signal::ctrl_c() => {},
+		_ = term.recv() => {},
+	}
+}
+
+struct RnMetrics {
+	gauges: Vec<(Gauge<U64>, fn(&sds_net::MetricsSnapshot, &sds_store::Stats) -> u64)>,
+}
+
+impl RnMetrics {
+	fn register(r: &Registry) -> Result<Self> {
+		type F = fn(&sds_net::MetricsSnapshot, &sds_store::Stats) -> u64;
+		let defs: [(&str, &str, F); 11] = [
+			("slices", "Slices stored", |_, s| s.slices),
+			("used_bytes", "Bytes stored", |_, s| s.used),
+			("capacity_bytes", "Declared capacity", |_, s| s.capacity),
+			("corrupt_slices_total", "Slices found corrupt and quarantined", |_, s| s.corrupt),
+			("bytes_in_total", "Bytes received in puts", |m, _| m.bytes_in),
+			("bytes_out_total", "Bytes sent in gets", |m, _| m.bytes_out),
+			("slices_stored_total", "Slices stored by puts", |m, _| m.slices_stored),
+			("gets_served_total", "Gets served to the end", |m, _| m.gets_served),
+			("errors_total", "Requests that failed", |m, _| m.errors),
+			("protocol_errors_total", "Peers dropped for breaking the protocol", |m, _| m.protocol_errors),
+			("receipts_total", "Countersigned receipts stored", |m, _| m.receipts),
+		];
+		let mut gauges = Vec::new();
+		for (name, help, f) in defs {
+			gauges.push((register(Gauge::new(name, help)?, r)?, f));
+		}
+		Ok(Self { gauges })
+	}
+
+	fn update(&self, host: &Host, store: &Store) {
+		let (m, s) = (host.metrics().snapshot(), store.stats());
+		for (g, f) in &self.gauges {
+			g.set(f(&m, &s));
+		}
+	}
+}

@@ -1,0 +1,268 @@
+//! `sds`: store and fetch files on Stratos resource nodes.
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use sds_client::{check_sds_path, parse_node, Catalog, ClientConfig, SdsClient};
+use sp_core::{sr25519, Pair};
+use std::{path::PathBuf, time::Instant};
+
+#[derive(Parser)]
+#[command(name = "sds", version, about = "Store and fetch files on Stratos resource nodes")]
+struct Cli {
+	/// A resource node, `<multiaddr>/p2p/<peer id>` as `stratos-rn` prints it (repeatable;
+	/// also SDS_NODES, comma-separated).
+	#[arg(long, global = true)]
+	node: Vec<String>,
+	/// Client directory: the index of your files and your account key.
+	/// (Default: $SDS_HOME, else ~/.stratos/sds.)
+	#[arg(long, global = true)]
+	home: Option<PathBuf>,
+	/// Copies of every slice.
+	#[arg(long, global = true, default_value_t = 3)]
+	replicas: usize,
+	/// Slice size (multiple of 64 KiB, at most 64 MiB).
+	#[arg(long, global = true, default_value = "16MiB")]
+	slice_size: String,
+	/// Slices transferred in parallel.
+	#[arg(long, global = true, default_value_t = 4)]
+	parallel: usize,
+	/// Genesis hash (hex) of the chain receipts are for; must match the nodes'.
+	#[arg(long, global = true)]
+	genesis_hash: Option<String>,
+	/// No progress bars.
+	#[arg(long, short, global = true)]
+	quiet: bool,
+	#[command(subcommand)]
+	cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+	/// Upload a file (SDS path defaults to /<file name>).
+	Put { file: PathBuf, path: Option<String> },
+	/// Download a file by SDS path or file id (output defaults to ./<name>).
+	Get { file: String, out: Option<PathBuf> },
+	/// List your files.
+	Ls,
+	/// Remove a file from your index.
+	Rm { path: String },
+	/// Reachability of the nodes and replica health of your files.
+	Status,
+	/// Print the file id a local file would get, without uploading.
+	Id { file: PathBuf },
+}
+
+fn main() -> std::process::ExitCode {
+	tracing_subscriber::fmt()
+		.with_env_filter(
+			tracing_subscriber::EnvFilter::try_from_default_env()
+				.unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
+		)
+		.with_writer(std::io::stderr)
+		.init();
+	let cli = Cli::parse();
+	let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+	match rt.block_on(run(cli)) {
+		Ok(()) => std::process::ExitCode::SUCCESS,
+		Err(e) => {
+			eprintln!("error: {e:#}");
+			std::process::ExitCode::FAILURE
+		},
+	}
+}
+
+fn home(cli: &Cli) -> Result<PathBuf> {
+	if let Some(h) = &cli.home {
+		return Ok(h.clone());
+	}
+	if let Some(h) = std::env::var_os("SDS_HOME") {
+		return Ok(PathBuf::from(h));
+	}
+	let base = std::env::var_os("HOME").ok_or_else(|| anyhow!("HOME is not set: pass --home"))?;
+	Ok(PathBuf::from(base).join(".stratos/sds"))
+}
+
+fn account(home: &std::path::Path) -> Result<sr25519::Pair> {
+	use std::{io::Write, os::unix::fs::OpenOptionsExt};
+	let p = home.join("account");
+	match std::fs::read_to_string(&p) {
+		Ok(t) => {
+			let seed: [u8; 32] = hex::decode(t.trim())
+				.ok()
+				.and_then(|b| b.try_into().ok())
+				.ok_or_else(|| anyhow!("account file {} does not hold a 32-byte hex seed", p.display()))?;
+			Ok(sr25519::Pair::from_seed(&seed))
+		},
+		Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+			std::fs::create_dir_all(home).with_context(|| format!("cannot create {}", home.display()))?;
+			let seed: [u8; 32] = rand::random();
+			let mut f = std::fs::OpenOptions::new()
+				.write(true)
+				.create_new(true)
+				.mode(0o600)
+				.open(&p)
+				.with_context(|| format!("cannot create account file {}", p.display()))?;
+			writeln!(f, "{}", hex::encode(seed))?;
+			f.sync_all()?;
+			Ok(sr25519::Pair::from_seed(&seed))
+		},
+		Err(e) => Err(anyhow!("cannot read account file {}: {e}", p.display())),
+	}
+}
+
+fn bar(total: u64, quiet: bool) -> ProgressBar {
+	if quiet {
+		return ProgressBar::hidden();
+	}
+	let b = ProgressBar::new(total);
+	b.set_style(
+		ProgressStyle::with_template(
+			"{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
+		)
+		.expect("template"),
+	);
+	b
+}
+
+async fn client(cli: &Cli, home: &std::path::Path) -> Result<SdsClient> {
+	let mut addrs = cli.node.clone();
+	if let Ok(env) = std::env::var("SDS_NODES") {
+		addrs.extend(env.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from));
+	}
+	let nodes = addrs.iter().map(|a| parse_node(a)).collect::<Result<Vec<_>, _>>()?;
+	let slice_size = sds_core::units::parse_size(&cli.slice_size).map_err(|e| anyhow!(e))?;
+	let genesis_hash = match &cli.genesis_hash {
+		None => [0; 32],
+		Some(h) => hex::decode(h.trim_start_matches("0x"))
+			.ok()
+			.and_then(|b| b.try_into().ok())
+			.ok_or_else(|| anyhow!("invalid genesis hash {h:?}: expected 32 bytes of hex"))?,
+	};
+	Ok(SdsClient::connect(ClientConfig {
+		nodes,
+		replicas: cli.replicas,
+		slice_size,
+		parallel: cli.parallel,
+		genesis_hash,
+		account: account(home)?,
+		ledger_period: 0,
+	})
+	.await?)
+}
+
+fn mbps(bytes: u64, t: Instant) -> f64 {
+	bytes as f64 / 1e6 / t.elapsed().as_secs_f64().max(1e-9)
+}
+
+async fn run(cli: Cli) -> Result<()> {
+	let home = home(&cli)?;
+	let catalog_path = home.join("catalog.json");
+	match &cli.cmd {
+		Cmd::Put { file, path } => {
+			let name = match path {
+				Some(p) => p.clone(),
+				None => file
+					.file_name()
+					.map(|n| n.to_string_lossy().into_owned())
+					.ok_or_else(|| anyhow!("{} has no file name: give an SDS path", file.display()))?,
+			};
+			let path = check_sds_path(&name)?;
+			let mut catalog = Catalog::load(&catalog_path)?;
+			if catalog.files.contains_key(&path) {
+				bail!(sds_client::Error::Exists(path));
+			}
+			let size = std::fs::metadata(file)
+				.map_err(|e| sds_client::Error::Input { path: file.display().to_string(), source: e })?
+				.len();
+			let c = client(&cli, &home).await?;
+			let b = bar(size, cli.quiet);
+			let t = Instant::now();
+			let record = c.put_file(file, &b).await?;
+			b.finish_and_clear();
+			println!(
+				"stored {path}: file id {} ({} bytes, {} slices x {} replicas) in {:.1} s, {:.1} MB/s",
+				record.file_id,
+				record.size,
+				record.slices.len(),
+				cli.replicas,
+				t.elapsed().as_secs_f64(),
+				mbps(record.size, t)
+			);
+			catalog.files.insert(path, record);
+			catalog.save()?;
+		},
+		Cmd::Get { file, out } => {
+			let catalog = Catalog::load(&catalog_path)?;
+			let (path, record) =
+				catalog.find(file).ok_or_else(|| sds_client::Error::UnknownFile(file.clone()))?;
+			let base = path.rsplit('/').next().unwrap_or("download").to_string();
+			let out = match out {
+				None => PathBuf::from(&base),
+				Some(o) if o.is_dir() => o.join(&base),
+				Some(o) => o.clone(),
+			};
+			if out.exists() {
+				bail!("{} already exists: choose another output or remove it", out.display());
+			}
+			let c = client(&cli, &home).await?;
+			let b = bar(record.size, cli.quiet);
+			let t = Instant::now();
+			c.get_file(record, &out, &b).await?;
+			b.finish_and_clear();
+			println!(
+				"fetched {path} -> {} ({} bytes, verified against {}) in {:.1} s, {:.1} MB/s",
+				out.display(),
+				record.size,
+				record.file_id,
+				t.elapsed().as_secs_f64(),
+				mbps(record.size, t)
+			);
+		},
+		Cmd::Ls => {
+			let catalog = Catalog::load(&catalog_path)?;
+			if catalog.files.is_empty() {
+				println!("no files yet: `sds put <file>` uploads one");
+			}
+			for (p, r) in &catalog.files {
+				println!("{:>14}  {}  {} slices  {p}", r.size, r.file_id, r.slices.len());
+			}
+		},
+		Cmd::Rm { path } => {
+			let mut catalog = Catalog::load(&catalog_path)?;
+			let (p, _) = catalog.find(path).ok_or_else(|| sds_client::Error::UnknownFile(path.clone()))?;
+			catalog.files.remove(&p);
+			catalog.save()?;
+			println!("removed {p} from your index (nodes drop the slices when the chain's file record goes; see offchain/README.md)");
+		},
+		Cmd::Status => {
+			let catalog = Catalog::load(&catalog_path)?;
+			let c = client(&cli, &home).await?;
+			for (arg, hop) in cli.node.iter().zip(c_nodes(&cli)?) {
+				match c.ping(&hop).await {
+					Ok(()) => println!("node {arg}: up"),
+					Err(e) => println!("node {arg}: DOWN ({e})"),
+				}
+			}
+			for (p, r) in &catalog.files {
+				let health = c.replica_health(r).await;
+				let min = health.iter().copied().min().unwrap_or(0);
+				let degraded = health.iter().filter(|h| **h < cli.replicas).count();
+				println!(
+					"{p}: {} slices, fewest intact copies {min}, {degraded} slices below {} copies",
+					r.slices.len(),
+					cli.replicas
+				);
+			}
+		},
+		Cmd::Id { file } => {
+			let slice_size = sds_core::units::parse_size(&cli.slice_size).map_err(|e| anyhow!(e))?;
+			println!("{}", SdsClient::file_id_of(file, slice_size)?);
+		},
+	}
+	Ok(())
+}
+
+fn c_nodes(cli: &Cli) -> Result<Vec<sds_core::wire::Hop>> {
+	Ok(cli.node.iter().map(|a| parse_node(a)).collect::<Result<Vec<_>, _>>()?)
+}

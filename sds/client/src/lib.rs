@@ -1,0 +1,95 @@
+//! The SDS client: uploads files as replicated slices and downloads them verified.
+//!
+//! Until the meta node exists (it will assign replicas and keep the index), the client
+//! takes the resource nodes' addresses directly and keeps its own index of uploaded files
+//! ([`Catalog`]). The transfer code does not change when the meta node arrives: it only
+//! replaces where the chains and holders come from.
+
+mod catalog;
+mod transfer;
+
+pub use catalog::{check_sds_path, Catalog, FileRecord, SliceRecord};
+pub use transfer::{parse_node, ClientConfig, Progress, SdsClient};
+
+/// Errors of the SDS client.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+	/// The local input cannot be read.
+	#[error("cannot read {path}: {source}")]
+	Input {
+		/// The path.
+		path: String,
+		/// The OS error.
+		source: std::io::Error,
+	},
+	/// The output cannot be written.
+	#[error("cannot write {path}: {source}")]
+	Output {
+		/// The path.
+		path: String,
+		/// The OS error.
+		source: std::io::Error,
+	},
+	/// A path in the SDS namespace is not acceptable.
+	#[error("invalid SDS path {path:?}: {reason}")]
+	BadPath {
+		/// The path.
+		path: String,
+		/// Why.
+		reason: &'static str,
+	},
+	/// No such file in the index.
+	#[error("unknown file {0:?}: `sds ls` lists the files you uploaded")]
+	UnknownFile(String),
+	/// A path is already taken.
+	#[error("{0:?} already exists: choose another path or `sds rm` it first")]
+	Exists(String),
+	/// Fewer nodes than replicas.
+	#[error("{needed} replicas need {needed} resource nodes, only {available} given/reachable: add --node addresses or lower --replicas")]
+	NotEnoughNodes {
+		/// Replicas asked for.
+		needed: usize,
+		/// Nodes usable.
+		available: usize,
+	},
+	/// Every replica of a slice failed.
+	#[error("slice {index} ({slice}) could not be read from any replica: {failures}")]
+	AllReplicasFailed {
+		/// Slice index in the file.
+		index: u64,
+		/// Slice hash.
+		slice: String,
+		/// What each replica did.
+		failures: String,
+	},
+	/// A slice could not be uploaded to any chain of nodes.
+	#[error("slice {index} could not be stored: {reason}")]
+	UploadFailed {
+		/// Slice index.
+		index: u64,
+		/// Last error.
+		reason: String,
+	},
+	/// A bad node address.
+	#[error("invalid node address {addr:?}: {reason} (expected e.g. /ip4/127.0.0.1/tcp/7400/p2p/12D3Koo...)")]
+	BadNode {
+		/// The address.
+		addr: String,
+		/// Why.
+		reason: String,
+	},
+	/// The local index cannot be read or written.
+	#[error("index {path}: {reason}")]
+	Catalog {
+		/// The index file.
+		path: String,
+		/// Why.
+		reason: String,
+	},
+	/// The network failed.
+	#[error(transparent)]
+	Net(#[from] sds_net::Error),
+}
+
+/// Result of client operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,337 @@
+//! Uploading and downloading whole files.
+
+use crate::{Error, FileRecord, Result, SliceRecord};
+use futures::{stream, StreamExt, TryStreamExt};
+use rand::seq::SliceRandom;
+use sds_core::{
+	replicas::ReplicaPicker,
+	slicing::{self, SliceSpan},
+	wire::{GetRequest, Hop},
+};
+use sds_net::{Host, HostConfig, Keypair, Multiaddr};
+use sp_core::{sr25519, Pair};
+use std::{
+	os::unix::fs::FileExt,
+	path::{Path, PathBuf},
+	sync::Arc,
+	time::Duration,
+};
+use stratos_primitives::{FileId, NodeId, TaskId};
+
+/// Where progress goes (a progress bar in the CLI, nothing in tests).
+pub trait Progress: Send + Sync {
+	/// `bytes` more were transferred.
+	fn advance(&self, bytes: u64);
+}
+
+impl Progress for () {
+	fn advance(&self, _: u64) {}
+}
+
+impl Progress for indicatif::ProgressBar {
+	fn advance(&self, bytes: u64) {
+		self.inc(bytes);
+	}
+}
+
+/// How the client works.
+pub struct ClientConfig {
+	/// Resource nodes to use.
+	pub nodes: Vec<Hop>,
+	/// Copies of every slice.
+	pub replicas: usize,
+	/// Slice size in bytes (a multiple of 64 KiB).
+	pub slice_size: u64,
+	/// Slices transferred at once.
+	pub parallel: usize,
+	/// Genesis hash receipts are for.
+	pub genesis_hash: [u8; 32],
+	/// The account that countersigns receipts.
+	pub account: sr25519::Pair,
+	/// Ledger period put in requests.
+	pub ledger_period: u32,
+}
+
+/// A connected client.
+pub struct SdsClient {
+	host: Host,
+	cfg: ClientConfig,
+}
+
+/// Parses `<multiaddr>/p2p/<peer id>` into a hop (the peer id carries the node's ed25519
+/// key, which is its node id).
+pub fn parse_node(s: &str) -> Result<Hop> {
+	let bad = |reason: &str| Error::BadNode { addr: s.to_string(), reason: reason.to_string() };
+	let mut addr: Multiaddr = s.parse().map_err(|e: sds_net::libp2p_multiaddr::Error| bad(&e.to_string()))?;
+	let Some(sds_net::libp2p_multiaddr::Protocol::P2p(peer)) = addr.pop() else {
+		return Err(bad("it must end with /p2p/<peer id>"));
+	};
+	let node = sds_net::node_of_peer(&peer).ok_or_else(|| bad("the peer id is not an ed25519 key"))?;
+	Ok(Hop { node, addrs: vec![addr.to_string()] })
+}
+
+impl SdsClient {
+	/// Starts the client's libp2p host (it only dials).
+	pub async fn connect(cfg: ClientConfig) -> Result<Self> {
+		if cfg.replicas == 0 {
+			return Err(Error::NotEnoughNodes { needed: 0, available: cfg.nodes.len() });
+		}
+		slicing::check_slice_size(cfg.slice_size).map_err(|e| Error::BadPath {
+			path: cfg.slice_size.to_string(),
+			reason: if matches!(e, sds_core::Error::BadSliceSize(_)) {
+				"slice size must be a multiple of 64 KiB up to 64 MiB"
+			} else {
+				"bad slice size"
+			},
+		})?;
+		let host = Host::start(HostConfig {
+			keypair: Keypair::generate_ed25519(),
+			listen: vec![],
+			store: None,
+			genesis_hash: cfg.genesis_hash,
+			max_concurrent_streams: 1,
+		})
+		.await?;
+		Ok(Self { host, cfg })
+	}
+
+	/// The libp2p host (for status queries).
+	pub fn host(&self) -> &Host {
+		&self.host
+	}
+
+	/// Uploads `file`; returns its record once every slice is held by `replicas` nodes.
+	pub async fn put_file(&self, file: &Path, progress: &dyn Progress) -> Result<FileRecord> {
+		let input = |source| Error::Input { path: file.display().to_string(), source };
+		let f = Arc::new(std::fs::File::open(file).map_err(input)?);
+		let meta = f.metadata().map_err(input)?;
+		if !meta.is_file() {
+			return Err(input(std::io::Error::other("not a regular file")));
+		}
+		if self.cfg.nodes.len() < self.cfg.replicas {
+			return Err(Error::NotEnoughNodes { needed: self.cfg.replicas, available: self.cfg.nodes.len() });
+		}
+		let size = meta.len();
+		let spans: Vec<SliceSpan> = slicing::spans(size, self.cfg.slice_size).collect();
+		let mut slices: Vec<(u64, SliceRecord)> = stream::iter(spans)
+			.map(|span| {
+				let f = f.clone();
+				async move { self.put_one(&f, span, progress).await.map(|r| (span.index, r)) }
+			})
+			.buffer_unordered(self.cfg.parallel.max(1))
+			.try_collect()
+			.await?;
+		slices.sort_by_key(|(i, _)| *i);
+		let slices: Vec<SliceRecord> = slices.into_iter().map(|(_, s)| s).collect();
+		let id = slicing::file_id(slices.iter().map(|s| (s.len, s.slice_hash())));
+		Ok(FileRecord { file_id: id.to_hex(), size, slice_size: self.cfg.slice_size, slices })
+	}
+
+	async fn put_one(&self, f: &std::fs::File, span: SliceSpan, progress: &dyn Progress) -> Result<SliceRecord> {
+		let mut excluded: Vec<NodeId> = Vec::new();
+		let mut last = String::new();
+		for _attempt in 0..5 {
+			let mut candidates: Vec<Hop> =
+				self.cfg.nodes.iter().filter(|h| !excluded.contains(&h.node)).cloned().collect();
+			if candidates.len() < self.cfg.replicas {
+				return Err(Error::NotEnoughNodes { needed: self.cfg.replicas, available: candidates.len() });
+			}
+			candidates.shuffle(&mut rand::thread_rng());
+			let chain = &candidates[..self.cfg.replicas];
+			let mut sent = 0u64;
+			let res = self
+				.host
+				.put_slice(
+					chain,
+					TaskId::default(),
+					span.len,
+					|buf, off| f.read_exact_at(buf, span.offset + off),
+					|n| {
+						sent += n;
+						progress.advance(n)
+					},
+				)
+				.await;
+			match res {
+				Ok((hash, holders)) => {
+					let holders = holders
+						.into_iter()
+						.map(|n| {
+							let addrs = chain.iter().find(|h| h.node == n).map(|h| h.addrs.clone()).unwrap_or_default();
+							(n.to_hex(), addrs)
+						})
+						.collect();
+					return Ok(SliceRecord { hash: hash.to_hex(), len: span.len, holders });
+				},
+				Err(sds_net::Error::Local(e)) =>
+					return Err(Error::Input { path: "the file being uploaded".into(), source: e }),
+				Err(e) => {
+					last = e.to_string();
+					tracing::warn!(slice = span.index, error = %e, "upload attempt failed; retrying on other nodes");
+					// Probe the chain: nodes that cannot be dialed (twice) are left out of the
+					// next try; a node that answers stays in.
+					for hop in chain {
+						if !self.reachable(hop).await && !self.reachable(hop).await {
+							excluded.push(hop.node);
+						}
+					}
+					// Progress counted for the failed attempt is sent again.
+					let _ = sent;
+				},
+			}
+		}
+		Err(Error::UploadFailed { index: span.index, reason: last })
+	}
+
+	/// Downloads `record` into `out`, verifying every chunk; written to a temporary file
+	/// next to `out` and renamed into place only when complete.
+	pub async fn get_file(&self, record: &FileRecord, out: &Path, progress: &dyn Progress) -> Result<()> {
+		let output = |source| Error::Output { path: out.display().to_string(), source };
+		let id = slicing::file_id(record.slices.iter().map(|s| (s.len, s.slice_hash())));
+		if id != record.id() {
+			return Err(Error::Catalog {
+				path: "index".into(),
+				reason: format!("record for {} does not match its slices", record.file_id),
+			});
+		}
+		let dir = match out.parent() {
+			Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+			_ => PathBuf::from("."),
+		};
+		let name = out.file_name().ok_or_else(|| output(std::io::Error::other("not a file name")))?;
+		let tmp = dir.join(format!(".{}.sds-partial-{:08x}", name.to_string_lossy(), rand::random::<u32>()));
+		let f = Arc::new(std::fs::File::create_new(&tmp).map_err(output)?);
+		let result = async {
+			f.set_len(record.size).map_err(output)?;
+			let mut offset = 0;
+			let jobs: Vec<(u64, u64, &SliceRecord)> = record
+				.slices
+				.iter()
+				.enumerate()
+				.map(|(i, s)| {
+					let o = offset;
+					offset += s.len;
+					(i as u64, o, s)
+				})
+				.collect();
+			stream::iter(jobs)
+				.map(|(i, o, s)| {
+					let f = f.clone();
+					async move { self.get_one(&f, i, o, s, progress).await }
+				})
+				.buffer_unordered(self.cfg.parallel.max(1))
+				.try_collect::<Vec<()>>()
+				.await?;
+			f.sync_all().map_err(output)?;
+			std::fs::rename(&tmp, out).map_err(output)?;
+			std::fs::File::open(&dir).and_then(|d| d.sync_all()).map_err(output)
+		}
+		.await;
+		if result.is_err() {
+			let _ = std::fs::remove_file(&tmp);
+		}
+		result
+	}
+
+	async fn get_one(
+		&self,
+		f: &std::fs::File,
+		index: u64,
+		file_offset: u64,
+		s: &SliceRecord,
+		progress: &dyn Progress,
+	) -> Result<()> {
+		let mut picker = ReplicaPicker::new(s.hops(), &mut rand::thread_rng());
+		while let Some(hop) = picker.next() {
+			let req = GetRequest {
+				task: TaskId(rand::random()),
+				ledger_period: self.cfg.ledger_period,
+				client: self.cfg.account.public().0,
+				slice: s.slice_hash(),
+				offset: 0,
+				length: u64::MAX,
+			};
+			let mut got = 0u64;
+			let res = self
+				.host
+				.get_slice(&hop, req, &self.cfg.account, |off, bytes| {
+					f.write_all_at(bytes, file_offset + off)?;
+					got += bytes.len() as u64;
+					progress.advance(bytes.len() as u64);
+					Ok(())
+				})
+				.await;
+			match res {
+				Ok(_) => return Ok(()),
+				Err(sds_net::Error::Local(e)) =>
+					return Err(Error::Output { path: "the output file".into(), source: e }),
+				Err(e) => {
+					tracing::warn!(slice = index, node = %hop.node, error = %e, "replica failed; trying another");
+					picker.failed(hop.clone(), e.to_string());
+				},
+			}
+		}
+		let failures = picker
+			.failures()
+			.iter()
+			.map(|(n, why)| format!("{}: {why}", &n.node.to_hex()[..16]))
+			.collect::<Vec<_>>()
+			.join("; ");
+		Err(Error::AllReplicasFailed {
+			index,
+			slice: s.hash.clone(),
+			failures: if failures.is_empty() { "no replicas recorded".into() } else { failures },
+		})
+	}
+
+	/// For each slice of `record`, how many holders answer that they hold it intact.
+	pub async fn replica_health(&self, record: &FileRecord) -> Vec<usize> {
+		let mut out = Vec::new();
+		for s in &record.slices {
+			let mut ok = 0;
+			for hop in s.hops() {
+				let r = tokio::time::timeout(Duration::from_secs(5), self.host.has_slice(&hop, s.slice_hash())).await;
+				if matches!(r, Ok(Ok(Some(len))) if len == s.len) {
+					ok += 1;
+				}
+			}
+			out.push(ok);
+		}
+		out
+	}
+
+	async fn reachable(&self, hop: &Hop) -> bool {
+		let probe = tokio::time::timeout(Duration::from_secs(5), self.host.has_slice(hop, Default::default())).await;
+		!matches!(probe, Err(_) | Ok(Err(sds_net::Error::Unreachable { .. })))
+	}
+
+	/// Whether a node answers.
+	pub async fn ping(&self, hop: &Hop) -> std::result::Result<(), String> {
+		match tokio::time::timeout(Duration::from_secs(5), self.host.has_slice(hop, Default::default())).await {
+			Ok(Ok(_)) => Ok(()),
+			Ok(Err(e)) => Err(e.to_string()),
+			Err(_) => Err("no answer within 5 s".into()),
+		}
+	}
+
+	/// The id a file would get, without uploading (hashes the file locally).
+	pub fn file_id_of(path: &Path, slice_size: u64) -> Result<FileId> {
+		let input = |source| Error::Input { path: path.display().to_string(), source };
+		let f = std::fs::File::open(path).map_err(input)?;
+		let size = f.metadata().map_err(input)?.len();
+		let mut buf = vec![0u8; 1 << 20];
+		let mut slices = Vec::new();
+		for span in slicing::spans(size, slice_size) {
+			let mut h = stratos_primitives::merkle::SliceHasher::new();
+			let mut done = 0;
+			while done < span.len {
+				let n = (span.len - done).min(buf.len() as u64) as usize;
+				f.read_exact_at(&mut buf[..n], span.offset + done).map_err(input)?;
+				h.update(&buf[..n]);
+				done += n as u64;
+			}
+			slices.push((span.len, stratos_primitives::SliceHash(h.finish().0)));
+		}
+		Ok(slicing::file_id(slices))
+	}
+}
