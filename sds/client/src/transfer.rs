@@ -1,7 +1,6 @@
 //! Uploading and downloading whole files.
 
 use crate::{Error, FileRecord, Result, SliceRecord};
-use futures::{stream, StreamExt, TryStreamExt};
 use rand::seq::SliceRandom;
 use sds_core::{
 	replicas::ReplicaPicker,
@@ -52,10 +51,42 @@ pub struct ClientConfig {
 	pub ledger_period: u32,
 }
 
-/// A connected client.
+/// A connected client. Cheap to clone.
+#[derive(Clone)]
 pub struct SdsClient {
+	inner: Arc<Inner>,
+}
+
+struct Inner {
 	host: Host,
 	cfg: ClientConfig,
+}
+
+/// Runs `jobs` as tasks on the runtime's worker threads, at most `parallel` at once; stops
+/// (aborting the rest) at the first error.
+async fn run_parallel<T: Send + 'static>(
+	parallel: usize,
+	jobs: impl IntoIterator<Item = impl std::future::Future<Output = Result<T>> + Send + 'static>,
+) -> Result<Vec<T>> {
+	let mut set = tokio::task::JoinSet::new();
+	let mut out = Vec::new();
+	let mut jobs = jobs.into_iter();
+	loop {
+		while set.len() < parallel.max(1) {
+			match jobs.next() {
+				Some(j) => {
+					set.spawn(j);
+				},
+				None => break,
+			}
+		}
+		match set.join_next().await {
+			None => return Ok(out),
+			Some(Ok(Ok(v))) => out.push(v),
+			Some(Ok(Err(e))) => return Err(e),
+			Some(Err(e)) => return Err(Error::Net(sds_net::Error::Start(format!("transfer task failed: {e}")))),
+		}
+	}
 }
 
 /// Parses `<multiaddr>/p2p/<peer id>` into a hop (the peer id carries the node's ed25519
@@ -92,39 +123,36 @@ impl SdsClient {
 			max_concurrent_streams: 1,
 		})
 		.await?;
-		Ok(Self { host, cfg })
+		Ok(Self { inner: Arc::new(Inner { host, cfg }) })
 	}
 
 	/// The libp2p host (for status queries).
 	pub fn host(&self) -> &Host {
-		&self.host
+		&self.inner.host
 	}
 
 	/// Uploads `file`; returns its record once every slice is held by `replicas` nodes.
-	pub async fn put_file(&self, file: &Path, progress: &dyn Progress) -> Result<FileRecord> {
+	pub async fn put_file<P: Progress + Clone + 'static>(&self, file: &Path, progress: &P) -> Result<FileRecord> {
 		let input = |source| Error::Input { path: file.display().to_string(), source };
 		let f = Arc::new(std::fs::File::open(file).map_err(input)?);
 		let meta = f.metadata().map_err(input)?;
 		if !meta.is_file() {
 			return Err(input(std::io::Error::other("not a regular file")));
 		}
-		if self.cfg.nodes.len() < self.cfg.replicas {
-			return Err(Error::NotEnoughNodes { needed: self.cfg.replicas, available: self.cfg.nodes.len() });
+		if self.inner.cfg.nodes.len() < self.inner.cfg.replicas {
+			return Err(Error::NotEnoughNodes { needed: self.inner.cfg.replicas, available: self.inner.cfg.nodes.len() });
 		}
 		let size = meta.len();
-		let spans: Vec<SliceSpan> = slicing::spans(size, self.cfg.slice_size).collect();
-		let mut slices: Vec<(u64, SliceRecord)> = stream::iter(spans)
-			.map(|span| {
-				let f = f.clone();
-				async move { self.put_one(&f, span, progress).await.map(|r| (span.index, r)) }
-			})
-			.buffer_unordered(self.cfg.parallel.max(1))
-			.try_collect()
-			.await?;
+		let spans: Vec<SliceSpan> = slicing::spans(size, self.inner.cfg.slice_size).collect();
+		let jobs = spans.into_iter().map(|span| {
+			let (me, f, progress) = (self.clone(), f.clone(), progress.clone());
+			async move { me.put_one(&f, span, &progress).await.map(|r| (span.index, r)) }
+		});
+		let mut slices = run_parallel(self.inner.cfg.parallel, jobs).await?;
 		slices.sort_by_key(|(i, _)| *i);
 		let slices: Vec<SliceRecord> = slices.into_iter().map(|(_, s)| s).collect();
 		let id = slicing::file_id(slices.iter().map(|s| (s.len, s.slice_hash())));
-		Ok(FileRecord { file_id: id.to_hex(), size, slice_size: self.cfg.slice_size, slices })
+		Ok(FileRecord { file_id: id.to_hex(), size, slice_size: self.inner.cfg.slice_size, slices })
 	}
 
 	async fn put_one(&self, f: &std::fs::File, span: SliceSpan, progress: &dyn Progress) -> Result<SliceRecord> {
@@ -132,14 +160,15 @@ impl SdsClient {
 		let mut last = String::new();
 		for _attempt in 0..5 {
 			let mut candidates: Vec<Hop> =
-				self.cfg.nodes.iter().filter(|h| !excluded.contains(&h.node)).cloned().collect();
-			if candidates.len() < self.cfg.replicas {
-				return Err(Error::NotEnoughNodes { needed: self.cfg.replicas, available: candidates.len() });
+				self.inner.cfg.nodes.iter().filter(|h| !excluded.contains(&h.node)).cloned().collect();
+			if candidates.len() < self.inner.cfg.replicas {
+				return Err(Error::NotEnoughNodes { needed: self.inner.cfg.replicas, available: candidates.len() });
 			}
 			candidates.shuffle(&mut rand::thread_rng());
-			let chain = &candidates[..self.cfg.replicas];
+			let chain = &candidates[..self.inner.cfg.replicas];
 			let mut sent = 0u64;
 			let res = self
+				.inner
 				.host
 				.put_slice(
 					chain,
@@ -185,7 +214,12 @@ impl SdsClient {
 
 	/// Downloads `record` into `out`, verifying every chunk; written to a temporary file
 	/// next to `out` and renamed into place only when complete.
-	pub async fn get_file(&self, record: &FileRecord, out: &Path, progress: &dyn Progress) -> Result<()> {
+	pub async fn get_file<P: Progress + Clone + 'static>(
+		&self,
+		record: &FileRecord,
+		out: &Path,
+		progress: &P,
+	) -> Result<()> {
 		let output = |source| Error::Output { path: out.display().to_string(), source };
 		let id = slicing::file_id(record.slices.iter().map(|s| (s.len, s.slice_hash())));
 		if id != record.id() {
@@ -204,24 +238,14 @@ impl SdsClient {
 		let result = async {
 			f.set_len(record.size).map_err(output)?;
 			let mut offset = 0;
-			let jobs: Vec<(u64, u64, &SliceRecord)> = record
-				.slices
-				.iter()
-				.enumerate()
-				.map(|(i, s)| {
-					let o = offset;
-					offset += s.len;
-					(i as u64, o, s)
-				})
-				.collect();
-			stream::iter(jobs)
-				.map(|(i, o, s)| {
-					let f = f.clone();
-					async move { self.get_one(&f, i, o, s, progress).await }
-				})
-				.buffer_unordered(self.cfg.parallel.max(1))
-				.try_collect::<Vec<()>>()
-				.await?;
+			let mut jobs = Vec::new();
+			for (i, slice) in record.slices.iter().enumerate() {
+				let (me, f, progress, slice) = (self.clone(), f.clone(), progress.clone(), slice.clone());
+				let o = offset;
+				offset += slice.len;
+				jobs.push(async move { me.get_one(&f, i as u64, o, &slice, &progress).await });
+			}
+			run_parallel(self.inner.cfg.parallel, jobs).await?;
 			f.sync_all().map_err(output)?;
 			std::fs::rename(&tmp, out).map_err(output)?;
 			std::fs::File::open(&dir).and_then(|d| d.sync_all()).map_err(output)
@@ -245,16 +269,17 @@ impl SdsClient {
 		while let Some(hop) = picker.next() {
 			let req = GetRequest {
 				task: TaskId(rand::random()),
-				ledger_period: self.cfg.ledger_period,
-				client: self.cfg.account.public().0,
+				ledger_period: self.inner.cfg.ledger_period,
+				client: self.inner.cfg.account.public().0,
 				slice: s.slice_hash(),
 				offset: 0,
 				length: u64::MAX,
 			};
 			let mut got = 0u64;
 			let res = self
+				.inner
 				.host
-				.get_slice(&hop, req, &self.cfg.account, |off, bytes| {
+				.get_slice(&hop, req, &self.inner.cfg.account, |off, bytes| {
 					f.write_all_at(bytes, file_offset + off)?;
 					got += bytes.len() as u64;
 					progress.advance(bytes.len() as u64);
@@ -290,7 +315,7 @@ impl SdsClient {
 		for s in &record.slices {
 			let mut ok = 0;
 			for hop in s.hops() {
-				let r = tokio::time::timeout(Duration::from_secs(5), self.host.has_slice(&hop, s.slice_hash())).await;
+				let r = tokio::time::timeout(Duration::from_secs(5), self.inner.host.has_slice(&hop, s.slice_hash())).await;
 				if matches!(r, Ok(Ok(Some(len))) if len == s.len) {
 					ok += 1;
 				}
@@ -301,13 +326,13 @@ impl SdsClient {
 	}
 
 	async fn reachable(&self, hop: &Hop) -> bool {
-		let probe = tokio::time::timeout(Duration::from_secs(5), self.host.has_slice(hop, Default::default())).await;
+		let probe = tokio::time::timeout(Duration::from_secs(5), self.inner.host.has_slice(hop, Default::default())).await;
 		!matches!(probe, Err(_) | Ok(Err(sds_net::Error::Unreachable { .. })))
 	}
 
 	/// Whether a node answers.
 	pub async fn ping(&self, hop: &Hop) -> std::result::Result<(), String> {
-		match tokio::time::timeout(Duration::from_secs(5), self.host.has_slice(hop, Default::default())).await {
+		match tokio::time::timeout(Duration::from_secs(5), self.inner.host.has_slice(hop, Default::default())).await {
 			Ok(Ok(_)) => Ok(()),
 			Ok(Err(e)) => Err(e.to_string()),
 			Err(_) => Err("no answer within 5 s".into()),

@@ -1,0 +1,241 @@
+//! `sds-bench`: uploads and downloads a file (1 GiB by default) through three `stratos-rn`
+//! processes on loopback with the `sds` CLI, and prints the throughput next to baselines
+//! measured in the same run on the same disk:
+//!
+//! * disk write: `dd bs=4M conv=fdatasync` of the same size; three replicas on one disk
+//!   cannot beat a third of it;
+//! * cold sequential read of the same size (page cache dropped first, when allowed);
+//! * hash rate of the slice hasher (BLAKE2b-256 over 64 KiB chunks), in memory.
+//!
+//! and the peak RSS of every process. Goals (issue 4): upload ≥ 40% of the 3-copy disk
+//! limit, download ≥ 60% of min(read, hash), RSS ≤ 256 MiB per process.
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use std::{
+	io::{BufRead, BufReader, Read, Write},
+	path::{Path, PathBuf},
+	process::{Child, Command, Stdio},
+	time::Instant,
+};
+
+#[derive(Parser)]
+#[command(name = "sds-bench", about = "Benchmark SDS upload/download against disk and hash baselines")]
+struct Args {
+	/// File size.
+	#[arg(long, default_value = "1GiB")]
+	size: String,
+	/// Slice size.
+	#[arg(long, default_value = "16MiB")]
+	slice_size: String,
+	/// Slices in flight.
+	#[arg(long, default_value_t = 4)]
+	parallel: usize,
+	/// Work directory (on the disk to measure; not a tmpfs).
+	#[arg(long, default_value = "/var/tmp/sds-bench")]
+	dir: PathBuf,
+}
+
+fn bin(name: &str) -> Result<PathBuf> {
+	let me = std::env::current_exe()?;
+	let p = me.parent().context("exe dir")?.join(name);
+	if !p.exists() {
+		bail!("{} not found: build the workspace first", p.display());
+	}
+	Ok(p)
+}
+
+fn drop_caches() -> bool {
+	// SAFETY-free: plain sync + a write to procfs (needs root).
+	let _ = Command::new("sync").status();
+	std::fs::write("/proc/sys/vm/drop_caches", b"3\n").is_ok()
+}
+
+fn mbps(bytes: u64, secs: f64) -> f64 {
+	bytes as f64 / 1e6 / secs
+}
+
+/// Runs a command to completion; returns seconds and the child's peak RSS in KiB (its
+/// VmHWM, sampled every 20 ms while it runs; `ru_maxrss` would include the forking
+/// parent's memory).
+fn run_measured(cmd: &mut Command) -> Result<(f64, u64, String)> {
+	let t = Instant::now();
+	let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+	let pid = child.id();
+	let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+	let sampler = {
+		let done = done.clone();
+		std::thread::spawn(move || {
+			let mut peak = 0;
+			while !done.load(std::sync::atomic::Ordering::SeqCst) {
+				peak = peak.max(peak_rss_kib(pid));
+				std::thread::sleep(std::time::Duration::from_millis(20));
+			}
+			peak
+		})
+	};
+	let out = child.wait_with_output()?;
+	let secs = t.elapsed().as_secs_f64();
+	done.store(true, std::sync::atomic::Ordering::SeqCst);
+	let peak = sampler.join().unwrap_or(0);
+	if !out.status.success() {
+		bail!("{cmd:?} failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+	}
+	Ok((secs, peak, String::from_utf8_lossy(&out.stdout).into_owned()))
+}
+
+fn peak_rss_kib(pid: u32) -> u64 {
+	std::fs::read_to_string(format!("/proc/{pid}/status"))
+		.ok()
+		.and_then(|s| {
+			s.lines()
+				.find(|l| l.starts_with("VmHWM:"))
+				.and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+		})
+		.unwrap_or(0)
+}
+
+struct Rn(Child, String);
+
+impl Drop for Rn {
+	fn drop(&mut self) {
+		let _ = self.0.kill();
+		let _ = self.0.wait();
+	}
+}
+
+fn start_rn(dir: &Path) -> Result<Rn> {
+	let mut child = Command::new(bin("stratos-rn")?)
+		.args(["--listen", "/ip4/127.0.0.1/tcp/0", "--capacity", "1TiB", "--log", "warn"])
+		.arg("--data-dir")
+		.arg(dir)
+		.stdout(Stdio::piped())
+		.spawn()?;
+	let mut lines = BufReader::new(child.stdout.take().context("stdout")?).lines();
+	loop {
+		let line = lines.next().context("stratos-rn exited")??;
+		if let Some(a) = line.strip_prefix("STRATOS_RN_ADDR ") {
+			return Ok(Rn(child, a.to_string()));
+		}
+	}
+}
+
+fn write_input(path: &Path, size: u64) -> Result<()> {
+	let mut f = std::fs::File::create(path)?;
+	let mut x = 0x2545_f491_4f6c_dd1du64;
+	let mut buf = vec![0u8; 4 << 20];
+	let mut left = size;
+	while left > 0 {
+		for w in buf.chunks_mut(8) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			w.copy_from_slice(&x.to_le_bytes()[..w.len()]);
+		}
+		let n = left.min(buf.len() as u64) as usize;
+		f.write_all(&buf[..n])?;
+		left -= n as u64;
+	}
+	f.sync_all()?;
+	Ok(())
+}
+
+fn main() -> Result<()> {
+	let args = Args::parse();
+	let size = sds_core::units::parse_size(&args.size).map_err(anyhow::Error::msg)?;
+	let _ = std::fs::remove_dir_all(&args.dir);
+	std::fs::create_dir_all(&args.dir).with_context(|| format!("cannot create {}", args.dir.display()))?;
+	let dir = args.dir.canonicalize()?;
+	println!("sds-bench: {} bytes, slice {}, {} in flight, in {}", size, args.slice_size, args.parallel, dir.display());
+
+	// Baseline 1: dd with fdatasync.
+	let dd_file = dir.join("dd.bin");
+	let count = size.div_ceil(4 << 20);
+	let t = Instant::now();
+	let st = Command::new("dd")
+		.args(["if=/dev/zero", &format!("of={}", dd_file.display()), "bs=4M", &format!("count={count}"), "conv=fdatasync"])
+		.stderr(Stdio::null())
+		.status()?;
+	if !st.success() {
+		bail!("dd failed");
+	}
+	let dd = mbps(count * (4 << 20), t.elapsed().as_secs_f64());
+	let _ = std::fs::remove_file(&dd_file);
+
+	// Input file, then baseline 2: cold sequential read of it.
+	let input = dir.join("input.bin");
+	write_input(&input, size)?;
+	let cold = drop_caches();
+	let t = Instant::now();
+	let mut f = std::fs::File::open(&input)?;
+	let mut buf = vec![0u8; 4 << 20];
+	let mut total = 0u64;
+	loop {
+		let n = f.read(&mut buf)?;
+		if n == 0 {
+			break;
+		}
+		total += n as u64;
+	}
+	let read = mbps(total, t.elapsed().as_secs_f64());
+
+	// Baseline 3: the slice hasher in memory.
+	let mem = vec![0x5au8; 256 << 20];
+	let t = Instant::now();
+	let mut h = stratos_primitives::merkle::SliceHasher::new();
+	h.update(&mem);
+	let _ = h.finish();
+	let hash = mbps(mem.len() as u64, t.elapsed().as_secs_f64());
+	drop(mem);
+
+	// Three resource nodes and the client.
+	let rns: Vec<Rn> = (0..3).map(|i| start_rn(&dir.join(format!("rn{i}")))).collect::<Result<_>>()?;
+	let home = dir.join("client");
+	let sds = bin("sds")?;
+	let base = |c: &mut Command| {
+		c.arg("--home").arg(&home).args(["--quiet", "--slice-size", &args.slice_size]);
+		c.args(["--parallel", &args.parallel.to_string()]);
+		for r in &rns {
+			c.args(["--node", &r.1]);
+		}
+	};
+	drop_caches();
+	let mut put = Command::new(&sds);
+	base(&mut put);
+	put.arg("put").arg(&input).arg("/bench.bin");
+	let (put_s, put_rss, _) = run_measured(&mut put)?;
+	let upload = mbps(size, put_s);
+	drop_caches();
+	let output = dir.join("output.bin");
+	let mut get = Command::new(&sds);
+	base(&mut get);
+	get.args(["get", "/bench.bin"]).arg(&output);
+	let (get_s, get_rss, _) = run_measured(&mut get)?;
+	let download = mbps(size, get_s);
+	let rn_rss: Vec<u64> = rns.iter().map(|r| peak_rss_kib(r.0.id())).collect();
+	let same = std::fs::read(&input).ok() == std::fs::read(&output).ok();
+
+	let limit3 = dd / 3.0;
+	let read_limit = read.min(hash);
+	println!();
+	println!("baselines (same run, same disk)");
+	println!("  dd bs=4M conv=fdatasync   {dd:8.1} MB/s   (3 copies on one disk: {limit3:.1} MB/s)");
+	println!("  sequential read           {read:8.1} MB/s   ({})", if cold { "page cache dropped" } else { "WARM: could not drop caches" });
+	println!("  slice hasher (BLAKE2b)    {hash:8.1} MB/s");
+	println!("sds");
+	println!("  upload, 3 replicas        {upload:8.1} MB/s   {:5.0}% of 3-copy limit (goal >= 40%)", 100.0 * upload / limit3);
+	println!("  download, verified        {download:8.1} MB/s   {:5.0}% of min(read, hash) (goal >= 60%)", 100.0 * download / read_limit);
+	println!("  download identical        {same}");
+	println!("peak RSS (goal <= 256 MiB each)");
+	println!("  sds put                   {:8.1} MiB", put_rss as f64 / 1024.0);
+	println!("  sds get                   {:8.1} MiB", get_rss as f64 / 1024.0);
+	for (i, r) in rn_rss.iter().enumerate() {
+		println!("  stratos-rn {i}              {:8.1} MiB", *r as f64 / 1024.0);
+	}
+	drop(rns);
+	let _ = std::fs::remove_dir_all(&dir);
+	if !same {
+		bail!("the downloaded file differs from the input");
+	}
+	Ok(())
+}
