@@ -22,10 +22,11 @@ pub mod receipt;
 
 pub use ids::{FileId, NodeId, SliceHash, TaskId};
 
-/// A 32-byte digest; every hash in the protocol is BLAKE2b-256 (ADR 0007).
+/// A 32-byte digest; every hash in the protocol is SHA-256 (ADR 0007).
 pub type Hash = [u8; 32];
 
-/// BLAKE2b-256 of `data`: a host function inside the runtime, native code elsewhere.
-pub fn blake2_256(data: &[u8]) -> Hash {
-	sp_io::hashing::blake2_256(data)
+/// SHA-256 of `data`: a host function inside the runtime, native code (with the CPU's SHA
+/// instructions where it has them) elsewhere.
+pub fn hash(data: &[u8]) -> Hash {
+	sp_io::hashing::sha2_256(data)
 }

@@ -4,11 +4,11 @@
 //!
 //! * a **slice** is cut into chunks of [`CHUNK_SIZE`] bytes (the last may be shorter); the
 //!   slice hash is the root over its chunks, leaf `i` = ([`LEAF_TAG`], `i`, chunk length,
-//!   BLAKE2b-256 of the chunk bytes);
+//!   SHA-256 of the chunk bytes);
 //! * a **file** is cut into slices; the file id is the root over its slices, leaf `i` =
 //!   ([`LEAF_TAG`], `i`, slice length, slice hash).
 //!
-//! Hashes (all BLAKE2b-256, ADR 0007):
+//! Hashes (all SHA-256, ADR 0007):
 //!
 //! ```text
 //! leaf(i, len, h) = H(0x00 ‖ i as u64 LE ‖ len as u64 LE ‖ h)
@@ -26,7 +26,7 @@
 //! index and the leaf count, so it knows at every level whether there is a sibling and on
 //! which side.
 
-use crate::{blake2_256, Hash};
+use crate::{hash, Hash};
 use alloc::vec::Vec;
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use scale_info::TypeInfo;
@@ -74,13 +74,13 @@ impl Leaf {
 		buf[1..9].copy_from_slice(&self.index.to_le_bytes());
 		buf[9..17].copy_from_slice(&self.length.to_le_bytes());
 		buf[17..].copy_from_slice(&self.content);
-		blake2_256(&buf)
+		hash(&buf)
 	}
 }
 
 /// The hash of a chunk's bytes (leaf content in a slice tree).
 pub fn chunk_hash(data: &[u8]) -> Hash {
-	blake2_256(data)
+	hash(data)
 }
 
 /// An inner node's hash.
@@ -89,12 +89,12 @@ pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
 	buf[0] = NODE_TAG;
 	buf[1..33].copy_from_slice(left);
 	buf[33..].copy_from_slice(right);
-	blake2_256(&buf)
+	hash(&buf)
 }
 
 /// The root of a tree with no leaves (the id of the empty file).
 pub fn empty_root() -> Hash {
-	blake2_256(&[EMPTY_TAG])
+	hash(&[EMPTY_TAG])
 }
 
 /// Number of chunks of a slice of `len` bytes (0 for an empty slice).
@@ -367,7 +367,7 @@ mod tests {
 	use proptest::prelude::*;
 
 	fn leaves(n: usize) -> Vec<(u64, Hash)> {
-		(0..n).map(|i| (i as u64 * 7 + 1, blake2_256(&(i as u64).to_le_bytes()))).collect()
+		(0..n).map(|i| (i as u64 * 7 + 1, hash(&(i as u64).to_le_bytes()))).collect()
 	}
 
 	#[test]
@@ -397,7 +397,7 @@ mod tests {
 		let l = leaves(1);
 		assert_eq!(root_levelwise(&l), Leaf { index: 0, length: l[0].0, content: l[0].1 }.hash());
 		assert_eq!(MerkleBuilder::new().root(), empty_root());
-		assert_ne!(empty_root(), blake2_256(&[]));
+		assert_ne!(empty_root(), hash(&[]));
 	}
 
 	#[test]
@@ -465,7 +465,7 @@ mod tests {
 		#[test]
 		fn proofs_hold_for_random_trees(n in 1usize..300, seed in any::<u64>()) {
 			let l: Vec<(u64, Hash)> = (0..n)
-				.map(|i| (seed.wrapping_add(i as u64) % 1000, blake2_256(&(seed ^ i as u64).to_le_bytes())))
+				.map(|i| (seed.wrapping_add(i as u64) % 1000, hash(&(seed ^ i as u64).to_le_bytes())))
 				.collect();
 			let root = root_of(l.clone());
 			prop_assert_eq!(root, root_levelwise(&l));

@@ -5,7 +5,7 @@
 //! * disk write: `dd bs=4M conv=fdatasync` of the same size; three replicas on one disk
 //!   cannot beat a third of it;
 //! * cold sequential read of the same size (page cache dropped first, when allowed);
-//! * hash rate of the slice hasher (BLAKE2b-256 over 64 KiB chunks), in memory.
+//! * hash rate of the slice hasher (SHA-256 over 64 KiB chunks), in memory.
 //!
 //! and the peak RSS of every process. Goals (issue 4): upload ≥ 40% of the 3-copy disk
 //! limit, download ≥ 60% of min(read, hash), RSS ≤ 256 MiB per process.
@@ -34,6 +34,9 @@ struct Args {
 	/// Work directory (on the disk to measure; not a tmpfs).
 	#[arg(long, default_value = "/var/tmp/sds-bench")]
 	dir: PathBuf,
+	/// Only measure the baselines and hash candidates.
+	#[arg(long)]
+	baselines_only: bool,
 }
 
 fn bin(name: &str) -> Result<PathBuf> {
@@ -186,8 +189,30 @@ fn main() -> Result<()> {
 	h.update(&mem);
 	let _ = h.finish();
 	let hash = mbps(mem.len() as u64, t.elapsed().as_secs_f64());
+	// The hash candidates (ADR 0007), over 64 KiB chunks like the slice hasher.
+	let candidates: [(&str, fn(&[u8]) -> [u8; 32]); 3] = [
+		("blake2b-256", sp_crypto_hashing::blake2_256),
+		("sha2-256", sp_crypto_hashing::sha2_256),
+		("keccak-256", sp_crypto_hashing::keccak_256),
+	];
+	let mut hash_rates = Vec::new();
+	for (name, f) in candidates {
+		let t = Instant::now();
+		for c in mem[..64 << 20].chunks(64 << 10) {
+			std::hint::black_box(f(c));
+		}
+		hash_rates.push((name, mbps(64 << 20, t.elapsed().as_secs_f64())));
+	}
 	drop(mem);
 
+	if args.baselines_only {
+		println!("dd {dd:.1} MB/s, read {read:.1} MB/s ({}), slice hasher {hash:.1} MB/s", if cold { "cold" } else { "warm" });
+		for (name, rate) in &hash_rates {
+			println!("{name}: {rate:.1} MB/s");
+		}
+		let _ = std::fs::remove_dir_all(&dir);
+		return Ok(());
+	}
 	// Three resource nodes and the client.
 	let rns: Vec<Rn> = (0..3).map(|i| start_rn(&dir.join(format!("rn{i}")))).collect::<Result<_>>()?;
 	let home = dir.join("client");
@@ -221,7 +246,10 @@ fn main() -> Result<()> {
 	println!("baselines (same run, same disk)");
 	println!("  dd bs=4M conv=fdatasync   {dd:8.1} MB/s   (3 copies on one disk: {limit3:.1} MB/s)");
 	println!("  sequential read           {read:8.1} MB/s   ({})", if cold { "page cache dropped" } else { "WARM: could not drop caches" });
-	println!("  slice hasher (BLAKE2b)    {hash:8.1} MB/s");
+	println!("  slice hasher (SHA-256)    {hash:8.1} MB/s");
+	for (name, rate) in &hash_rates {
+		println!("  {name:<25} {rate:8.1} MB/s   (candidate, 64 KiB chunks)");
+	}
 	println!("sds");
 	println!("  upload, 3 replicas        {upload:8.1} MB/s   {:5.0}% of 3-copy limit (goal >= 40%)", 100.0 * upload / limit3);
 	println!("  download, verified        {download:8.1} MB/s   {:5.0}% of min(read, hash) (goal >= 60%)", 100.0 * download / read_limit);

@@ -5,6 +5,7 @@
 //! * [`wire`]: the slice transfer protocol's frames, their limits and the decoder;
 //! * [`replicas`]: which replica to read a slice from, and falling back when one fails.
 
+pub mod fuzzing;
 pub mod replicas;
 pub mod slicing;
 pub mod units;
