@@ -79,7 +79,8 @@ impl Config {
 			Some(p) => {
 				let text = std::fs::read_to_string(p)
 					.with_context(|| format!("cannot read config file {}", p.display()))?;
-				toml::from_str(&text).with_context(|| format!("invalid config file {}", p.display()))?
+				toml::from_str(&text)
+					.with_context(|| format!("invalid config file {}", p.display()))?
 			},
 		};
 		let listen = if !cli.listen.is_empty() {
@@ -89,12 +90,13 @@ impl Config {
 		};
 		let listen = listen
 			.iter()
-			.map(|a| a.parse::<Multiaddr>().map_err(|e| anyhow!("invalid listen address {a:?}: {e}")))
+			.map(|a| {
+				a.parse::<Multiaddr>().map_err(|e| anyhow!("invalid listen address {a:?}: {e}"))
+			})
 			.collect::<Result<Vec<_>>>()?;
-		let data_dir = cli
-			.data_dir
-			.or(file.data_dir)
-			.ok_or_else(|| anyhow!("no data directory: pass --data-dir or set data-dir in the config file"))?;
+		let data_dir = cli.data_dir.or(file.data_dir).ok_or_else(|| {
+			anyhow!("no data directory: pass --data-dir or set data-dir in the config file")
+		})?;
 		let capacity = cli.capacity.or(file.capacity).unwrap_or_else(|| "100GiB".into());
 		let capacity = sds_core::units::parse_size(&capacity).map_err(|e| anyhow!(e))?;
 		let key_file = cli.key_file.or(file.key_file).unwrap_or_else(|| data_dir.join("node-key"));
@@ -128,14 +130,16 @@ pub fn load_or_create_key(path: &std::path::Path) -> Result<Keypair> {
 		Ok(text) => {
 			let mut bytes = hex::decode(text.trim())
 				.map_err(|_| anyhow!("node key file {} is not hex", path.display()))?;
-			Keypair::ed25519_from_bytes(&mut bytes)
-				.map_err(|_| anyhow!("node key file {} does not hold a 32-byte ed25519 secret", path.display()))
+			Keypair::ed25519_from_bytes(&mut bytes).map_err(|_| {
+				anyhow!("node key file {} does not hold a 32-byte ed25519 secret", path.display())
+			})
 		},
 		Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
 			let key = Keypair::generate_ed25519();
 			let secret = key.clone().try_into_ed25519().expect("ed25519").secret();
 			if let Some(dir) = path.parent() {
-				std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+				std::fs::create_dir_all(dir)
+					.with_context(|| format!("cannot create {}", dir.display()))?;
 			}
 			let mut f = std::fs::OpenOptions::new()
 				.write(true)
@@ -161,9 +165,16 @@ mod tests {
 		let dir = tempfile::tempdir().unwrap();
 		let cfg = dir.path().join("rn.toml");
 		std::fs::write(&cfg, "data-dir = \"/x\"\ncapacity = \"1GiB\"\nregion = \"eu\"\n").unwrap();
-		let c = Config::resolve(Cli { config: Some(cfg.clone()), capacity: Some("2GiB".into()), ..Default::default() })
-			.unwrap();
-		assert_eq!((c.capacity, c.region.as_str(), c.data_dir), (2 << 30, "eu", PathBuf::from("/x")));
+		let c = Config::resolve(Cli {
+			config: Some(cfg.clone()),
+			capacity: Some("2GiB".into()),
+			..Default::default()
+		})
+		.unwrap();
+		assert_eq!(
+			(c.capacity, c.region.as_str(), c.data_dir),
+			(2 << 30, "eu", PathBuf::from("/x"))
+		);
 		std::fs::write(&cfg, "data-dir = \"/x\"\ncapacty = \"1GiB\"\n").unwrap();
 		let e = Config::resolve(Cli { config: Some(cfg), ..Default::default() }).unwrap_err();
 		assert!(format!("{e:#}").contains("unknown field `capacty`"), "{e:#}");

@@ -17,8 +17,9 @@ use substrate_prometheus_endpoint::{register, Gauge, Registry, U64};
 
 fn main() -> std::process::ExitCode {
 	let cli = Cli::parse();
-	let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-		.unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(cli.log.clone().unwrap_or_else(|| "info".into())));
+	let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+		tracing_subscriber::EnvFilter::new(cli.log.clone().unwrap_or_else(|| "info".into()))
+	});
 	tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
 	let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
 		Ok(rt) => rt,
@@ -43,13 +44,14 @@ async fn run(cli: Cli) -> Result<()> {
 		println!("{}", sds_net::node_id(&key));
 		return Ok(());
 	}
-	std::fs::create_dir_all(&config.data_dir)
-		.with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+	std::fs::create_dir_all(&config.data_dir).with_context(|| {
+		format!("cannot create the data directory {}", config.data_dir.display())
+	})?;
 	let key = config::load_or_create_key(&config.key_file)?;
-	let store = Arc::new(
-		Store::open(config.data_dir.join("store"), config.capacity)
-			.with_context(|| format!("cannot open the slice store in {}", config.data_dir.display()))?,
-	);
+	let store =
+		Arc::new(Store::open(config.data_dir.join("store"), config.capacity).with_context(
+			|| format!("cannot open the slice store in {}", config.data_dir.display()),
+		)?);
 	let host = Host::start(HostConfig {
 		keypair: key,
 		listen: config.listen.clone(),
@@ -126,7 +128,9 @@ impl RnMetrics {
 			("slices_stored_total", "Slices stored by puts", |m, _| m.slices_stored),
 			("gets_served_total", "Gets served to the end", |m, _| m.gets_served),
 			("errors_total", "Requests that failed", |m, _| m.errors),
-			("protocol_errors_total", "Peers dropped for breaking the protocol", |m, _| m.protocol_errors),
+			("protocol_errors_total", "Peers dropped for breaking the protocol", |m, _| {
+				m.protocol_errors
+			}),
 			("receipts_total", "Countersigned receipts stored", |m, _| m.receipts),
 		];
 		let mut gauges = Vec::new();

@@ -20,7 +20,10 @@ use std::{
 };
 
 #[derive(Parser)]
-#[command(name = "sds-bench", about = "Benchmark SDS upload/download against disk and hash baselines")]
+#[command(
+	name = "sds-bench",
+	about = "Benchmark SDS upload/download against disk and hash baselines"
+)]
 struct Args {
 	/// File size.
 	#[arg(long, default_value = "1GiB")]
@@ -82,7 +85,11 @@ fn run_measured(cmd: &mut Command) -> Result<(f64, u64, String)> {
 	done.store(true, std::sync::atomic::Ordering::SeqCst);
 	let peak = sampler.join().unwrap_or(0);
 	if !out.status.success() {
-		bail!("{cmd:?} failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+		bail!(
+			"{cmd:?} failed: {}{}",
+			String::from_utf8_lossy(&out.stdout),
+			String::from_utf8_lossy(&out.stderr)
+		);
 	}
 	Ok((secs, peak, String::from_utf8_lossy(&out.stdout).into_owned()))
 }
@@ -147,16 +154,29 @@ fn main() -> Result<()> {
 	let args = Args::parse();
 	let size = sds_core::units::parse_size(&args.size).map_err(anyhow::Error::msg)?;
 	let _ = std::fs::remove_dir_all(&args.dir);
-	std::fs::create_dir_all(&args.dir).with_context(|| format!("cannot create {}", args.dir.display()))?;
+	std::fs::create_dir_all(&args.dir)
+		.with_context(|| format!("cannot create {}", args.dir.display()))?;
 	let dir = args.dir.canonicalize()?;
-	println!("sds-bench: {} bytes, slice {}, {} in flight, in {}", size, args.slice_size, args.parallel, dir.display());
+	println!(
+		"sds-bench: {} bytes, slice {}, {} in flight, in {}",
+		size,
+		args.slice_size,
+		args.parallel,
+		dir.display()
+	);
 
 	// Baseline 1: dd with fdatasync.
 	let dd_file = dir.join("dd.bin");
 	let count = size.div_ceil(4 << 20);
 	let t = Instant::now();
 	let st = Command::new("dd")
-		.args(["if=/dev/zero", &format!("of={}", dd_file.display()), "bs=4M", &format!("count={count}"), "conv=fdatasync"])
+		.args([
+			"if=/dev/zero",
+			&format!("of={}", dd_file.display()),
+			"bs=4M",
+			&format!("count={count}"),
+			"conv=fdatasync",
+		])
 		.stderr(Stdio::null())
 		.status()?;
 	if !st.success() {
@@ -206,7 +226,10 @@ fn main() -> Result<()> {
 	drop(mem);
 
 	if args.baselines_only {
-		println!("dd {dd:.1} MB/s, read {read:.1} MB/s ({}), slice hasher {hash:.1} MB/s", if cold { "cold" } else { "warm" });
+		println!(
+			"dd {dd:.1} MB/s, read {read:.1} MB/s ({}), slice hasher {hash:.1} MB/s",
+			if cold { "cold" } else { "warm" }
+		);
 		for (name, rate) in &hash_rates {
 			println!("{name}: {rate:.1} MB/s");
 		}
@@ -214,7 +237,8 @@ fn main() -> Result<()> {
 		return Ok(());
 	}
 	// Three resource nodes and the client.
-	let rns: Vec<Rn> = (0..3).map(|i| start_rn(&dir.join(format!("rn{i}")))).collect::<Result<_>>()?;
+	let rns: Vec<Rn> =
+		(0..3).map(|i| start_rn(&dir.join(format!("rn{i}")))).collect::<Result<_>>()?;
 	let home = dir.join("client");
 	let sds = bin("sds")?;
 	let base = |c: &mut Command| {
@@ -244,14 +268,22 @@ fn main() -> Result<()> {
 	let read_limit = read.min(hash);
 	println!();
 	println!("baselines (same run, same disk)");
-	println!("  dd bs=4M conv=fdatasync   {dd:8.1} MB/s   (3 copies on one disk: {limit3:.1} MB/s)");
-	println!("  sequential read           {read:8.1} MB/s   ({})", if cold { "page cache dropped" } else { "WARM: could not drop caches" });
+	println!(
+		"  dd bs=4M conv=fdatasync   {dd:8.1} MB/s   (3 copies on one disk: {limit3:.1} MB/s)"
+	);
+	println!(
+		"  sequential read           {read:8.1} MB/s   ({})",
+		if cold { "page cache dropped" } else { "WARM: could not drop caches" }
+	);
 	println!("  slice hasher (SHA-256)    {hash:8.1} MB/s");
 	for (name, rate) in &hash_rates {
 		println!("  {name:<25} {rate:8.1} MB/s   (candidate, 64 KiB chunks)");
 	}
 	println!("sds");
-	println!("  upload, 3 replicas        {upload:8.1} MB/s   {:5.0}% of 3-copy limit (goal >= 40%)", 100.0 * upload / limit3);
+	println!(
+		"  upload, 3 replicas        {upload:8.1} MB/s   {:5.0}% of 3-copy limit (goal >= 40%)",
+		100.0 * upload / limit3
+	);
 	println!("  download, verified        {download:8.1} MB/s   {:5.0}% of min(read, hash) (goal >= 60%)", 100.0 * download / read_limit);
 	println!("  download identical        {same}");
 	println!("peak RSS (goal <= 256 MiB each)");

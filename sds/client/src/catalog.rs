@@ -32,7 +32,9 @@ impl SliceRecord {
 	pub fn hops(&self) -> Vec<Hop> {
 		self.holders
 			.iter()
-			.filter_map(|(id, addrs)| NodeId::from_hex(id).ok().map(|node| Hop { node, addrs: addrs.clone() }))
+			.filter_map(|(id, addrs)| {
+				NodeId::from_hex(id).ok().map(|node| Hop { node, addrs: addrs.clone() })
+			})
 			.collect()
 	}
 }
@@ -94,7 +96,9 @@ impl Catalog {
 	pub fn load(path: &Path) -> Result<Self> {
 		let err = |reason: String| Error::Catalog { path: path.display().to_string(), reason };
 		let files = match std::fs::read(path) {
-			Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| err(format!("damaged: {e}")))?,
+			Ok(bytes) => {
+				serde_json::from_slice(&bytes).map_err(|e| err(format!("damaged: {e}")))?
+			},
 			Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
 			Err(e) => return Err(err(e.to_string())),
 		};
@@ -153,7 +157,12 @@ mod tests {
 		let p = dir.path().join("sub/catalog.json");
 		let mut c = Catalog::load(&p).unwrap();
 		assert!(c.files.is_empty());
-		let rec = FileRecord { file_id: FileId([5; 32]).to_hex(), size: 3, slice_size: 16, slices: vec![] };
+		let rec = FileRecord {
+			file_id: FileId([5; 32]).to_hex(),
+			size: 3,
+			slice_size: 16,
+			slices: vec![],
+		};
 		c.files.insert("/f".into(), rec.clone());
 		c.save().unwrap();
 		let c = Catalog::load(&p).unwrap();

@@ -84,7 +84,9 @@ async fn run_parallel<T: Send + 'static>(
 			None => return Ok(out),
 			Some(Ok(Ok(v))) => out.push(v),
 			Some(Ok(Err(e))) => return Err(e),
-			Some(Err(e)) => return Err(Error::Net(sds_net::Error::Start(format!("transfer task failed: {e}")))),
+			Some(Err(e)) => {
+				return Err(Error::Net(sds_net::Error::Start(format!("transfer task failed: {e}"))))
+			},
 		}
 	}
 }
@@ -93,11 +95,13 @@ async fn run_parallel<T: Send + 'static>(
 /// key, which is its node id).
 pub fn parse_node(s: &str) -> Result<Hop> {
 	let bad = |reason: &str| Error::BadNode { addr: s.to_string(), reason: reason.to_string() };
-	let mut addr: Multiaddr = s.parse().map_err(|e: sds_net::libp2p_multiaddr::Error| bad(&e.to_string()))?;
+	let mut addr: Multiaddr =
+		s.parse().map_err(|e: sds_net::libp2p_multiaddr::Error| bad(&e.to_string()))?;
 	let Some(sds_net::libp2p_multiaddr::Protocol::P2p(peer)) = addr.pop() else {
 		return Err(bad("it must end with /p2p/<peer id>"));
 	};
-	let node = sds_net::node_of_peer(&peer).ok_or_else(|| bad("the peer id is not an ed25519 key"))?;
+	let node =
+		sds_net::node_of_peer(&peer).ok_or_else(|| bad("the peer id is not an ed25519 key"))?;
 	Ok(Hop { node, addrs: vec![addr.to_string()] })
 }
 
@@ -132,7 +136,11 @@ impl SdsClient {
 	}
 
 	/// Uploads `file`; returns its record once every slice is held by `replicas` nodes.
-	pub async fn put_file<P: Progress + Clone + 'static>(&self, file: &Path, progress: &P) -> Result<FileRecord> {
+	pub async fn put_file<P: Progress + Clone + 'static>(
+		&self,
+		file: &Path,
+		progress: &P,
+	) -> Result<FileRecord> {
 		let input = |source| Error::Input { path: file.display().to_string(), source };
 		let f = Arc::new(std::fs::File::open(file).map_err(input)?);
 		let meta = f.metadata().map_err(input)?;
@@ -140,7 +148,10 @@ impl SdsClient {
 			return Err(input(std::io::Error::other("not a regular file")));
 		}
 		if self.inner.cfg.nodes.len() < self.inner.cfg.replicas {
-			return Err(Error::NotEnoughNodes { needed: self.inner.cfg.replicas, available: self.inner.cfg.nodes.len() });
+			return Err(Error::NotEnoughNodes {
+				needed: self.inner.cfg.replicas,
+				available: self.inner.cfg.nodes.len(),
+			});
 		}
 		let size = meta.len();
 		let spans: Vec<SliceSpan> = slicing::spans(size, self.inner.cfg.slice_size).collect();
@@ -155,14 +166,28 @@ impl SdsClient {
 		Ok(FileRecord { file_id: id.to_hex(), size, slice_size: self.inner.cfg.slice_size, slices })
 	}
 
-	async fn put_one(&self, f: &std::fs::File, span: SliceSpan, progress: &dyn Progress) -> Result<SliceRecord> {
+	async fn put_one(
+		&self,
+		f: &std::fs::File,
+		span: SliceSpan,
+		progress: &dyn Progress,
+	) -> Result<SliceRecord> {
 		let mut excluded: Vec<NodeId> = Vec::new();
 		let mut last = String::new();
 		for _attempt in 0..5 {
-			let mut candidates: Vec<Hop> =
-				self.inner.cfg.nodes.iter().filter(|h| !excluded.contains(&h.node)).cloned().collect();
+			let mut candidates: Vec<Hop> = self
+				.inner
+				.cfg
+				.nodes
+				.iter()
+				.filter(|h| !excluded.contains(&h.node))
+				.cloned()
+				.collect();
 			if candidates.len() < self.inner.cfg.replicas {
-				return Err(Error::NotEnoughNodes { needed: self.inner.cfg.replicas, available: candidates.len() });
+				return Err(Error::NotEnoughNodes {
+					needed: self.inner.cfg.replicas,
+					available: candidates.len(),
+				});
 			}
 			candidates.shuffle(&mut rand::thread_rng());
 			let chain = &candidates[..self.inner.cfg.replicas];
@@ -186,14 +211,19 @@ impl SdsClient {
 					let holders = holders
 						.into_iter()
 						.map(|n| {
-							let addrs = chain.iter().find(|h| h.node == n).map(|h| h.addrs.clone()).unwrap_or_default();
+							let addrs = chain
+								.iter()
+								.find(|h| h.node == n)
+								.map(|h| h.addrs.clone())
+								.unwrap_or_default();
 							(n.to_hex(), addrs)
 						})
 						.collect();
 					return Ok(SliceRecord { hash: hash.to_hex(), len: span.len, holders });
 				},
-				Err(sds_net::Error::Local(e)) =>
-					return Err(Error::Input { path: "the file being uploaded".into(), source: e }),
+				Err(sds_net::Error::Local(e)) => {
+					return Err(Error::Input { path: "the file being uploaded".into(), source: e })
+				},
 				Err(e) => {
 					last = e.to_string();
 					tracing::warn!(slice = span.index, error = %e, "upload attempt failed; retrying on other nodes");
@@ -232,15 +262,21 @@ impl SdsClient {
 			Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
 			_ => PathBuf::from("."),
 		};
-		let name = out.file_name().ok_or_else(|| output(std::io::Error::other("not a file name")))?;
-		let tmp = dir.join(format!(".{}.sds-partial-{:08x}", name.to_string_lossy(), rand::random::<u32>()));
+		let name =
+			out.file_name().ok_or_else(|| output(std::io::Error::other("not a file name")))?;
+		let tmp = dir.join(format!(
+			".{}.sds-partial-{:08x}",
+			name.to_string_lossy(),
+			rand::random::<u32>()
+		));
 		let f = Arc::new(std::fs::File::create_new(&tmp).map_err(output)?);
 		let result = async {
 			f.set_len(record.size).map_err(output)?;
 			let mut offset = 0;
 			let mut jobs = Vec::new();
 			for (i, slice) in record.slices.iter().enumerate() {
-				let (me, f, progress, slice) = (self.clone(), f.clone(), progress.clone(), slice.clone());
+				let (me, f, progress, slice) =
+					(self.clone(), f.clone(), progress.clone(), slice.clone());
 				let o = offset;
 				offset += slice.len;
 				jobs.push(async move { me.get_one(&f, i as u64, o, &slice, &progress).await });
@@ -266,7 +302,7 @@ impl SdsClient {
 		progress: &dyn Progress,
 	) -> Result<()> {
 		let mut picker = ReplicaPicker::new(s.hops(), &mut rand::thread_rng());
-		while let Some(hop) = picker.next() {
+		while let Some(hop) = picker.next_replica() {
 			let req = GetRequest {
 				task: TaskId(rand::random()),
 				ledger_period: self.inner.cfg.ledger_period,
@@ -288,8 +324,9 @@ impl SdsClient {
 				.await;
 			match res {
 				Ok(_) => return Ok(()),
-				Err(sds_net::Error::Local(e)) =>
-					return Err(Error::Output { path: "the output file".into(), source: e }),
+				Err(sds_net::Error::Local(e)) => {
+					return Err(Error::Output { path: "the output file".into(), source: e })
+				},
 				Err(e) => {
 					tracing::warn!(slice = index, node = %hop.node, error = %e, "replica failed; trying another");
 					picker.failed(hop.clone(), e.to_string());
@@ -315,7 +352,11 @@ impl SdsClient {
 		for s in &record.slices {
 			let mut ok = 0;
 			for hop in s.hops() {
-				let r = tokio::time::timeout(Duration::from_secs(5), self.inner.host.has_slice(&hop, s.slice_hash())).await;
+				let r = tokio::time::timeout(
+					Duration::from_secs(5),
+					self.inner.host.has_slice(&hop, s.slice_hash()),
+				)
+				.await;
 				if matches!(r, Ok(Ok(Some(len))) if len == s.len) {
 					ok += 1;
 				}
@@ -326,13 +367,22 @@ impl SdsClient {
 	}
 
 	async fn reachable(&self, hop: &Hop) -> bool {
-		let probe = tokio::time::timeout(Duration::from_secs(5), self.inner.host.has_slice(hop, Default::default())).await;
+		let probe = tokio::time::timeout(
+			Duration::from_secs(5),
+			self.inner.host.has_slice(hop, Default::default()),
+		)
+		.await;
 		!matches!(probe, Err(_) | Ok(Err(sds_net::Error::Unreachable { .. })))
 	}
 
 	/// Whether a node answers.
 	pub async fn ping(&self, hop: &Hop) -> std::result::Result<(), String> {
-		match tokio::time::timeout(Duration::from_secs(5), self.inner.host.has_slice(hop, Default::default())).await {
+		match tokio::time::timeout(
+			Duration::from_secs(5),
+			self.inner.host.has_slice(hop, Default::default()),
+		)
+		.await
+		{
 			Ok(Ok(_)) => Ok(()),
 			Ok(Err(e)) => Err(e.to_string()),
 			Err(_) => Err("no answer within 5 s".into()),

@@ -127,7 +127,10 @@ async fn upload_routes_around_a_dead_node() {
 	// Too few live nodes for 3 replicas is a clear error.
 	rns[2].host.shutdown();
 	let err = c.put_file(&p, &()).await.unwrap_err();
-	assert!(matches!(err, Error::NotEnoughNodes { needed: 3, .. } | Error::UploadFailed { .. }), "{err}");
+	assert!(
+		matches!(err, Error::NotEnoughNodes { needed: 3, .. } | Error::UploadFailed { .. }),
+		"{err}"
+	);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,7 +16,11 @@ use stratos_primitives::{SliceHash, TaskId};
 fn bin(name: &str) -> PathBuf {
 	let sds = PathBuf::from(env!("CARGO_BIN_EXE_sds"));
 	let p = sds.parent().unwrap().join(name);
-	assert!(p.exists(), "{} not found: build the workspace first (cargo build --workspace)", p.display());
+	assert!(
+		p.exists(),
+		"{} not found: build the workspace first (cargo build --workspace)",
+		p.display()
+	);
 	p
 }
 
@@ -69,7 +73,12 @@ fn sds(home: &Path, nodes: &[&Rn], args: &[&str]) -> Output {
 }
 
 fn ok(o: &Output) -> String {
-	assert!(o.status.success(), "stdout: {}\nstderr: {}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+	assert!(
+		o.status.success(),
+		"stdout: {}\nstderr: {}",
+		String::from_utf8_lossy(&o.stdout),
+		String::from_utf8_lossy(&o.stderr)
+	);
 	String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
@@ -81,7 +90,8 @@ fn err(o: &Output) -> String {
 #[test]
 fn put_get_through_three_node_processes_and_survive_one_death() {
 	let tmp = tempfile::tempdir().unwrap();
-	let mut rns: Vec<Rn> = (0..3).map(|i| start_rn(&tmp.path().join(format!("rn{i}")), 0)).collect();
+	let mut rns: Vec<Rn> =
+		(0..3).map(|i| start_rn(&tmp.path().join(format!("rn{i}")), 0)).collect();
 	let home = tmp.path().join("home");
 	let input = tmp.path().join("input.bin");
 	let mut x = 0x9e37_79b9_7f4a_7c15u64;
@@ -98,7 +108,10 @@ fn put_get_through_three_node_processes_and_survive_one_death() {
 	let out = ok(&sds(&home, &refs, &["put", input.to_str().unwrap(), "/docs/input.bin"]));
 	assert!(out.contains("stored /docs/input.bin"), "{out}");
 	let listing = ok(&sds(&home, &refs, &["ls"]));
-	assert!(listing.contains("/docs/input.bin") && listing.contains(&data.len().to_string()), "{listing}");
+	assert!(
+		listing.contains("/docs/input.bin") && listing.contains(&data.len().to_string()),
+		"{listing}"
+	);
 	let id = ok(&sds(&home, &refs, &["id", input.to_str().unwrap()])).trim().to_string();
 	assert!(listing.contains(&id), "ls shows the file id {id}: {listing}");
 	// metrics count the stored slices (6 slices on every node)
@@ -181,12 +194,20 @@ async fn acknowledged_slices_survive_kill_9() {
 		let (client, hop, acked) = (client.clone(), hop.clone(), acked.clone());
 		uploads.push(tokio::spawn(async move {
 			for i in 0u32.. {
-				let d: Vec<u8> = (0..(1 << 20) + 17).map(|j: usize| (j as u32 ^ i.wrapping_mul(7) ^ w as u32) as u8).collect();
+				let d: Vec<u8> = (0..(1 << 20) + 17)
+					.map(|j: usize| (j as u32 ^ i.wrapping_mul(7) ^ w as u32) as u8)
+					.collect();
 				let res = client
-					.put_slice(std::slice::from_ref(&hop), TaskId::default(), d.len() as u64, |b, o| {
-						b.copy_from_slice(&d[o as usize..o as usize + b.len()]);
-						Ok(())
-					}, |_| {})
+					.put_slice(
+						std::slice::from_ref(&hop),
+						TaskId::default(),
+						d.len() as u64,
+						|b, o| {
+							b.copy_from_slice(&d[o as usize..o as usize + b.len()]);
+							Ok(())
+						},
+						|_| {},
+					)
 					.await;
 				match res {
 					Ok((h, _)) => acked.lock().unwrap().push((h, d)),
@@ -215,10 +236,22 @@ async fn acknowledged_slices_survive_kill_9() {
 	for (h, d) in &acked {
 		let mut got = Vec::new();
 		client
-			.get_slice(&hop, GetRequest { task: TaskId([1; 32]), ledger_period: 0, client: key.public().0, slice: *h, offset: 0, length: u64::MAX }, &key, |_, b| {
-				got.extend_from_slice(b);
-				Ok(())
-			})
+			.get_slice(
+				&hop,
+				GetRequest {
+					task: TaskId([1; 32]),
+					ledger_period: 0,
+					client: key.public().0,
+					slice: *h,
+					offset: 0,
+					length: u64::MAX,
+				},
+				&key,
+				|_, b| {
+					got.extend_from_slice(b);
+					Ok(())
+				},
+			)
 			.await
 			.unwrap_or_else(|e| panic!("acknowledged slice {h} lost after kill -9: {e}"));
 		assert_eq!(&got, d);

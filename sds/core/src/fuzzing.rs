@@ -8,7 +8,12 @@ use stratos_primitives::merkle::{root_levelwise, Leaf, MerkleProof};
 /// The wire decoder: any byte stream yields frames or an error, never a panic; every frame
 /// decoded re-encodes to bytes that decode to the same frame.
 pub fn wire_decoder(data: &[u8]) {
-	let _ = decode_body(data);
+	let generic = decode_body(data);
+	let owned = crate::wire::decode_body_owned(data.to_vec());
+	assert_eq!(generic.is_ok(), owned.is_ok(), "fast path disagrees on validity");
+	if let (Ok(a), Ok(b)) = (&generic, &owned) {
+		assert_eq!(a, b, "fast path decodes differently");
+	}
 	for split in [1usize, 7, 4096] {
 		let mut d = Decoder::new();
 		let mut frames = 0;
@@ -19,7 +24,11 @@ pub fn wire_decoder(data: &[u8]) {
 					Ok(Some(f)) => {
 						frames += 1;
 						let bytes = f.to_bytes();
-						assert_eq!(decode_body(&bytes[4..]).as_ref(), Ok(&f), "re-encoding changed a frame");
+						assert_eq!(
+							decode_body(&bytes[4..]).as_ref(),
+							Ok(&f),
+							"re-encoding changed a frame"
+						);
 					},
 					Ok(None) => break,
 					Err(_) => return,
@@ -72,7 +81,10 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
 		Frame::Put(PutRequest {
 			task: TaskId([1; 32]),
 			slice_len: 70000,
-			forward: vec![Hop { node: NodeId([2; 32]), addrs: vec!["/ip4/127.0.0.1/tcp/7400".into()] }],
+			forward: vec![Hop {
+				node: NodeId([2; 32]),
+				addrs: vec!["/ip4/127.0.0.1/tcp/7400".into()],
+			}],
 		}),
 		Frame::Get(GetRequest {
 			task: TaskId([3; 32]),

@@ -23,7 +23,7 @@ impl<T: Clone> ReplicaPicker<T> {
 	}
 
 	/// The next replica to try, or `None` when all have failed.
-	pub fn next(&mut self) -> Option<T> {
+	pub fn next_replica(&mut self) -> Option<T> {
 		self.order.pop()
 	}
 
@@ -48,7 +48,7 @@ mod tests {
 		let mut rng = rand::rngs::StdRng::seed_from_u64(1);
 		let mut p = ReplicaPicker::new(vec![1, 2, 3], &mut rng);
 		let mut seen = vec![];
-		while let Some(r) = p.next() {
+		while let Some(r) = p.next_replica() {
 			p.failed(r, "down");
 			seen.push(r);
 		}
@@ -63,7 +63,7 @@ mod tests {
 		let mut counts = [0u32; 3];
 		for _ in 0..3000 {
 			let mut p = ReplicaPicker::new(vec![0usize, 1, 2], &mut rng);
-			counts[p.next().unwrap()] += 1;
+			counts[p.next_replica().unwrap()] += 1;
 		}
 		for c in counts {
 			assert!((800..1200).contains(&c), "{counts:?}");

@@ -23,7 +23,7 @@ pub const MAX_SLICE_SIZE: u64 = 64 * 1024 * 1024;
 
 /// Checks a configured slice size.
 pub fn check_slice_size(size: u64) -> Result<u64, Error> {
-	if size == 0 || size > MAX_SLICE_SIZE || size % CHUNK_SIZE as u64 != 0 {
+	if size == 0 || size > MAX_SLICE_SIZE || !size.is_multiple_of(CHUNK_SIZE as u64) {
 		return Err(Error::BadSliceSize(size));
 	}
 	Ok(size)

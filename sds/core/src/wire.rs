@@ -241,6 +241,42 @@ pub fn decode_body(body: &[u8]) -> Result<Frame, Error> {
 	Ok(frame)
 }
 
+/// SCALE variant index of [`Frame::Data`].
+const DATA_INDEX: u8 = 3;
+
+/// The length prefix and SCALE header of a `Data` frame carrying `len` bytes; written before
+/// the payload itself so data is never copied into a frame.
+pub fn data_header(len: usize) -> Vec<u8> {
+	let mut h = Vec::with_capacity(4 + 1 + 5);
+	h.extend_from_slice(&[0; 4]);
+	h.push(DATA_INDEX);
+	codec::Compact(len as u32).encode_to(&mut h);
+	let body_len = (h.len() - 4 + len) as u32;
+	h[..4].copy_from_slice(&body_len.to_be_bytes());
+	h
+}
+
+/// Like [`decode_body`], but takes the buffer and moves a `Data` payload out of it instead of
+/// copying it.
+pub fn decode_body_owned(mut body: Vec<u8>) -> Result<Frame, Error> {
+	if body.first() == Some(&DATA_INDEX) {
+		let mut rest = &body[1..];
+		let len = codec::Compact::<u32>::decode(&mut rest)
+			.map_err(|e| Error::Undecodable(e.to_string()))?
+			.0 as usize;
+		if rest.len() != len {
+			return Err(Error::Undecodable("data frame length does not match its body".into()));
+		}
+		if len > CHUNK_SIZE as usize {
+			return Err(Error::Limit("data frame larger than a chunk"));
+		}
+		let header = body.len() - len;
+		body.drain(..header);
+		return Ok(Frame::Data(body));
+	}
+	decode_body(&body)
+}
+
 /// Splits a byte stream into frames; holds at most one frame's bytes.
 #[derive(Debug, Default)]
 pub struct Decoder {
@@ -344,6 +380,25 @@ mod tests {
 		let hops = (0..=MAX_HOPS).map(|_| Hop { node: NodeId([0; 32]), addrs: vec![] }).collect();
 		let p = Frame::Put(PutRequest { task: TaskId([0; 32]), slice_len: 1, forward: hops });
 		assert_eq!(decode_body(&p.encode()), Err(Error::Limit("too many forward hops")));
+	}
+
+	#[test]
+	fn data_fast_paths_match_the_generic_encoding() {
+		for len in [0usize, 1, 63, 64, 16383, 16384, CHUNK_SIZE as usize] {
+			let payload: Vec<u8> = (0..len).map(|i| i as u8).collect();
+			let frame = Frame::Data(payload.clone());
+			let mut manual = data_header(len);
+			manual.extend_from_slice(&payload);
+			assert_eq!(manual, frame.to_bytes(), "len {len}");
+			assert_eq!(decode_body_owned(manual[4..].to_vec()), Ok(frame));
+		}
+		let mut short = data_header(10);
+		short.extend_from_slice(&[1; 9]);
+		assert!(decode_body_owned(short[4..].to_vec()).is_err());
+		assert_eq!(
+			decode_body_owned(Frame::PutEnd { slice: SliceHash([1; 32]) }.encode()),
+			Ok(Frame::PutEnd { slice: SliceHash([1; 32]) })
+		);
 	}
 
 	#[test]

@@ -1,5 +1,5 @@
 use crate::{
-	io::{flush, read_frame, unexpected, write_frame},
+	io::{flush, read_frame, unexpected, write_data, write_frame},
 	node_id, peer_id, Error, PROTOCOL,
 };
 use futures::{AsyncWriteExt, StreamExt};
@@ -309,7 +309,7 @@ impl Host {
 			let n = (len - sent).min(CHUNK_SIZE as u64) as usize;
 			read_at(&mut buf[..n], sent).map_err(Error::Local)?;
 			hasher.update(&buf[..n]);
-			if let Err(e) = write_frame(&mut stream, &Frame::Data(buf[..n].to_vec()), &peer).await {
+			if let Err(e) = write_data(&mut stream, &buf[..n], &peer).await {
 				return Err(explain_write_failure(&mut stream, &peer, e).await);
 			}
 			sent += n as u64;
@@ -474,16 +474,24 @@ async fn run_swarm(
 						let _ = r.send(Ok(()));
 					}
 				},
-				SwarmEvent::OutgoingConnectionError { peer_id: Some(p), error, .. } => {
-					if !swarm.is_connected(&p) {
-						for r in pending.remove(&p).unwrap_or_default() {
-							let _ = r.send(Err(error.to_string()));
-						}
+				SwarmEvent::OutgoingConnectionError { peer_id: Some(p), error, .. }
+					if !swarm.is_connected(&p) =>
+				{
+					for r in pending.remove(&p).unwrap_or_default() {
+						let _ = r.send(Err(error.to_string()));
 					}
 				},
 				_ => {},
 			},
 		}
+	}
+}
+
+impl Host {
+	/// Opens a raw protocol stream to `hop` (for tests of hostile input).
+	#[doc(hidden)]
+	pub async fn open_raw(&self, hop: &Hop) -> Result<libp2p::Stream, Error> {
+		Ok(self.open(hop).await?.0)
 	}
 }
 
@@ -501,13 +509,5 @@ mod tests {
 		assert_eq!(chunk_span(3 * CS, CS - 1, 2), Some((0, 2)));
 		assert_eq!(chunk_span(3 * CS, 0, 3 * CS), Some((0, 3)));
 		assert_eq!(chunk_span(3 * CS + 1, 3 * CS, 5), Some((3, 4)));
-	}
-}
-
-impl Host {
-	/// Opens a raw protocol stream to `hop` (for tests of hostile input).
-	#[doc(hidden)]
-	pub async fn open_raw(&self, hop: &Hop) -> Result<libp2p::Stream, Error> {
-		Ok(self.open(hop).await?.0)
 	}
 }

@@ -43,6 +43,23 @@ pub async fn write_frame<W: futures::AsyncWrite + Unpin>(
 		.map_err(|_| Error::Timeout { peer: peer.into(), secs: IDLE_TIMEOUT.as_secs() })?
 }
 
+/// Writes a `Data` frame without copying the payload into a frame first.
+pub async fn write_data<W: futures::AsyncWrite + Unpin>(
+	w: &mut W,
+	data: &[u8],
+	peer: &str,
+) -> Result<(), Error> {
+	let header = wire::data_header(data.len());
+	let fut = async {
+		w.write_all(&header).await?;
+		w.write_all(data).await
+	};
+	tokio::time::timeout(IDLE_TIMEOUT, fut)
+		.await
+		.map_err(|_| Error::Timeout { peer: peer.into(), secs: IDLE_TIMEOUT.as_secs() })?
+		.map_err(|source| Error::Io { peer: peer.into(), source })
+}
+
 pub async fn flush<W: futures::AsyncWrite + Unpin>(w: &mut W, peer: &str) -> Result<(), Error> {
 	w.flush().await.map_err(|source| Error::Io { peer: peer.into(), source })
 }

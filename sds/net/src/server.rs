@@ -2,7 +2,7 @@
 
 use crate::{
 	host::{chunk_span, Host, Inner},
-	io::{flush, read_frame, unexpected, write_frame},
+	io::{flush, read_frame, unexpected, write_data, write_frame},
 	Error,
 };
 use futures::{AsyncWriteExt, StreamExt};
@@ -129,7 +129,7 @@ async fn serve_put(
 			Frame::Data(d) => {
 				// Forward first: the next node starts receiving while this one writes.
 				if let Some((s, l)) = down.as_mut() {
-					if let Err(e) = write_frame(s, &Frame::Data(d.clone()), l).await {
+					if let Err(e) = write_data(s, &d, l).await {
 						refuse(&mut up, label, ErrorCode::ForwardFailed, e.to_string()).await;
 						return Err(e);
 					}
@@ -231,7 +231,7 @@ async fn serve_get(
 			},
 		};
 		metrics.bytes_out.fetch_add(chunk.len() as u64, Ordering::Relaxed);
-		write_frame(&mut s, &Frame::Data(chunk), label).await?;
+		write_data(&mut s, &chunk, label).await?;
 	}
 	let receipt = TaskReceipt {
 		genesis_hash: host.inner.genesis_hash,
@@ -264,7 +264,10 @@ async fn serve_get(
 	};
 	let signed = SignedReceipt { receipt, node_signature, client_signature };
 	if signed.verify(&host.inner.genesis_hash).is_err() {
-		return Err(owes(Error::Protocol { peer: label.into(), what: "invalid countersignature".into() }));
+		return Err(owes(Error::Protocol {
+			peer: label.into(),
+			what: "invalid countersignature".into(),
+		}));
 	}
 	tokio::task::block_in_place(|| store.put_receipt(&signed))?;
 	metrics.receipts.fetch_add(1, Ordering::Relaxed);

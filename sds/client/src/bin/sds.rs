@@ -62,7 +62,8 @@ fn main() -> std::process::ExitCode {
 		.with_writer(std::io::stderr)
 		.init();
 	let cli = Cli::parse();
-	let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+	let rt =
+		tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
 	match rt.block_on(run(cli)) {
 		Ok(()) => std::process::ExitCode::SUCCESS,
 		Err(e) => {
@@ -88,14 +89,15 @@ fn account(home: &std::path::Path) -> Result<sr25519::Pair> {
 	let p = home.join("account");
 	match std::fs::read_to_string(&p) {
 		Ok(t) => {
-			let seed: [u8; 32] = hex::decode(t.trim())
-				.ok()
-				.and_then(|b| b.try_into().ok())
-				.ok_or_else(|| anyhow!("account file {} does not hold a 32-byte hex seed", p.display()))?;
+			let seed: [u8; 32] =
+				hex::decode(t.trim()).ok().and_then(|b| b.try_into().ok()).ok_or_else(|| {
+					anyhow!("account file {} does not hold a 32-byte hex seed", p.display())
+				})?;
 			Ok(sr25519::Pair::from_seed(&seed))
 		},
 		Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-			std::fs::create_dir_all(home).with_context(|| format!("cannot create {}", home.display()))?;
+			std::fs::create_dir_all(home)
+				.with_context(|| format!("cannot create {}", home.display()))?;
 			let seed: [u8; 32] = rand::random();
 			let mut f = std::fs::OpenOptions::new()
 				.write(true)
@@ -160,20 +162,23 @@ async fn run(cli: Cli) -> Result<()> {
 	let catalog_path = home.join("catalog.json");
 	match &cli.cmd {
 		Cmd::Put { file, path } => {
-			let name = match path {
-				Some(p) => p.clone(),
-				None => file
-					.file_name()
-					.map(|n| n.to_string_lossy().into_owned())
-					.ok_or_else(|| anyhow!("{} has no file name: give an SDS path", file.display()))?,
-			};
+			let name =
+				match path {
+					Some(p) => p.clone(),
+					None => file.file_name().map(|n| n.to_string_lossy().into_owned()).ok_or_else(
+						|| anyhow!("{} has no file name: give an SDS path", file.display()),
+					)?,
+				};
 			let path = check_sds_path(&name)?;
 			let mut catalog = Catalog::load(&catalog_path)?;
 			if catalog.files.contains_key(&path) {
 				bail!(sds_client::Error::Exists(path));
 			}
 			let size = std::fs::metadata(file)
-				.map_err(|e| sds_client::Error::Input { path: file.display().to_string(), source: e })?
+				.map_err(|e| sds_client::Error::Input {
+					path: file.display().to_string(),
+					source: e,
+				})?
 				.len();
 			let c = client(&cli, &home).await?;
 			let b = bar(size, cli.quiet);
@@ -230,7 +235,8 @@ async fn run(cli: Cli) -> Result<()> {
 		},
 		Cmd::Rm { path } => {
 			let mut catalog = Catalog::load(&catalog_path)?;
-			let (p, _) = catalog.find(path).ok_or_else(|| sds_client::Error::UnknownFile(path.clone()))?;
+			let (p, _) =
+				catalog.find(path).ok_or_else(|| sds_client::Error::UnknownFile(path.clone()))?;
 			catalog.files.remove(&p);
 			catalog.save()?;
 			println!("removed {p} from your index (nodes drop the slices when the chain's file record goes; see offchain/README.md)");
@@ -256,7 +262,8 @@ async fn run(cli: Cli) -> Result<()> {
 			}
 		},
 		Cmd::Id { file } => {
-			let slice_size = sds_core::units::parse_size(&cli.slice_size).map_err(|e| anyhow!(e))?;
+			let slice_size =
+				sds_core::units::parse_size(&cli.slice_size).map_err(|e| anyhow!(e))?;
 			println!("{}", SdsClient::file_id_of(file, slice_size)?);
 		},
 	}
