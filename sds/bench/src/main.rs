@@ -248,6 +248,18 @@ fn main() -> Result<()> {
 			c.args(["--node", &r.1]);
 		}
 	};
+	// One replica on a fourth node first: a pipelined 3-replica upload should take about as
+	// long as this, not three times as long.
+	let solo = start_rn(&dir.join("solo"))?;
+	drop_caches();
+	let mut put1 = Command::new(&sds);
+	put1.arg("--home").arg(dir.join("client-solo")).args(["--quiet", "--slice-size", &args.slice_size]);
+	put1.args(["--parallel", &args.parallel.to_string(), "--replicas", "1", "--node", &solo.1]);
+	put1.arg("put").arg(&input).arg("/bench.bin");
+	let (put1_s, _, _) = run_measured(&mut put1)?;
+	let upload1 = mbps(size, put1_s);
+	drop(solo);
+	let _ = std::fs::remove_dir_all(dir.join("solo"));
 	drop_caches();
 	let mut put = Command::new(&sds);
 	base(&mut put);
@@ -284,6 +296,7 @@ fn main() -> Result<()> {
 		"  upload, 3 replicas        {upload:8.1} MB/s   {:5.0}% of 3-copy limit (goal >= 40%)",
 		100.0 * upload / limit3
 	);
+	println!("  upload, 1 replica         {upload1:8.1} MB/s   (3 replicas take {:.2}x its time; store-and-forward would take ~3x)", put_s / put1_s);
 	println!("  download, verified        {download:8.1} MB/s   {:5.0}% of min(read, hash) (goal >= 60%)", 100.0 * download / read_limit);
 	println!("  download identical        {same}");
 	println!("peak RSS (goal <= 256 MiB each)");

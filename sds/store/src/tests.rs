@@ -165,3 +165,42 @@ fn receipts_are_kept_per_period() {
 	assert_eq!(store.receipts(1).unwrap(), vec![mk(1, 1), mk(1, 2)]);
 	assert_eq!(store.receipts(3).unwrap(), vec![]);
 }
+
+/// A full disk fails the put with a clear error and leaves the store consistent (needs root
+/// for the tmpfs mount, which CI has).
+#[test]
+fn disk_full_is_a_clear_error_and_leaves_the_store_consistent() {
+	let dir = tempfile::tempdir().unwrap();
+	let mnt = dir.path().join("small");
+	std::fs::create_dir(&mnt).unwrap();
+	let status = std::process::Command::new("mount")
+		.args(["-t", "tmpfs", "-o", "size=4m", "tmpfs"])
+		.arg(&mnt)
+		.status()
+		.expect("run mount");
+	assert!(status.success(), "mounting a tmpfs needs root (CI runs as root)");
+	struct Unmount(std::path::PathBuf);
+	impl Drop for Unmount {
+		fn drop(&mut self) {
+			let _ = std::process::Command::new("umount").arg(&self.0).status();
+		}
+	}
+	let _guard = Unmount(mnt.clone());
+	// The declared capacity is larger than the disk: the disk fills first.
+	let store = Store::open(&mnt, 1 << 30).unwrap();
+	let small = data(1 << 20, 1);
+	let h = put(&store, &small).unwrap();
+	let big = data(6 << 20, 2);
+	match put(&store, &big) {
+		Err(Error::DiskFull(p)) => assert!(p.starts_with(&mnt), "{}", p.display()),
+		other => panic!("expected DiskFull, got {:?}", other.map(|_| ())),
+	}
+	assert!(Error::DiskFull(mnt.clone()).to_string().contains("free space"));
+	assert_eq!(fs_count(&mnt.join("tmp")), 0, "the partial slice was removed");
+	let s = store.stats();
+	assert_eq!((s.slices, s.used, s.reserved), (1, small.len() as u64, 0));
+	assert_eq!(store.read_all(&h).unwrap(), small);
+	drop(store);
+	let store = Store::open(&mnt, 1 << 30).unwrap();
+	assert_eq!(store.read_all(&h).unwrap(), small);
+}
