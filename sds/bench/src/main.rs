@@ -253,7 +253,11 @@ fn main() -> Result<()> {
 	let solo = start_rn(&dir.join("solo"))?;
 	drop_caches();
 	let mut put1 = Command::new(&sds);
-	put1.arg("--home").arg(dir.join("client-solo")).args(["--quiet", "--slice-size", &args.slice_size]);
+	put1.arg("--home").arg(dir.join("client-solo")).args([
+		"--quiet",
+		"--slice-size",
+		&args.slice_size,
+	]);
 	put1.args(["--parallel", &args.parallel.to_string(), "--replicas", "1", "--node", &solo.1]);
 	put1.arg("put").arg(&input).arg("/bench.bin");
 	let (put1_s, _, _) = run_measured(&mut put1)?;

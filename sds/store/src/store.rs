@@ -429,6 +429,37 @@ impl SliceReader<'_> {
 		Ok(buf)
 	}
 
+	/// Reads chunks `first..first + count` (clipped to the slice) with one positional read,
+	/// checking each against its hash; a mismatch quarantines the slice.
+	pub fn read_chunks(&self, first: u64, count: u64) -> Result<Vec<Vec<u8>>> {
+		let total = chunk_count(self.meta.len);
+		let end = first.saturating_add(count).min(total);
+		if first >= end {
+			return Ok(Vec::new());
+		}
+		let cs = CHUNK_SIZE as u64;
+		let start = first * cs;
+		let stop = (end * cs).min(self.meta.len);
+		let mut buf = vec![0u8; (stop - start) as usize];
+		if let Err(e) = self.file.read_exact_at(&mut buf, start) {
+			if e.kind() == std::io::ErrorKind::UnexpectedEof {
+				return Err(self.store.quarantine(&self.hash, "slice file is truncated".into()));
+			}
+			return Err(Error::io("read", self.store.slice_path(&self.hash), e));
+		}
+		let mut out = Vec::with_capacity((end - first) as usize);
+		for (k, chunk) in buf.chunks(cs as usize).enumerate() {
+			let index = first + k as u64;
+			if chunk_hash(chunk) != self.meta.chunk_hashes[index as usize] {
+				return Err(self
+					.store
+					.quarantine(&self.hash, format!("chunk {index} does not match its hash")));
+			}
+			out.push(chunk.to_vec());
+		}
+		Ok(out)
+	}
+
 	/// Checks that the index's chunk hashes lead to the slice hash (done once per read
 	/// session, so a damaged index entry is caught too).
 	pub fn check_index(&self) -> Result<()> {

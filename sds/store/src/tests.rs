@@ -94,7 +94,8 @@ fn corrupt_chunk_is_never_served_and_is_quarantined() {
 	std::fs::write(&path, bytes).unwrap();
 	let r = store.open_read(&h).unwrap();
 	assert_eq!(r.read_chunk(0).unwrap(), d[..CHUNK_SIZE as usize]);
-	assert!(matches!(r.read_chunk(1), Err(Error::Corrupt { .. })));
+	assert_eq!(r.read_chunks(0, 1).unwrap(), vec![d[..CHUNK_SIZE as usize].to_vec()]);
+	assert!(matches!(r.read_chunks(0, 8), Err(Error::Corrupt { .. })));
 	assert!(store.meta(&h).unwrap().is_none());
 	assert!(dir.path().join("corrupt").join(&hex).exists());
 	assert_eq!(store.stats().corrupt, 1);
