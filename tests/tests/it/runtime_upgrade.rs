@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use futures::future::join_all;
 use stratos_tests::{finalized_number, start_local_network, stratos, wait_finalized};
 use subxt::{
 	ext::jsonrpsee::{core::client::ClientT, rpc_params},
@@ -79,13 +80,22 @@ async fn root_referendum_upgrades_the_runtime() -> anyhow::Result<()> {
 	submit(&api, &stratos::transactions().referenda().place_decision_deposit(index), &dev::bob())
 		.await?;
 
-	// 3. Six accounts vote aye with 800k STOS each at 1x conviction.
-	for who in [dev::alice(), dev::bob(), dev::charlie(), dev::dave(), dev::eve(), dev::ferdie()] {
+	// 3. Six accounts vote aye with 800k STOS each at 1x conviction, all at once: voted one
+	// after the other, the first few already pass the curves and the referendum can be
+	// confirmed (3 blocks) before the last vote lands, which then fails with `NotOngoing`.
+	let voters = [dev::alice(), dev::bob(), dev::charlie(), dev::dave(), dev::eve(), dev::ferdie()];
+	let votes = voters.iter().map(|who| {
 		let vote = AccountVote::Standard {
 			vote: Vote(0x80 | Conviction::Locked1x as u8),
 			balance: 800_000 * STOS,
 		};
-		submit(&api, &stratos::transactions().conviction_voting().vote(index, vote), &who).await?;
+		let api = &api;
+		async move {
+			submit(api, &stratos::transactions().conviction_voting().vote(index, vote), who).await
+		}
+	});
+	for result in join_all(votes).await {
+		result?;
 	}
 
 	// 4. Follow finalized blocks until the scheduler enacts the referendum.
