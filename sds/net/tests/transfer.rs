@@ -280,7 +280,12 @@ async fn a_client_that_does_not_countersign_is_not_served_again() {
 		seen += n;
 	}
 	drop(s);
-	tokio::time::sleep(Duration::from_millis(200)).await;
+	// The node notices the missing countersignature when the stream ends; wait for that
+	// (the request that fails counts in `errors`).
+	let deadline = Instant::now() + Duration::from_secs(10);
+	while rn.host.metrics().snapshot().errors == 0 && Instant::now() < deadline {
+		tokio::time::sleep(Duration::from_millis(20)).await;
+	}
 	let res = get(&c, &rn.host.hop(), slice, &key).await;
 	assert!(matches!(res, Err(Error::Remote { code: ErrorCode::ReceiptRequired, .. })), "{res:?}");
 	assert_eq!(rn.host.metrics().snapshot().refused_unpaid, 1);
