@@ -30,6 +30,7 @@ for i in 1 2 3; do
 		--capacity 10GiB --region local --metrics "127.0.0.1:962$i" \
 		>"$DATA/rn$i.out" 2>"$DATA/rn$i.log" &
 	PIDS="$PIDS $!"
+	addr=""
 	for _ in $(seq 1 50); do
 		addr=$(grep -m1 '^STRATOS_RN_ADDR ' "$DATA/rn$i.out" 2>/dev/null | cut -d' ' -f2 || true)
 		[ -n "$addr" ] && break

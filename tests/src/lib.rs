@@ -27,8 +27,14 @@ use subxt::{
 pub mod stratos {}
 
 /// The repository root.
+///
+/// `cargo test` sets CARGO_MANIFEST_DIR at run time as well; that one wins, because a test
+/// binary built in one clone can be reused by another clone sharing the target directory.
 pub fn repo_root() -> PathBuf {
-	Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+	let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+		.map(PathBuf::from)
+		.unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+	manifest.parent().expect("tests/ has a parent").to_path_buf()
 }
 
 /// Path of the `stratos-node` binary: `$STRATOS_NODE` or the one next to this test binary

@@ -86,6 +86,9 @@ pub enum Error {
 		/// Why.
 		reason: String,
 	},
+	/// A setting is out of range.
+	#[error("invalid setting: {0}")]
+	Config(String),
 	/// The network failed.
 	#[error(transparent)]
 	Net(#[from] sds_net::Error),

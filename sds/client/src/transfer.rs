@@ -21,15 +21,21 @@ use stratos_primitives::{FileId, NodeId, TaskId};
 pub trait Progress: Send + Sync {
 	/// `bytes` more were transferred.
 	fn advance(&self, bytes: u64);
+	/// `bytes` already counted must be transferred again (a retry).
+	fn rewind(&self, bytes: u64);
 }
 
 impl Progress for () {
 	fn advance(&self, _: u64) {}
+	fn rewind(&self, _: u64) {}
 }
 
 impl Progress for indicatif::ProgressBar {
 	fn advance(&self, bytes: u64) {
 		self.inc(bytes);
+	}
+	fn rewind(&self, bytes: u64) {
+		self.dec(bytes);
 	}
 }
 
@@ -109,16 +115,9 @@ impl SdsClient {
 	/// Starts the client's libp2p host (it only dials).
 	pub async fn connect(cfg: ClientConfig) -> Result<Self> {
 		if cfg.replicas == 0 {
-			return Err(Error::NotEnoughNodes { needed: 0, available: cfg.nodes.len() });
+			return Err(Error::Config("--replicas must be at least 1".into()));
 		}
-		slicing::check_slice_size(cfg.slice_size).map_err(|e| Error::BadPath {
-			path: cfg.slice_size.to_string(),
-			reason: if matches!(e, sds_core::Error::BadSliceSize(_)) {
-				"slice size must be a multiple of 64 KiB up to 64 MiB"
-			} else {
-				"bad slice size"
-			},
-		})?;
+		slicing::check_slice_size(cfg.slice_size).map_err(|e| Error::Config(e.to_string()))?;
 		let host = Host::start(HostConfig {
 			keypair: Keypair::generate_ed25519(),
 			listen: vec![],
@@ -234,8 +233,8 @@ impl SdsClient {
 							excluded.push(hop.node);
 						}
 					}
-					// Progress counted for the failed attempt is sent again.
-					let _ = sent;
+					// The failed attempt's bytes are sent again: take them off the progress.
+					progress.rewind(sent);
 				},
 			}
 		}
@@ -329,6 +328,7 @@ impl SdsClient {
 				},
 				Err(e) => {
 					tracing::warn!(slice = index, node = %hop.node, error = %e, "replica failed; trying another");
+					progress.rewind(got);
 					picker.failed(hop.clone(), e.to_string());
 				},
 			}

@@ -115,7 +115,7 @@ fn put_get_through_three_node_processes_and_survive_one_death() {
 	let id = ok(&sds(&home, &refs, &["id", input.to_str().unwrap()])).trim().to_string();
 	assert!(listing.contains(&id), "ls shows the file id {id}: {listing}");
 	// metrics count the stored slices (6 slices on every node)
-	let m = ureq_get(rns[0].metrics);
+	let m = fetch_metrics(rns[0].metrics);
 	assert!(m.contains("stratos_rn_slices 6"), "{m}");
 
 	// One node dies hard; downloads fall back to the others.
@@ -153,7 +153,7 @@ fn put_get_through_three_node_processes_and_survive_one_death() {
 	assert!(ok(&sds(&home, &refs, &["ls"])).contains("no files yet"));
 }
 
-fn ureq_get(port: u16) -> String {
+fn fetch_metrics(port: u16) -> String {
 	use std::io::{Read, Write};
 	let deadline = Instant::now() + Duration::from_secs(10);
 	loop {

@@ -1,10 +1,20 @@
 //! Replays the fuzz corpus (`fuzz/corpus/<target>/`) through the fuzz targets' bodies, so
 //! every input the fuzzers kept is checked on stable in CI.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+
+/// The corpus directory. `cargo test` sets CARGO_MANIFEST_DIR at run time too; that one is
+/// preferred, since a test binary built in one clone may be reused by another clone sharing
+/// the target directory.
+fn corpus_root() -> PathBuf {
+	let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+		.map(PathBuf::from)
+		.unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+	manifest.join("../../fuzz/corpus")
+}
 
 fn corpus(target: &str) -> Vec<PathBuf> {
-	let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus").join(target);
+	let dir = corpus_root().join(target);
 	let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
 		.unwrap_or_else(|e| panic!("corpus {} missing: {e}", dir.display()))
 		.map(|e| e.unwrap().path())
@@ -35,7 +45,7 @@ fn merkle_proof_corpus() {
 #[test]
 #[ignore]
 fn write_seeds() {
-	let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus");
+	let root = corpus_root();
 	for (i, (target, bytes)) in sds_core::fuzzing::seeds().into_iter().enumerate() {
 		let dir = root.join(target);
 		std::fs::create_dir_all(&dir).unwrap();

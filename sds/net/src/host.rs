@@ -1,5 +1,5 @@
 use crate::{
-	io::{flush, read_frame, unexpected, write_data, write_frame},
+	io::{flush, read_frame, read_frame_within, unexpected, write_data, write_frame, ACK_TIMEOUT},
 	node_id, peer_id, Error, PROTOCOL,
 };
 use futures::{AsyncWriteExt, StreamExt};
@@ -39,7 +39,7 @@ pub struct HostConfig {
 	pub store: Option<Arc<Store>>,
 	/// Genesis hash of the chain receipts are for.
 	pub genesis_hash: Hash,
-	/// Ledger period to put in receipts when a request names none.
+	/// Most requests served at once (further streams are dropped).
 	pub max_concurrent_streams: usize,
 }
 
@@ -318,7 +318,7 @@ impl Host {
 		let slice = SliceHash(hasher.finish().0);
 		write_frame(&mut stream, &Frame::PutEnd { slice }, &peer).await?;
 		flush(&mut stream, &peer).await?;
-		let reply = read_ack(&mut stream, &peer).await?;
+		let reply = read_frame_within(&mut stream, &peer, ACK_TIMEOUT).await?;
 		let _ = stream.close().await;
 		match reply {
 			Frame::PutAck { slice: s, holders } if s == slice => Ok((slice, holders)),
@@ -407,24 +407,6 @@ async fn explain_write_failure(stream: &mut libp2p::Stream, peer: &str, e: Error
 		Ok(Ok(f @ Frame::Error { .. })) => unexpected(f, peer, "nothing"),
 		_ => e,
 	}
-}
-
-async fn read_ack(stream: &mut libp2p::Stream, peer: &str) -> Result<Frame, Error> {
-	// A chain of fsyncs can take longer than one idle timeout.
-	let mut last = None;
-	for _ in 0..4 {
-		match read_frame(stream, peer).await {
-			Err(Error::Timeout { .. }) => continue,
-			other => {
-				last = Some(other);
-				break;
-			},
-		}
-	}
-	last.unwrap_or(Err(Error::Timeout {
-		peer: peer.into(),
-		secs: 4 * crate::io::IDLE_TIMEOUT.as_secs(),
-	}))
 }
 
 /// Chunk indices [first, end) covering `length` bytes at `offset` of a slice of `slice_len`

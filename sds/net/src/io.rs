@@ -8,9 +8,20 @@ use std::time::Duration;
 /// How long a peer may stay silent in the middle of an exchange.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long the acknowledgement of a put may take: every node of the chain fsyncs first.
+pub const ACK_TIMEOUT: Duration = Duration::from_secs(120);
+
 pub async fn read_frame<R: futures::AsyncRead + Unpin>(
 	r: &mut R,
 	peer: &str,
+) -> Result<Frame, Error> {
+	read_frame_within(r, peer, IDLE_TIMEOUT).await
+}
+
+pub async fn read_frame_within<R: futures::AsyncRead + Unpin>(
+	r: &mut R,
+	peer: &str,
+	timeout: Duration,
 ) -> Result<Frame, Error> {
 	let fut = async {
 		let mut header = [0u8; 4];
@@ -21,12 +32,12 @@ pub async fn read_frame<R: futures::AsyncRead + Unpin>(
 			.map_err(|e| Error::Protocol { peer: peer.into(), what: e.to_string() })?;
 		let mut body = vec![0u8; len];
 		r.read_exact(&mut body).await.map_err(|source| Error::Io { peer: peer.into(), source })?;
-		wire::decode_body(&body)
+		wire::decode_body_owned(body)
 			.map_err(|e| Error::Protocol { peer: peer.into(), what: e.to_string() })
 	};
-	tokio::time::timeout(IDLE_TIMEOUT, fut)
+	tokio::time::timeout(timeout, fut)
 		.await
-		.map_err(|_| Error::Timeout { peer: peer.into(), secs: IDLE_TIMEOUT.as_secs() })?
+		.map_err(|_| Error::Timeout { peer: peer.into(), secs: timeout.as_secs() })?
 }
 
 pub async fn write_frame<W: futures::AsyncWrite + Unpin>(

@@ -2,7 +2,7 @@
 
 use crate::{
 	host::{chunk_span, Host, Inner},
-	io::{flush, read_frame, unexpected, write_data, write_frame},
+	io::{flush, read_frame, read_frame_within, unexpected, write_data, write_frame, ACK_TIMEOUT},
 	Error,
 };
 use futures::{AsyncWriteExt, StreamExt};
@@ -160,7 +160,7 @@ async fn serve_put(
 	metrics.slices_stored.fetch_add(1, Ordering::Relaxed);
 	let mut holders = vec![host.node_id()];
 	if let Some((mut s, l)) = down {
-		match read_frame(&mut s, &l).await {
+		match read_frame_within(&mut s, &l, ACK_TIMEOUT).await {
 			Ok(Frame::PutAck { slice, holders: h }) if slice == claimed => holders.extend(h),
 			Ok(other) => {
 				let e = unexpected(other, &l, "PutAck");

@@ -1,6 +1,6 @@
 use crate::{Error, Result};
 use codec::{Decode, Encode};
-use rocksdb::{IteratorMode, Options, WriteOptions, DB};
+use rocksdb::{Options, WriteOptions, DB};
 use std::{
 	fs::{self, File},
 	io::Write,
@@ -110,15 +110,8 @@ impl Store {
 		let (mut used, mut count) = (0u64, 0u64);
 		let mut missing = Vec::new();
 		let mut indexed = std::collections::HashSet::new();
-		for item in self.db.prefix_iterator([SLICE_PREFIX]) {
-			let (k, v) = item?;
-			if k.first() != Some(&SLICE_PREFIX) {
-				break;
-			}
-			let hash =
-				SliceHash(k[1..].try_into().map_err(|_| Error::BadIndexEntry(format!("{k:?}")))?);
-			let meta = SliceMeta::decode(&mut &v[..])
-				.map_err(|_| Error::BadIndexEntry(hash.to_string()))?;
+		for entry in self.slice_entries() {
+			let (hash, meta) = entry?;
 			if self.slice_path(&hash).exists() {
 				used += meta.len;
 				count += 1;
@@ -180,21 +173,23 @@ impl Store {
 
 	/// All stored slices with their lengths.
 	pub fn list(&self) -> Result<Vec<(SliceHash, u64)>> {
-		let mut out = Vec::new();
-		for item in
-			self.db.iterator(IteratorMode::From(&[SLICE_PREFIX], rocksdb::Direction::Forward))
-		{
-			let (k, v) = item?;
-			if k.first() != Some(&SLICE_PREFIX) {
-				break;
-			}
-			let hash =
-				SliceHash(k[1..].try_into().map_err(|_| Error::BadIndexEntry(format!("{k:?}")))?);
-			let meta = SliceMeta::decode(&mut &v[..])
-				.map_err(|_| Error::BadIndexEntry(hash.to_string()))?;
-			out.push((hash, meta.len));
-		}
-		Ok(out)
+		self.slice_entries().map(|e| e.map(|(hash, meta)| (hash, meta.len))).collect()
+	}
+
+	/// The index entries of all slices, in hash order.
+	fn slice_entries(&self) -> impl Iterator<Item = Result<(SliceHash, SliceMeta)>> + '_ {
+		self.db
+			.prefix_iterator([SLICE_PREFIX])
+			.take_while(|item| !matches!(item, Ok((k, _)) if k.first() != Some(&SLICE_PREFIX)))
+			.map(|item| {
+				let (k, v) = item?;
+				let hash = SliceHash(
+					k[1..].try_into().map_err(|_| Error::BadIndexEntry(format!("{k:?}")))?,
+				);
+				let meta = SliceMeta::decode(&mut &v[..])
+					.map_err(|_| Error::BadIndexEntry(hash.to_string()))?;
+				Ok((hash, meta))
+			})
 	}
 
 	/// Starts receiving a slice of `len` bytes, reserving the space.
@@ -404,29 +399,11 @@ impl SliceReader<'_> {
 
 	/// Reads chunk `index`, checking it against its hash; a mismatch quarantines the slice.
 	pub fn read_chunk(&self, index: u64) -> Result<Vec<u8>> {
-		let count = chunk_count(self.meta.len);
-		if index >= count {
-			return Err(Error::BadRange {
-				offset: index * CHUNK_SIZE as u64,
-				length: 0,
-				slice_len: self.meta.len,
-			});
-		}
-		let start = index * CHUNK_SIZE as u64;
-		let len = (self.meta.len - start).min(CHUNK_SIZE as u64) as usize;
-		let mut buf = vec![0u8; len];
-		if let Err(e) = self.file.read_exact_at(&mut buf, start) {
-			if e.kind() == std::io::ErrorKind::UnexpectedEof {
-				return Err(self.store.quarantine(&self.hash, "slice file is truncated".into()));
-			}
-			return Err(Error::io("read", self.store.slice_path(&self.hash), e));
-		}
-		if chunk_hash(&buf) != self.meta.chunk_hashes[index as usize] {
-			return Err(self
-				.store
-				.quarantine(&self.hash, format!("chunk {index} does not match its hash")));
-		}
-		Ok(buf)
+		self.read_chunks(index, 1)?.pop().ok_or(Error::BadRange {
+			offset: index * CHUNK_SIZE as u64,
+			length: 0,
+			slice_len: self.meta.len,
+		})
 	}
 
 	/// Reads chunks `first..first + count` (clipped to the slice) with one positional read,

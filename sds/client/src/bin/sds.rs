@@ -127,12 +127,17 @@ fn bar(total: u64, quiet: bool) -> ProgressBar {
 	b
 }
 
-async fn client(cli: &Cli, home: &std::path::Path) -> Result<SdsClient> {
+/// The node addresses from `--node` and `SDS_NODES`.
+fn node_addrs(cli: &Cli) -> Vec<String> {
 	let mut addrs = cli.node.clone();
 	if let Ok(env) = std::env::var("SDS_NODES") {
 		addrs.extend(env.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from));
 	}
-	let nodes = addrs.iter().map(|a| parse_node(a)).collect::<Result<Vec<_>, _>>()?;
+	addrs
+}
+
+async fn client(cli: &Cli, home: &std::path::Path) -> Result<SdsClient> {
+	let nodes = node_addrs(cli).iter().map(|a| parse_node(a)).collect::<Result<Vec<_>, _>>()?;
 	let slice_size = sds_core::units::parse_size(&cli.slice_size).map_err(|e| anyhow!(e))?;
 	let genesis_hash = match &cli.genesis_hash {
 		None => [0; 32],
@@ -244,8 +249,8 @@ async fn run(cli: Cli) -> Result<()> {
 		Cmd::Status => {
 			let catalog = Catalog::load(&catalog_path)?;
 			let c = client(&cli, &home).await?;
-			for (arg, hop) in cli.node.iter().zip(c_nodes(&cli)?) {
-				match c.ping(&hop).await {
+			for arg in node_addrs(&cli) {
+				match c.ping(&parse_node(&arg)?).await {
 					Ok(()) => println!("node {arg}: up"),
 					Err(e) => println!("node {arg}: DOWN ({e})"),
 				}
@@ -268,8 +273,4 @@ async fn run(cli: Cli) -> Result<()> {
 		},
 	}
 	Ok(())
-}
-
-fn c_nodes(cli: &Cli) -> Result<Vec<sds_core::wire::Hop>> {
-	Ok(cli.node.iter().map(|a| parse_node(a)).collect::<Result<Vec<_>, _>>()?)
 }
