@@ -11,7 +11,7 @@ repeat=${2:-20}
 export SKIP_FRAME_STORAGE_ACCESS_TEST_RUNTIME_WASM_BUILD=1
 cargo build --workspace --all-targets --features stratos-node/runtime-benchmarks
 node="$CARGO_TARGET_DIR/debug/stratos-node"
-for pallet in validator-set chain-params; do
+for pallet in validator-set chain-params node-registry file-registry; do
 	name="pallet_${pallet//-/_}"
 	echo ">> $name"
 	"$node" benchmark pallet --chain dev --pallet "$name" --extrinsic '*' \

@@ -67,6 +67,21 @@ macro_rules! id32 {
 			}
 		}
 
+		#[cfg(feature = "serde")]
+		impl serde::Serialize for $name {
+			fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+				s.serialize_str(&self.to_hex())
+			}
+		}
+
+		#[cfg(feature = "serde")]
+		impl<'de> serde::Deserialize<'de> for $name {
+			fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+				let s = <alloc::string::String as serde::Deserialize>::deserialize(d)?;
+				Self::from_hex(&s).map_err(serde::de::Error::custom)
+			}
+		}
+
 		impl core::str::FromStr for $name {
 			type Err = ParseIdError;
 			fn from_str(s: &str) -> Result<Self, Self::Err> {

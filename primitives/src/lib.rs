@@ -7,7 +7,8 @@
 //!   slices), streaming construction and inclusion proofs;
 //! * [`receipt`]: the signed task receipt a resource node and a client exchange per served
 //!   slice;
-//! * [`quorum`]: the 2/3 rule every meta-node vote uses.
+//! * [`quorum`]: the 2/3 rule every meta-node vote uses;
+//! * [`registration`]: what a node key signs to register on chain.
 //!
 //! The crate is `no_std` so the runtime can use it; hashing of bulk data goes through
 //! `sp_io`, which is a host function inside the runtime and plain Rust outside.
@@ -19,6 +20,7 @@ pub mod ids;
 pub mod merkle;
 pub mod quorum;
 pub mod receipt;
+pub mod registration;
 
 pub use ids::{FileId, NodeId, SliceHash, TaskId};
 

@@ -12,4 +12,6 @@ frame_benchmarking::define_benchmarks!(
 	[pallet_conviction_voting, ConvictionVoting]
 	[pallet_validator_set, ValidatorSet]
 	[pallet_chain_params, ChainParams]
+	[pallet_node_registry, NodeRegistry]
+	[pallet_file_registry, FileRegistry]
 );

@@ -6,6 +6,11 @@
 //!   `development`.
 //! * `testnet`: three validators whose keys were generated for this chain (never the
 //!   well-known dev keys); hour-long sessions, day-long referenda; no Sudo.
+//!
+//! Storage network at genesis: on `development` Alice runs the meta node and Bob, Charlie and
+//! Dave run resource nodes; on `local_testnet` Alice and Bob run meta nodes and Charlie,
+//! Dave, Eve and Ferdie resource nodes (node keys: the well-known ed25519 dev keys); on
+//! `testnet` the three validators run meta nodes with node keys generated for this chain.
 
 use alloc::{vec, vec::Vec};
 use frame_support::build_struct_json_patch;
@@ -17,9 +22,14 @@ use sp_core::crypto::UncheckedFrom;
 use sp_genesis_builder::{self, PresetId};
 use sp_keyring::{Ed25519Keyring, Sr25519Keyring};
 
+use pallet_node_registry::{GenesisNode, NodeKind, GIB};
+use stratos_primitives::NodeId;
+
 use crate::{
-	AccountId, BalancesConfig, BlockNumber, ChainParamsConfig, RuntimeGenesisConfig, SessionConfig,
-	SessionKeys, SudoConfig, ValidatorSetConfig, DAYS, HOURS, MINUTES, UNITS,
+	configs::storage::{DepositPerGiB, MetaDeposit, ResourceDepositBase},
+	AccountId, Balance, BalancesConfig, BlockNumber, ChainParamsConfig, FileRegistryConfig,
+	NodeRegistryConfig, RuntimeGenesisConfig, SessionConfig, SessionKeys, SudoConfig,
+	ValidatorSetConfig, DAYS, HOURS, MINUTES, UNITS,
 };
 
 /// Preset name of the public test network.
@@ -48,6 +58,74 @@ pub const TESTNET_GOVERNANCE: GovernanceTimings<BlockNumber> = GovernanceTimings
 	vote_locking_period: DAYS,
 };
 
+/// Periods and credit of the storage network, per chain.
+pub struct StorageParams {
+	/// Blocks between `unbond` and `withdraw`.
+	pub unbonding_period: BlockNumber,
+	/// Blocks per storage period (fees are due per period).
+	pub storage_period: BlockNumber,
+	/// Blocks a credit reservation stays locked.
+	pub reserve_lock: BlockNumber,
+	/// Download credit in existence (bytes).
+	pub credit_supply: u128,
+}
+
+/// Dev and local chains: ten-minute storage periods, a minute and a half to unbond.
+pub const DEV_STORAGE: StorageParams = StorageParams {
+	unbonding_period: 45,
+	storage_period: 10 * MINUTES,
+	reserve_lock: 5 * MINUTES,
+	credit_supply: 1 << 50,
+};
+
+/// Testnet: daily storage fees, a week to unbond.
+pub const TESTNET_STORAGE: StorageParams = StorageParams {
+	unbonding_period: 7 * DAYS,
+	storage_period: DAYS,
+	reserve_lock: HOURS,
+	credit_supply: 1 << 53,
+};
+
+/// Declared capacity of each dev resource node.
+pub const DEV_RESOURCE_CAPACITY: u64 = 100 * GIB;
+
+/// A genesis node with the deposit its kind and capacity require.
+pub fn genesis_node(
+	account: AccountId,
+	kind: NodeKind,
+	node_id: NodeId,
+	address: &str,
+	capacity: u64,
+	region: &str,
+) -> GenesisNode<AccountId, Balance> {
+	let deposit = match kind {
+		NodeKind::Meta => MetaDeposit::get(),
+		NodeKind::Resource => {
+			ResourceDepositBase::get() + DepositPerGiB::get() * capacity.div_ceil(GIB) as Balance
+		},
+	};
+	GenesisNode {
+		account,
+		kind,
+		node_id,
+		address: address.as_bytes().to_vec(),
+		capacity,
+		region: region.as_bytes().to_vec(),
+		deposit,
+	}
+}
+
+fn dev_node(
+	who: Sr25519Keyring,
+	key: Ed25519Keyring,
+	kind: NodeKind,
+	port: u16,
+) -> GenesisNode<AccountId, Balance> {
+	let capacity = if kind == NodeKind::Resource { DEV_RESOURCE_CAPACITY } else { 0 };
+	let address = alloc::format!("/ip4/127.0.0.1/tcp/{port}");
+	genesis_node(who.to_account_id(), kind, NodeId(key.public().0), &address, capacity, "local")
+}
+
 /// One validator: its account and its session keys.
 pub struct Authority {
 	/// The account (also its validator id).
@@ -69,6 +147,8 @@ pub fn stratos_genesis(
 	session_length: BlockNumber,
 	governance: GovernanceTimings<BlockNumber>,
 	sudo: Option<AccountId>,
+	nodes: Vec<GenesisNode<AccountId, Balance>>,
+	storage: StorageParams,
 ) -> Value {
 	build_struct_json_patch!(RuntimeGenesisConfig {
 		balances: BalancesConfig { balances: endowed },
@@ -89,6 +169,12 @@ pub fn stratos_genesis(
 				.collect::<Vec<_>>(),
 		},
 		chain_params: ChainParamsConfig { governance: Some(governance) },
+		node_registry: NodeRegistryConfig { unbonding_period: storage.unbonding_period, nodes },
+		file_registry: FileRegistryConfig {
+			storage_period: storage.storage_period,
+			reserve_lock: storage.reserve_lock,
+			credit_supply: storage.credit_supply,
+		},
 		sudo: SudoConfig { key: sudo },
 	})
 }
@@ -105,6 +191,13 @@ pub fn development_config_genesis() -> Value {
 		10,
 		DEV_GOVERNANCE,
 		Some(Sr25519Keyring::Alice.to_account_id()),
+		vec![
+			dev_node(Sr25519Keyring::Alice, Ed25519Keyring::Alice, NodeKind::Meta, 7400),
+			dev_node(Sr25519Keyring::Bob, Ed25519Keyring::Bob, NodeKind::Resource, 7401),
+			dev_node(Sr25519Keyring::Charlie, Ed25519Keyring::Charlie, NodeKind::Resource, 7402),
+			dev_node(Sr25519Keyring::Dave, Ed25519Keyring::Dave, NodeKind::Resource, 7403),
+		],
+		DEV_STORAGE,
 	)
 }
 
@@ -121,8 +214,26 @@ pub fn local_config_genesis() -> Value {
 		10,
 		DEV_GOVERNANCE,
 		Some(Sr25519Keyring::Alice.to_account_id()),
+		vec![
+			dev_node(Sr25519Keyring::Alice, Ed25519Keyring::Alice, NodeKind::Meta, 7400),
+			dev_node(Sr25519Keyring::Bob, Ed25519Keyring::Bob, NodeKind::Meta, 7410),
+			dev_node(Sr25519Keyring::Charlie, Ed25519Keyring::Charlie, NodeKind::Resource, 7401),
+			dev_node(Sr25519Keyring::Dave, Ed25519Keyring::Dave, NodeKind::Resource, 7402),
+			dev_node(Sr25519Keyring::Eve, Ed25519Keyring::Eve, NodeKind::Resource, 7403),
+			dev_node(Sr25519Keyring::Ferdie, Ed25519Keyring::Ferdie, NodeKind::Resource, 7404),
+		],
+		DEV_STORAGE,
 	)
 }
+
+/// Node keys (ed25519) of the testnet's genesis meta nodes, run by the three validators.
+/// Generated for this chain with `stratos-node key generate --scheme ed25519`; the secrets
+/// are not in this repository.
+const TESTNET_META_NODE_KEYS: [[u8; 32]; 3] = [
+	hex32("27d209e2fc24c7bfaec144ca40429a4c818c0a87b539c961e1e69785b53c7cdb"),
+	hex32("8e8c215a59c35034f9bfcb6d4f6ff30ae2f595cef789ec4f7f226c4151a636e4"),
+	hex32("a5e96480b86a061acd51f6693e9dff6f014a719eecd1beaa675bb6f191196bb9"),
+];
 
 /// Public keys of the testnet validators: (account sr25519, aura sr25519, grandpa ed25519).
 /// Generated for this chain with `stratos-node key generate`; the secrets are held by the
@@ -179,7 +290,16 @@ pub fn testnet_config_genesis() -> Value {
 		})
 		.collect();
 	let endowed = authorities.iter().map(|a| (a.account.clone(), TESTNET_ENDOWMENT)).collect();
-	stratos_genesis(authorities, endowed, HOURS, TESTNET_GOVERNANCE, None)
+	let metas = authorities
+		.iter()
+		.zip(TESTNET_META_NODE_KEYS)
+		.enumerate()
+		.map(|(i, (a, key))| {
+			let address = alloc::format!("/dns/meta{i}.testnet.stratos.invalid/tcp/7400");
+			genesis_node(a.account.clone(), NodeKind::Meta, NodeId(key), &address, 0, "testnet")
+		})
+		.collect();
+	stratos_genesis(authorities, endowed, HOURS, TESTNET_GOVERNANCE, None, metas, TESTNET_STORAGE)
 }
 
 /// The preset `id`, serialized as JSON.

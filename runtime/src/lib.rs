@@ -238,6 +238,12 @@ mod runtime {
 	#[runtime::pallet_index(24)]
 	pub type ChainParams = pallet_chain_params;
 
+	// The storage network.
+	#[runtime::pallet_index(30)]
+	pub type NodeRegistry = pallet_node_registry;
+	#[runtime::pallet_index(31)]
+	pub type FileRegistry = pallet_file_registry;
+
 	// Only where the chain spec gives it a key.
 	#[runtime::pallet_index(90)]
 	pub type Sudo = pallet_sudo;

@@ -1,6 +1,7 @@
 //! Each pallet's `Config` for the Stratos runtime.
 
 pub mod governance;
+pub mod storage;
 mod system_weights;
 
 use frame_support::{
