@@ -108,9 +108,9 @@ pub fn genesis_node(
 		account,
 		kind,
 		node_id,
-		address: address.as_bytes().to_vec(),
+		address: address.into(),
 		capacity,
-		region: region.as_bytes().to_vec(),
+		region: region.into(),
 		deposit,
 	}
 }

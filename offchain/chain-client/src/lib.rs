@@ -302,7 +302,7 @@ impl ChainClient {
 
 	/// Endorses a pending meta node (the signer must be an active meta node).
 	pub async fn endorse_meta(&self, meta: &Keypair, candidate: &AccountId32) -> Result<()> {
-		let call = runtime::transactions().node_registry().endorse_meta(candidate.clone());
+		let call = runtime::transactions().node_registry().endorse_meta(*candidate);
 		self.submit(&call, meta).await.map(drop)
 	}
 
@@ -315,7 +315,7 @@ impl ChainClient {
 	) -> Result<()> {
 		let proposal = if reachable { Reachability::Reachable } else { Reachability::Unreachable };
 		let call =
-			runtime::transactions().node_registry().report_reachability(node.clone(), proposal);
+			runtime::transactions().node_registry().report_reachability(*node, proposal);
 		self.submit(&call, meta).await.map(drop)
 	}
 
@@ -335,7 +335,7 @@ impl ChainClient {
 		let Some(v) = at
 			.storage()
 			.entry(runtime::storage().node_registry().nodes())?
-			.try_fetch((who.clone(),))
+			.try_fetch((*who,))
 			.await?
 		else {
 			return Ok(None);
@@ -423,13 +423,13 @@ impl ChainClient {
 		let available = at
 			.storage()
 			.entry(runtime::storage().file_registry().credit())?
-			.fetch((who.clone(),))
+			.fetch((*who,))
 			.await?
 			.decode()?;
 		let reserved = match at
 			.storage()
 			.entry(runtime::storage().file_registry().reserved())?
-			.try_fetch((who.clone(),))
+			.try_fetch((*who,))
 			.await?
 		{
 			Some(v) => v.decode()?.bytes,
@@ -459,7 +459,7 @@ impl ChainClient {
 		holders: &[AccountId32],
 	) -> Result<VoteOutcome> {
 		let call = runtime::transactions().file_registry().vote_create_file(
-			owner.clone(),
+			*owner,
 			rt_file(file_id),
 			size,
 			slices,
@@ -479,7 +479,7 @@ impl ChainClient {
 		holders: &[AccountId32],
 	) -> Result<VoteOutcome> {
 		let call = runtime::transactions().file_registry().vote_set_holders(
-			owner.clone(),
+			*owner,
 			rt_file(file_id),
 			holders.to_vec(),
 		);
@@ -503,7 +503,7 @@ impl ChainClient {
 		file_id: &FileId,
 	) -> Result<()> {
 		let call =
-			runtime::transactions().file_registry().settle_storage(owner.clone(), rt_file(file_id));
+			runtime::transactions().file_registry().settle_storage(*owner, rt_file(file_id));
 		self.submit(&call, caller).await.map(drop)
 	}
 
@@ -513,7 +513,7 @@ impl ChainClient {
 		let Some(v) = at
 			.storage()
 			.entry(runtime::storage().file_registry().files())?
-			.try_fetch((owner.clone(), rt_file(file_id)))
+			.try_fetch((*owner, rt_file(file_id)))
 			.await?
 		else {
 			return Ok(None);

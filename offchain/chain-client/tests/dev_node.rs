@@ -28,10 +28,10 @@ async fn typed_client_drives_the_storage_pallets_on_a_dev_node() -> anyhow::Resu
 	let charlie = dev::charlie().public_key().to_account_id();
 	let eve = dev::eve().public_key().to_account_id();
 	let ferdie = dev::ferdie().public_key().to_account_id();
-	assert_eq!(chain.active_meta().await?, vec![alice.clone()]);
+	assert_eq!(chain.active_meta().await?, vec![alice]);
 	let bob_node = chain.node(&bob).await?.expect("Bob runs a genesis resource node");
 	assert_eq!((bob_node.kind, bob_node.status), (NodeKind::Resource, NodeStatus::Active));
-	assert_eq!(chain.node_owner(&bob_node.node_id).await?, Some(bob.clone()));
+	assert_eq!(chain.node_owner(&bob_node.node_id).await?, Some(bob));
 
 	// Ferdie registers a resource node; it is active once finalized.
 	let key = ed25519::Pair::from_seed(&[42; 32]);
@@ -71,20 +71,20 @@ async fn typed_client_drives_the_storage_pallets_on_a_dev_node() -> anyhow::Resu
 
 	// A file recorded by the meta quorum (Alice alone is the whole set) and deleted.
 	let file = FileId([7; 32]);
-	let holders = vec![bob.clone(), charlie.clone(), ferdie.clone()];
+	let holders = vec![bob, charlie, ferdie];
 	let outcome =
 		chain.vote_create_file(&dev::alice(), &eve, &file, 3 * GIB, 192, &holders).await?;
 	assert_eq!(outcome, VoteOutcome::Passed);
 	let info = chain.file(&eve, &file).await?.expect("recorded");
 	assert_eq!((info.size, info.slices, info.holders), (3 * GIB, 192, holders));
 	let err = chain
-		.vote_create_file(&dev::alice(), &eve, &file, 3 * GIB, 192, &[bob.clone()])
+		.vote_create_file(&dev::alice(), &eve, &file, 3 * GIB, 192, &[bob])
 		.await
 		.unwrap_err();
 	assert_eq!(err.rejection(), Some("FileExists"), "{err}");
 	// Only meta nodes vote.
 	let err = chain
-		.vote_create_file(&dev::bob(), &eve, &FileId([8; 32]), GIB, 64, &[bob.clone()])
+		.vote_create_file(&dev::bob(), &eve, &FileId([8; 32]), GIB, 64, &[bob])
 		.await
 		.unwrap_err();
 	assert_eq!(err.rejection(), Some("NotActiveMeta"), "{err}");

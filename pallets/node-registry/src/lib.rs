@@ -174,6 +174,7 @@ pub enum Reachability {
 
 /// A node listed in the genesis config (no signature: the chain spec is trusted).
 #[derive(Clone, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct GenesisNode<AccountId, Balance> {
 	/// The operator's account.
 	pub account: AccountId,
@@ -181,12 +182,12 @@ pub struct GenesisNode<AccountId, Balance> {
 	pub kind: NodeKind,
 	/// The node key.
 	pub node_id: NodeId,
-	/// Network address.
-	pub address: Vec<u8>,
+	/// Network address (a multiaddr as text).
+	pub address: alloc::string::String,
 	/// Declared capacity (resource nodes).
 	pub capacity: u64,
 	/// Region label.
-	pub region: Vec<u8>,
+	pub region: alloc::string::String,
 	/// Deposit to hold (at least the required one).
 	pub deposit: Balance,
 }
@@ -305,9 +306,18 @@ pub mod pallet {
 		fn build(&self) {
 			UnbondingPeriod::<T>::put(self.unbonding_period);
 			for n in &self.nodes {
-				let address =
-					n.address.clone().try_into().expect("node-registry: address too long");
-				let region = n.region.clone().try_into().expect("node-registry: region too long");
+				let address = n
+					.address
+					.as_bytes()
+					.to_vec()
+					.try_into()
+					.expect("node-registry: address too long");
+				let region = n
+					.region
+					.as_bytes()
+					.to_vec()
+					.try_into()
+					.expect("node-registry: region too long");
 				Pallet::<T>::check_new_node(&n.account, &n.node_id, n.kind, n.capacity, n.deposit)
 					.expect("node-registry: invalid genesis node");
 				Pallet::<T>::insert_node(
@@ -1065,11 +1075,11 @@ impl<T: Config> NodeRegistry<T::AccountId> for Pallet<T> {
 
 	#[cfg(feature = "runtime-benchmarks")]
 	fn register_active_resource(who: &T::AccountId, seed: u32) {
-		benchmarking::insert_active(who, NodeKind::Resource, seed);
+		benchmarking::insert_active::<T>(who, NodeKind::Resource, seed);
 	}
 
 	#[cfg(feature = "runtime-benchmarks")]
 	fn register_active_meta(who: &T::AccountId, seed: u32) {
-		benchmarking::insert_active(who, NodeKind::Meta, seed);
+		benchmarking::insert_active::<T>(who, NodeKind::Meta, seed);
 	}
 }

@@ -101,9 +101,9 @@ fn genesis_node(account: u64, kind: NodeKind) -> GenesisNode<u64, u64> {
 		account,
 		kind,
 		node_id: node_id(account as u8),
-		address: b"/ip4/127.0.0.1/tcp/7400".to_vec(),
+		address: "/ip4/127.0.0.1/tcp/7400".into(),
 		capacity,
-		region: b"eu".to_vec(),
+		region: "eu".into(),
 		deposit: crate::Pallet::<Test>::required_deposit(kind, capacity),
 	}
 }
