@@ -72,6 +72,44 @@ fn testnet_uses_no_dev_keys() {
 }
 
 #[test]
+fn every_preset_has_storage_nodes_and_its_own_periods() {
+	use pallet_node_registry::{ActiveMeta, NodeKind, Nodes};
+	use sp_keyring::Ed25519Keyring;
+	for (id, metas, resources, storage_period) in [
+		(sp_genesis_builder::DEV_RUNTIME_PRESET, 1, 3, presets::DEV_STORAGE.storage_period),
+		(
+			sp_genesis_builder::LOCAL_TESTNET_RUNTIME_PRESET,
+			2,
+			4,
+			presets::DEV_STORAGE.storage_period,
+		),
+		(presets::TESTNET_RUNTIME_PRESET, 3, 0, presets::TESTNET_STORAGE.storage_period),
+	] {
+		preset_ext(id).execute_with(|| {
+			assert_eq!(ActiveMeta::<Runtime>::get().len(), metas, "{id}");
+			let rns = Nodes::<Runtime>::iter_values().filter(|n| n.kind == NodeKind::Resource);
+			assert_eq!(rns.count(), resources, "{id}");
+			assert_eq!(pallet_file_registry::StoragePeriod::<Runtime>::get(), storage_period);
+			assert!(
+				pallet_file_registry::CreditLimit::<Runtime>::get() > 0,
+				"{id}: credit for sale"
+			);
+			let pool = pallet_file_registry::Pallet::<Runtime>::pool_account();
+			assert!(frame_system::Pallet::<Runtime>::account_exists(&pool), "{id}: pool exists");
+		});
+	}
+	// Testnet node keys are not the well-known dev keys.
+	preset_ext(presets::TESTNET_RUNTIME_PRESET).execute_with(|| {
+		for n in Nodes::<Runtime>::iter_values() {
+			assert!(
+				Ed25519Keyring::iter().all(|k| k.public().0 != n.node_id.0),
+				"testnet node key is a dev key"
+			);
+		}
+	});
+}
+
+#[test]
 fn governance_timings_differ_per_chain_but_curves_do_not() {
 	use pallet_referenda::TracksInfo as _;
 	let track = |id: &str| {

@@ -314,8 +314,7 @@ impl ChainClient {
 		reachable: bool,
 	) -> Result<()> {
 		let proposal = if reachable { Reachability::Reachable } else { Reachability::Unreachable };
-		let call =
-			runtime::transactions().node_registry().report_reachability(*node, proposal);
+		let call = runtime::transactions().node_registry().report_reachability(*node, proposal);
 		self.submit(&call, meta).await.map(drop)
 	}
 
@@ -502,8 +501,7 @@ impl ChainClient {
 		owner: &AccountId32,
 		file_id: &FileId,
 	) -> Result<()> {
-		let call =
-			runtime::transactions().file_registry().settle_storage(*owner, rt_file(file_id));
+		let call = runtime::transactions().file_registry().settle_storage(*owner, rt_file(file_id));
 		self.submit(&call, caller).await.map(drop)
 	}
 
