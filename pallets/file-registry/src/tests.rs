@@ -365,3 +365,32 @@ fn a_holder_cannot_leave_before_its_replicas_are_moved() {
 		assert_ok!(NodeRegistry::withdraw(RuntimeOrigin::signed(12)));
 	});
 }
+
+#[test]
+fn a_meta_node_admitted_mid_vote_cannot_vote_on_it() {
+	use sp_core::{ed25519, Pair};
+	use stratos_primitives::registration::{registration_payload, META_REGISTRATION_TAG};
+	build_and_execute(|| {
+		assert_ok!(create(1, 20, 1, GIB, vec![10]));
+		// Account 4 becomes a meta node while the vote runs.
+		let key = ed25519::Pair::from_seed(&[4; 32]);
+		let genesis = System::block_hash(0).0;
+		let sig = key.sign(&registration_payload(META_REGISTRATION_TAG, &genesis, &4u64, 0)).0;
+		assert_ok!(NodeRegistry::register_meta(
+			RuntimeOrigin::signed(4),
+			stratos_primitives::NodeId(key.public().0),
+			b"/ip4/127.0.0.1/tcp/7409".to_vec(),
+			vec![],
+			1_000,
+			sig,
+		));
+		assert_ok!(NodeRegistry::approve_meta(RuntimeOrigin::root(), 4));
+		assert_ok!(NodeRegistry::endorse_meta(RuntimeOrigin::signed(2), 4));
+		assert_ok!(NodeRegistry::endorse_meta(RuntimeOrigin::signed(3), 4));
+		assert!(<NodeRegistry as pallet_node_registry::NodeRegistry<u64>>::is_active_meta(&4));
+		assert_noop!(create(4, 20, 1, GIB, vec![10]), Error::<Test>::NotInVoteSnapshot);
+		// The threshold is still 2 of the 3 members the vote opened with.
+		assert_ok!(create(2, 20, 1, GIB, vec![10]));
+		assert!(Files::<Test>::contains_key(20, fid(1)));
+	});
+}
