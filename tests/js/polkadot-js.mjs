@@ -14,7 +14,7 @@ const api = await ApiPromise.create({ provider: new WsProvider(url), throwOnConn
 // Metadata: polkadot-js decodes it and knows our pallets and the token.
 const metaVersion = api.runtimeMetadata.version;
 if (metaVersion < 14) fail(`metadata version ${metaVersion}`);
-for (const pallet of ['system', 'balances', 'referenda', 'validatorSet', 'session']) {
+for (const pallet of ['system', 'balances', 'referenda', 'validatorSet', 'session', 'nodeRegistry', 'fileRegistry']) {
   if (!api.query[pallet]) fail(`pallet ${pallet} missing from metadata`);
 }
 const props = api.registry.getChainProperties();
@@ -40,6 +40,28 @@ const apiAt = await api.at(finalizedIn);
 const after = (await apiAt.query.system.account(charlie.address)).data.free.toBigInt();
 if (after - before !== amount) fail(`Charlie received ${after - before}, expected ${amount}`);
 
+// The storage pallets: genesis nodes readable, errors documented, credit bought.
+const bob = keyring.addFromUri('//Bob');
+const bobNode = (await api.query.nodeRegistry.nodes(bob.address)).unwrap();
+if (bobNode.kind.toString() !== 'Resource' || !bobNode.status.isActive) fail(`Bob's node: ${bobNode.toString()}`);
+const metas = (await api.query.nodeRegistry.activeMeta()).map((a) => a.toString());
+if (!metas.includes(alice.address)) fail(`active meta set ${metas}`);
+const docs = api.errors.nodeRegistry.NodeKeyTaken.meta.docs.join(' ');
+if (!docs.includes('registered this node key')) fail(`NodeKeyTaken docs: "${docs}"`);
+const credit = await new Promise((resolve, reject) => {
+  api.tx.fileRegistry.buyCredit(10n ** 13n, 1)
+    .signAndSend(charlie, ({ status, events, dispatchError }) => {
+      if (dispatchError) reject(new Error(`buyCredit: ${dispatchError.toString()}`));
+      if (status.isFinalized) {
+        const ev = events.find(({ event }) => api.events.fileRegistry.CreditPurchased.is(event));
+        if (!ev) reject(new Error('no CreditPurchased event'));
+        else resolve(ev.event.data.credit.toBigInt());
+      }
+    })
+    .catch(reject);
+}).catch((e) => fail(e.message));
+if (credit <= 0n) fail(`bought ${credit} bytes of credit`);
+
 // Finalized heads arrive, in increasing order.
 const heads = await new Promise((resolve) => {
   const seen = [];
@@ -50,7 +72,7 @@ const heads = await new Promise((resolve) => {
 });
 for (let i = 1; i < heads.length; i++) if (heads[i] <= heads[i - 1]) fail(`heads ${heads}`);
 
-console.log(JSON.stringify({ ok: true, metadataVersion: metaVersion, finalizedIn, heads }));
+console.log(JSON.stringify({ ok: true, metadataVersion: metaVersion, finalizedIn, heads, credit: credit.toString() }));
 clearTimeout(timer);
 await api.disconnect();
 process.exit(0);

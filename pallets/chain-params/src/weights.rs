@@ -25,13 +25,13 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `ChainParams::Governance` (r:0 w:1)
 	/// Proof: `ChainParams::Governance` (`max_values`: Some(1), `max_size`: Some(24), added: 519, mode: `MaxEncodedLen`)
 	fn set_governance_timings() -> Weight {
-		Weight::from_parts(95_862_000, 0).saturating_add(T::DbWeight::get().writes(1_u64))
+		Weight::from_parts(96_723_000, 0).saturating_add(T::DbWeight::get().writes(1_u64))
 	}
 }
 
 // For tests: the same figures with RocksDB's database weights.
 impl WeightInfo for () {
 	fn set_governance_timings() -> Weight {
-		Weight::from_parts(95_862_000, 0).saturating_add(RocksDbWeight::get().writes(1_u64))
+		Weight::from_parts(96_723_000, 0).saturating_add(RocksDbWeight::get().writes(1_u64))
 	}
 }

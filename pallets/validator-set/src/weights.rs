@@ -31,8 +31,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `ValidatorSet::PendingChange` (`max_values`: Some(1), `max_size`: Some(1), added: 496, mode: `MaxEncodedLen`)
 	/// The range of component `n` is `[1, 31]`.
 	fn add_validator(n: u32) -> Weight {
-		Weight::from_parts(252_853_781, 3799)
-			.saturating_add(Weight::from_parts(296_893, 0).saturating_mul(n.into()))
+		Weight::from_parts(260_678_051, 3799)
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 			.saturating_add(Weight::from_parts(0, 32).saturating_mul(n.into()))
@@ -43,8 +42,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `ValidatorSet::PendingChange` (`max_values`: Some(1), `max_size`: Some(1), added: 496, mode: `MaxEncodedLen`)
 	/// The range of component `n` is `[2, 32]`.
 	fn remove_validator(n: u32) -> Weight {
-		Weight::from_parts(160_809_775, 2510)
-			.saturating_add(Weight::from_parts(96_979, 0).saturating_mul(n.into()))
+		Weight::from_parts(168_798_839, 2510)
+			.saturating_add(Weight::from_parts(70_406, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
@@ -53,15 +52,14 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 // For tests: the same figures with RocksDB's database weights.
 impl WeightInfo for () {
 	fn add_validator(n: u32) -> Weight {
-		Weight::from_parts(252_853_781, 3799)
-			.saturating_add(Weight::from_parts(296_893, 0).saturating_mul(n.into()))
+		Weight::from_parts(260_678_051, 3799)
 			.saturating_add(RocksDbWeight::get().reads(2_u64))
 			.saturating_add(RocksDbWeight::get().writes(2_u64))
 			.saturating_add(Weight::from_parts(0, 32).saturating_mul(n.into()))
 	}
 	fn remove_validator(n: u32) -> Weight {
-		Weight::from_parts(160_809_775, 2510)
-			.saturating_add(Weight::from_parts(96_979, 0).saturating_mul(n.into()))
+		Weight::from_parts(168_798_839, 2510)
+			.saturating_add(Weight::from_parts(70_406, 0).saturating_mul(n.into()))
 			.saturating_add(RocksDbWeight::get().reads(1_u64))
 			.saturating_add(RocksDbWeight::get().writes(2_u64))
 	}
