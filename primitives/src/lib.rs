@@ -8,7 +8,9 @@
 //! * [`receipt`]: the signed task receipt a resource node and a client exchange per served
 //!   slice;
 //! * [`quorum`]: the 2/3 rule every meta-node vote uses;
-//! * [`registration`]: what a node key signs to register on chain.
+//! * [`registration`]: what a node key signs to register on chain;
+//! * [`traffic`]: Proof-of-Traffic report digests, commitments, node ranking and the
+//!   settlement arithmetic.
 //!
 //! The crate is `no_std` so the runtime can use it; hashing of bulk data goes through
 //! `sp_io`, which is a host function inside the runtime and plain Rust outside.
@@ -21,6 +23,7 @@ pub mod merkle;
 pub mod quorum;
 pub mod receipt;
 pub mod registration;
+pub mod traffic;
 
 pub use ids::{FileId, NodeId, SliceHash, TaskId};
 
