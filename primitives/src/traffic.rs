@@ -128,6 +128,97 @@ pub fn ranks_before(a: (u128, &NodeId), b: (u128, &NodeId)) -> bool {
 	a.0 > b.0 || (a.0 == b.0 && a.1 < b.1)
 }
 
+/// Why a streamed report entry is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub enum IngestError {
+	/// A node entry does not rank strictly after the previous one (accumulated traffic
+	/// descending, node id ascending); a repeated node is out of order too.
+	NodeOutOfOrder,
+	/// A node entry came after the first client entry.
+	NodeAfterClients,
+	/// Client accounts are not strictly ascending (or repeat).
+	ClientOutOfOrder,
+	/// A total does not fit.
+	Overflow,
+}
+
+/// The chain's (and a meta node's) view of a report being streamed: it checks the order of
+/// every entry, keeps the totals and the running digest, in constant space, so it can be
+/// stored between chunks. Node entries come first, in rank order of their **accumulated**
+/// traffic (rolled over + this period), then client entries by ascending account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, TypeInfo, MaxEncodedLen)]
+pub struct ReportIngest {
+	digest: ReportDigest,
+	last_node: Option<(u128, NodeId)>,
+	last_client: Option<[u8; 32]>,
+	node_bytes: u128,
+	client_bytes: u128,
+}
+
+impl ReportIngest {
+	/// Starts the report of `period` on the chain `genesis_hash`.
+	pub fn new(genesis_hash: &Hash, period: u32) -> Self {
+		Self {
+			digest: ReportDigest::new(genesis_hash, period),
+			last_node: None,
+			last_client: None,
+			node_bytes: 0,
+			client_bytes: 0,
+		}
+	}
+
+	/// Takes the next node entry; `rolled` is the node's traffic carried from earlier
+	/// periods. Returns its accumulated traffic. Nothing changes on error.
+	pub fn node(&mut self, e: &NodeTraffic, rolled: u128) -> Result<u128, IngestError> {
+		if self.last_client.is_some() {
+			return Err(IngestError::NodeAfterClients);
+		}
+		let acc = rolled.checked_add(e.bytes as u128).ok_or(IngestError::Overflow)?;
+		if let Some((prev_acc, prev)) = &self.last_node {
+			if !ranks_before((*prev_acc, prev), (acc, &e.node)) {
+				return Err(IngestError::NodeOutOfOrder);
+			}
+		}
+		let total = self.node_bytes.checked_add(e.bytes as u128).ok_or(IngestError::Overflow)?;
+		self.node_bytes = total;
+		self.last_node = Some((acc, e.node));
+		self.digest.push_node(e);
+		Ok(acc)
+	}
+
+	/// Takes the next client entry. Nothing changes on error.
+	pub fn client(&mut self, e: &ClientTraffic) -> Result<(), IngestError> {
+		if self.last_client.is_some_and(|prev| prev >= e.client) {
+			return Err(IngestError::ClientOutOfOrder);
+		}
+		let total = self.client_bytes.checked_add(e.bytes as u128).ok_or(IngestError::Overflow)?;
+		self.client_bytes = total;
+		self.last_client = Some(e.client);
+		self.digest.push_client(e);
+		Ok(())
+	}
+
+	/// The digest of the entries so far (compared with the committed one at the end).
+	pub fn digest(&self) -> Hash {
+		self.digest.value()
+	}
+
+	/// Entries taken so far.
+	pub fn entries(&self) -> u32 {
+		self.digest.entries()
+	}
+
+	/// Bytes served this period, summed over the node entries.
+	pub fn node_bytes(&self) -> u128 {
+		self.node_bytes
+	}
+
+	/// Bytes downloaded this period, summed over the client entries.
+	pub fn client_bytes(&self) -> u128 {
+		self.client_bytes
+	}
+}
+
 /// How one period's resource-node issuance is split.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settlement {
@@ -253,6 +344,41 @@ mod tests {
 		assert!(ranks_before((5, &a), (5, &b)));
 		assert!(!ranks_before((5, &b), (5, &a)));
 		assert!(!ranks_before((5, &a), (5, &a)));
+	}
+
+	#[test]
+	fn ingest_checks_order_and_keeps_totals() {
+		let g = [3u8; 32];
+		let node = |n: u8, bytes: u64| NodeTraffic { node: NodeId([n; 32]), bytes };
+		let client = |c: u8, bytes: u64| ClientTraffic { client: [c; 32], bytes };
+		let mut r = ReportIngest::new(&g, 7);
+		// Node 2 carries 50 rolled bytes: 10 + 50 = 60 ranks before node 1's 40.
+		assert_eq!(r.node(&node(2, 10), 50), Ok(60));
+		assert_eq!(r.node(&node(1, 40), 0), Ok(40));
+		// Equal traffic: ids ascending. A repeat or a larger total is out of order.
+		assert_eq!(r.node(&node(3, 40), 0), Ok(40));
+		let before = r;
+		assert_eq!(r.node(&node(3, 40), 0), Err(IngestError::NodeOutOfOrder));
+		assert_eq!(r.node(&node(0, 40), 0), Err(IngestError::NodeOutOfOrder));
+		assert_eq!(r.node(&node(9, 41), 0), Err(IngestError::NodeOutOfOrder));
+		assert_eq!(r.node(&node(9, 1), u128::MAX), Err(IngestError::Overflow));
+		assert_eq!(r, before, "refused entries change nothing");
+		assert_eq!(r.client(&client(5, 30)), Ok(()));
+		assert_eq!(r.client(&client(5, 30)), Err(IngestError::ClientOutOfOrder));
+		assert_eq!(r.client(&client(4, 30)), Err(IngestError::ClientOutOfOrder));
+		assert_eq!(r.node(&node(9, 1), 0), Err(IngestError::NodeAfterClients));
+		assert_eq!(r.client(&client(6, 60)), Ok(()));
+		assert_eq!((r.node_bytes(), r.client_bytes(), r.entries()), (90, 90, 5));
+
+		// The same entries give the same digest as a plain ReportDigest.
+		let mut d = ReportDigest::new(&g, 7);
+		for e in [node(2, 10), node(1, 40), node(3, 40)] {
+			d.push_node(&e);
+		}
+		for e in [client(5, 30), client(6, 60)] {
+			d.push_client(&e);
+		}
+		assert_eq!(r.digest(), d.value());
 	}
 
 	#[test]
