@@ -26,9 +26,8 @@ use pallet_node_registry::{GenesisNode, NodeKind, GIB};
 use stratos_primitives::NodeId;
 
 use crate::{
-	configs::storage::{DepositPerGiB, MetaDeposit, ResourceDepositBase},
 	AccountId, Balance, BalancesConfig, BlockNumber, ChainParamsConfig, FileRegistryConfig,
-	NodeRegistryConfig, RuntimeGenesisConfig, SessionConfig, SessionKeys, SudoConfig,
+	NodeRegistryConfig, Runtime, RuntimeGenesisConfig, SessionConfig, SessionKeys, SudoConfig,
 	ValidatorSetConfig, DAYS, HOURS, MINUTES, UNITS,
 };
 
@@ -98,12 +97,7 @@ pub fn genesis_node(
 	capacity: u64,
 	region: &str,
 ) -> GenesisNode<AccountId, Balance> {
-	let deposit = match kind {
-		NodeKind::Meta => MetaDeposit::get(),
-		NodeKind::Resource => {
-			ResourceDepositBase::get() + DepositPerGiB::get() * capacity.div_ceil(GIB) as Balance
-		},
-	};
+	let deposit = pallet_node_registry::Pallet::<Runtime>::required_deposit(kind, capacity);
 	GenesisNode {
 		account,
 		kind,

@@ -61,6 +61,10 @@ impl<E: Into<subxt::Error>> From<E> for Error {
 }
 
 impl Error {
+	fn missing_event(what: &str) -> Self {
+		Error::Chain(Box::new(subxt::Error::Other(format!("no {what} event").into())))
+	}
+
 	/// The runtime's error name when the runtime rejected the call.
 	pub fn rejection(&self) -> Option<&str> {
 		match self {
@@ -397,10 +401,9 @@ impl ChainClient {
 	) -> Result<u128> {
 		let call = runtime::transactions().file_registry().buy_credit(amount, min_credit);
 		let events = self.submit(&call, buyer).await?;
-		let bought =
-			events.find_first::<runtime::file_registry::events::CreditPurchased>().ok_or_else(
-				|| Error::Chain(Box::new(subxt::Error::Other("no CreditPurchased event".into()))),
-			)??;
+		let bought = events
+			.find_first::<runtime::file_registry::events::CreditPurchased>()
+			.ok_or_else(|| Error::missing_event("CreditPurchased"))??;
 		Ok(bought.credit)
 	}
 
@@ -441,9 +444,9 @@ impl ChainClient {
 		if applied {
 			return Ok(VoteOutcome::Passed);
 		}
-		let voted = events.find_first::<runtime::file_registry::events::FileVoted>().ok_or_else(
-			|| Error::Chain(Box::new(subxt::Error::Other("no FileVoted event".into()))),
-		)??;
+		let voted = events
+			.find_first::<runtime::file_registry::events::FileVoted>()
+			.ok_or_else(|| Error::missing_event("FileVoted"))??;
 		Ok(VoteOutcome::Pending { ayes: voted.ayes, members: voted.members })
 	}
 

@@ -19,7 +19,7 @@ fn fund<T: Config>(who: &T::AccountId, periods: u32) {
 /// A full electorate of active meta nodes.
 fn metas<T: Config>() -> Vec<T::AccountId> {
 	let have = T::Nodes::active_meta().len() as u32;
-	for i in have..T::MaxMetaNodes::get() {
+	for i in have..<T::Nodes as NodeRegistry<T::AccountId>>::MaxMetaNodes::get() {
 		T::Nodes::register_active_meta(&account("meta", i, 0), 2_000_000 + i);
 	}
 	T::Nodes::active_meta()

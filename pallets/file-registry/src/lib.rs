@@ -66,15 +66,14 @@ pub type BalanceOf<T> =
 pub type VoteOf<T> = MetaVote<
 	<T as frame_system::Config>::AccountId,
 	BlockNumberFor<T>,
-	<T as Config>::MaxMetaNodes,
+	<<T as Config>::Nodes as NodeRegistry<<T as frame_system::Config>::AccountId>>::MaxMetaNodes,
 >;
 
 /// The holders of a file.
 pub type HoldersOf<T> =
 	BoundedVec<<T as frame_system::Config>::AccountId, <T as Config>::MaxHolders>;
 
-/// One gibibyte.
-pub const GIB: u64 = 1 << 30;
+pub use pallet_node_registry::GIB;
 
 /// A file on chain.
 #[derive(
@@ -181,9 +180,6 @@ pub mod pallet {
 		/// Most holders of one file.
 		#[pallet::constant]
 		type MaxHolders: Get<u32>;
-		/// Bound of a vote's electorate: the node registry's `MaxMetaNodes`.
-		#[pallet::constant]
-		type MaxMetaNodes: Get<u32>;
 		/// Storage fee per GiB of content per storage period.
 		#[pallet::constant]
 		type StorageFeePerGiB: Get<BalanceOf<Self>>;
@@ -697,19 +693,14 @@ impl<T: Config> Pallet<T> {
 		let mut total = BalanceOf::<T>::zero();
 		let mut paid_periods = 0u32;
 		for p in record.paid_through..record.paid_through + due {
-			let mut cost = BalanceOf::<T>::zero();
-			for (h, _) in owed.iter() {
-				if !T::Challenges::failed(h, p) {
-					cost = cost.saturating_add(share);
-				}
-			}
+			let earning: Vec<bool> =
+				owed.iter().map(|(h, _)| !T::Challenges::failed(h, p)).collect();
+			let cost = share.saturating_mul((earning.iter().filter(|e| **e).count() as u32).into());
 			if total.saturating_add(cost) > free {
 				break;
 			}
-			for (h, amount) in owed.iter_mut() {
-				if !T::Challenges::failed(h, p) {
-					*amount = amount.saturating_add(share);
-				}
+			for ((_, amount), _) in owed.iter_mut().zip(&earning).filter(|(_, e)| **e) {
+				*amount = amount.saturating_add(share);
 			}
 			total = total.saturating_add(cost);
 			paid_periods += 1;

@@ -82,7 +82,6 @@ impl pallet_file_registry::Config for Test {
 	type AdminOrigin = frame_system::EnsureRoot<u64>;
 	type PalletId = FilePalletId;
 	type MaxHolders = frame_support::traits::ConstU32<4>;
-	type MaxMetaNodes = MaxMetaNodes;
 	type StorageFeePerGiB = StorageFeePerGiB;
 	type GracePeriods = frame_support::traits::ConstU32<2>;
 	type MaxSettlePeriods = frame_support::traits::ConstU32<5>;

@@ -5,8 +5,8 @@ use super::*;
 use frame_benchmarking::v2::*;
 use frame_support::traits::fungible::Mutate;
 use frame_system::RawOrigin;
-use sp_core::crypto::KeyTypeId;
 use sp_runtime::traits::One;
+use sp_runtime::KeyTypeId;
 
 const KEY_TYPE: KeyTypeId = KeyTypeId(*b"bnch");
 

@@ -1033,6 +1033,7 @@ impl<T: Config> Pallet<T> {
 
 impl<T: Config> NodeRegistry<T::AccountId> for Pallet<T> {
 	type Balance = BalanceOf<T>;
+	type MaxMetaNodes = T::MaxMetaNodes;
 
 	fn is_active_resource(who: &T::AccountId) -> bool {
 		Nodes::<T>::get(who)

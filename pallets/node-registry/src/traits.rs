@@ -15,6 +15,8 @@ use stratos_primitives::{quorum::quorum_reached, NodeId};
 pub trait NodeRegistry<AccountId> {
 	/// The currency's balance type.
 	type Balance;
+	/// Most active meta nodes: the bound of every vote's electorate.
+	type MaxMetaNodes: Get<u32>;
 
 	/// Whether `who` runs a resource node that may receive data and earn (registered, not
 	/// suspended, not unbonding).

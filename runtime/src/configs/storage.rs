@@ -22,7 +22,7 @@ parameter_types! {
 	pub const StorageFeePerGiB: Balance = CENTS;
 }
 
-/// Most active meta nodes: every vote snapshots at most this many accounts.
+/// Most active meta nodes: every vote (in both pallets) snapshots at most this many accounts.
 pub const MAX_META_NODES: u32 = 64;
 
 impl pallet_node_registry::Config for Runtime {
@@ -50,7 +50,6 @@ impl pallet_file_registry::Config for Runtime {
 	type AdminOrigin = EnsureRoot<AccountId>;
 	type PalletId = FileRegistryPalletId;
 	type MaxHolders = ConstU32<16>;
-	type MaxMetaNodes = ConstU32<MAX_META_NODES>;
 	type StorageFeePerGiB = StorageFeePerGiB;
 	type GracePeriods = ConstU32<3>;
 	type MaxSettlePeriods = ConstU32<24>;
