@@ -2,8 +2,10 @@
 //! commit to a period's report) and the PoT pallet (which checks and settles it), per
 //! `docs/adr/0010-proof-of-traffic.md`.
 //!
-//! * [`ReportDigest`]: the hash chain over a period's report entries, checkable entry by
-//!   entry while a report is streamed in chunks;
+//! * [`chunk_report`] / [`chunk_link`]: a report cut into chunks linked by a backward hash
+//!   chain whose head is the digest, so the chain checks each streamed chunk on arrival;
+//! * [`order_report`] and [`ReportIngest`]: the report order, built by meta nodes and checked
+//!   by the chain entry by entry;
 //! * [`commitment`]: what a meta node commits to before revealing its digest;
 //! * [`ranks_before`]: the order of resource nodes (accumulated traffic descending, then node
 //!   id ascending);
@@ -61,53 +63,103 @@ pub struct ClientTraffic {
 	pub bytes: u64,
 }
 
-/// The running digest of a period's report: `d₀ = H(tag ‖ genesis ‖ period)`, then
-/// `dᵢ = H(dᵢ₋₁ ‖ kind ‖ entryᵢ)` for each node entry (kind 1) and client entry (kind 2) in
-/// report order. Constant memory, so the chain can check a report streamed in chunks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, TypeInfo, MaxEncodedLen)]
-pub struct ReportDigest {
-	state: Hash,
-	entries: u32,
+/// One entry of a report: node entries first (in rank order), then client entries (by
+/// ascending account).
+#[derive(
+	Clone,
+	Copy,
+	Debug,
+	PartialEq,
+	Eq,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+pub enum ReportEntry {
+	/// Bytes a resource node served.
+	Node(NodeTraffic),
+	/// Bytes a client downloaded.
+	Client(ClientTraffic),
 }
 
-impl ReportDigest {
-	/// The digest of an empty report for `period` of the chain `genesis_hash`.
-	pub fn new(genesis_hash: &Hash, period: u32) -> Self {
-		let mut seed = Vec::with_capacity(REPORT_TAG.len() + 36);
-		seed.extend_from_slice(REPORT_TAG);
-		seed.extend_from_slice(genesis_hash);
-		seed.extend_from_slice(&period.to_le_bytes());
-		Self { state: hash(&seed), entries: 0 }
-	}
+/// The end of a report's chunk chain: `H(tag ‖ genesis ‖ period)`.
+pub fn report_end(genesis_hash: &Hash, period: u32) -> Hash {
+	let mut seed = Vec::with_capacity(REPORT_TAG.len() + 36);
+	seed.extend_from_slice(REPORT_TAG);
+	seed.extend_from_slice(genesis_hash);
+	seed.extend_from_slice(&period.to_le_bytes());
+	hash(&seed)
+}
 
-	fn push(&mut self, kind: u8, entry: &[u8]) {
-		let mut buf = Vec::with_capacity(33 + entry.len());
-		buf.extend_from_slice(&self.state);
-		buf.push(kind);
-		buf.extend_from_slice(entry);
-		self.state = hash(&buf);
-		self.entries = self.entries.saturating_add(1);
-	}
+/// The link of one chunk: `H(0x01 ‖ next ‖ SCALE(entries))`, where `next` is the link of the
+/// following chunk (or [`report_end`] after the last). A report's digest is the first
+/// chunk's link.
+///
+/// The chain runs **backwards** so the chain can check each chunk the moment it arrives:
+/// it knows the link it expects (first the accepted digest), the submitter sends the chunk
+/// with the next link, and `chunk_link(chunk, next)` must equal the expected link. A chunk
+/// that passes is exactly the one the quorum committed to, so it can be applied at once.
+pub fn chunk_link(entries: &[ReportEntry], next: &Hash) -> Hash {
+	let mut buf = Vec::with_capacity(33 + entries.len() * 41 + 4);
+	buf.push(1);
+	buf.extend_from_slice(next);
+	entries.encode_to(&mut buf);
+	hash(&buf)
+}
 
-	/// Adds a node entry.
-	pub fn push_node(&mut self, e: &NodeTraffic) {
-		self.push(1, &e.encode());
-	}
+/// A report cut into chunks of `chunk_size` entries (the last may be shorter; an empty
+/// report has none), each with the link of the chunk after it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChunkedReport {
+	/// The report's digest: what meta nodes commit to and reveal.
+	pub digest: Hash,
+	/// The chunks in submission order, each with the `next` link to submit it with.
+	pub chunks: Vec<(Vec<ReportEntry>, Hash)>,
+}
 
-	/// Adds a client entry.
-	pub fn push_client(&mut self, e: &ClientTraffic) {
-		self.push(2, &e.encode());
+/// Cuts `entries` (already in report order) into chunks of `chunk_size` and links them. Every
+/// honest meta node uses the chain's chunk size, so they all reach the same digest.
+pub fn chunk_report(
+	genesis_hash: &Hash,
+	period: u32,
+	entries: &[ReportEntry],
+	chunk_size: usize,
+) -> ChunkedReport {
+	let size = chunk_size.max(1);
+	let mut next = report_end(genesis_hash, period);
+	let mut chunks: Vec<(Vec<ReportEntry>, Hash)> = Vec::new();
+	let pieces: Vec<&[ReportEntry]> = entries.chunks(size).collect();
+	for piece in pieces.into_iter().rev() {
+		let link = chunk_link(piece, &next);
+		chunks.push((piece.to_vec(), next));
+		next = link;
 	}
+	chunks.reverse();
+	ChunkedReport { digest: next, chunks }
+}
 
-	/// Entries added so far.
-	pub fn entries(&self) -> u32 {
-		self.entries
-	}
-
-	/// The digest so far.
-	pub fn value(&self) -> Hash {
-		self.state
-	}
+/// Puts a period's traffic in report order: nodes by accumulated traffic (`rolled` + this
+/// period's bytes) descending, then node id ascending; then clients by ascending account.
+/// Nodes with no traffic at all (nothing rolled, nothing served) are left out.
+pub fn order_report(
+	nodes: impl IntoIterator<Item = (NodeTraffic, u128)>,
+	clients: impl IntoIterator<Item = ClientTraffic>,
+) -> Vec<ReportEntry> {
+	let mut nodes: Vec<(u128, NodeTraffic)> = nodes
+		.into_iter()
+		.map(|(e, rolled)| (rolled.saturating_add(e.bytes as u128), e))
+		.filter(|(acc, _)| *acc > 0)
+		.collect();
+	nodes.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.node.cmp(&b.1.node)));
+	let mut clients: Vec<ClientTraffic> = clients.into_iter().collect();
+	clients.sort_by(|a, b| a.client.cmp(&b.client));
+	nodes
+		.into_iter()
+		.map(|(_, e)| ReportEntry::Node(e))
+		.chain(clients.into_iter().map(ReportEntry::Client))
+		.collect()
 }
 
 /// What a meta node commits to before revealing `digest`: `H(tag ‖ digest ‖ salt ‖
@@ -143,12 +195,12 @@ pub enum IngestError {
 }
 
 /// The chain's (and a meta node's) view of a report being streamed: it checks the order of
-/// every entry, keeps the totals and the running digest, in constant space, so it can be
+/// every entry and keeps the totals, in constant space, so it can be
 /// stored between chunks. Node entries come first, in rank order of their **accumulated**
 /// traffic (rolled over + this period), then client entries by ascending account.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, TypeInfo, MaxEncodedLen)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Encode, Decode, TypeInfo, MaxEncodedLen)]
 pub struct ReportIngest {
-	digest: ReportDigest,
+	entries: u32,
 	last_node: Option<(u128, NodeId)>,
 	last_client: Option<[u8; 32]>,
 	node_bytes: u128,
@@ -156,15 +208,9 @@ pub struct ReportIngest {
 }
 
 impl ReportIngest {
-	/// Starts the report of `period` on the chain `genesis_hash`.
-	pub fn new(genesis_hash: &Hash, period: u32) -> Self {
-		Self {
-			digest: ReportDigest::new(genesis_hash, period),
-			last_node: None,
-			last_client: None,
-			node_bytes: 0,
-			client_bytes: 0,
-		}
+	/// Starts a report.
+	pub fn new() -> Self {
+		Self { entries: 0, last_node: None, last_client: None, node_bytes: 0, client_bytes: 0 }
 	}
 
 	/// Takes the next node entry; `rolled` is the node's traffic carried from earlier
@@ -182,7 +228,7 @@ impl ReportIngest {
 		let total = self.node_bytes.checked_add(e.bytes as u128).ok_or(IngestError::Overflow)?;
 		self.node_bytes = total;
 		self.last_node = Some((acc, e.node));
-		self.digest.push_node(e);
+		self.entries = self.entries.saturating_add(1);
 		Ok(acc)
 	}
 
@@ -194,18 +240,18 @@ impl ReportIngest {
 		let total = self.client_bytes.checked_add(e.bytes as u128).ok_or(IngestError::Overflow)?;
 		self.client_bytes = total;
 		self.last_client = Some(e.client);
-		self.digest.push_client(e);
+		self.entries = self.entries.saturating_add(1);
 		Ok(())
-	}
-
-	/// The digest of the entries so far (compared with the committed one at the end).
-	pub fn digest(&self) -> Hash {
-		self.digest.value()
 	}
 
 	/// Entries taken so far.
 	pub fn entries(&self) -> u32 {
-		self.digest.entries()
+		self.entries
+	}
+
+	/// Whether a client entry has been taken (the node entries are over).
+	pub fn in_clients(&self) -> bool {
+		self.last_client.is_some()
 	}
 
 	/// Bytes served this period, summed over the node entries.
@@ -348,10 +394,9 @@ mod tests {
 
 	#[test]
 	fn ingest_checks_order_and_keeps_totals() {
-		let g = [3u8; 32];
 		let node = |n: u8, bytes: u64| NodeTraffic { node: NodeId([n; 32]), bytes };
 		let client = |c: u8, bytes: u64| ClientTraffic { client: [c; 32], bytes };
-		let mut r = ReportIngest::new(&g, 7);
+		let mut r = ReportIngest::new();
 		// Node 2 carries 50 rolled bytes: 10 + 50 = 60 ranks before node 1's 40.
 		assert_eq!(r.node(&node(2, 10), 50), Ok(60));
 		assert_eq!(r.node(&node(1, 40), 0), Ok(40));
@@ -363,42 +408,67 @@ mod tests {
 		assert_eq!(r.node(&node(9, 41), 0), Err(IngestError::NodeOutOfOrder));
 		assert_eq!(r.node(&node(9, 1), u128::MAX), Err(IngestError::Overflow));
 		assert_eq!(r, before, "refused entries change nothing");
+		assert!(!r.in_clients());
 		assert_eq!(r.client(&client(5, 30)), Ok(()));
 		assert_eq!(r.client(&client(5, 30)), Err(IngestError::ClientOutOfOrder));
 		assert_eq!(r.client(&client(4, 30)), Err(IngestError::ClientOutOfOrder));
 		assert_eq!(r.node(&node(9, 1), 0), Err(IngestError::NodeAfterClients));
 		assert_eq!(r.client(&client(6, 60)), Ok(()));
 		assert_eq!((r.node_bytes(), r.client_bytes(), r.entries()), (90, 90, 5));
-
-		// The same entries give the same digest as a plain ReportDigest.
-		let mut d = ReportDigest::new(&g, 7);
-		for e in [node(2, 10), node(1, 40), node(3, 40)] {
-			d.push_node(&e);
-		}
-		for e in [client(5, 30), client(6, 60)] {
-			d.push_client(&e);
-		}
-		assert_eq!(r.digest(), d.value());
 	}
 
 	#[test]
-	fn digest_binds_every_entry_and_its_kind() {
+	fn ordered_report_passes_ingest() {
+		let node = |n: u8, bytes: u64| NodeTraffic { node: NodeId([n; 32]), bytes };
+		let client = |c: u8, bytes: u64| ClientTraffic { client: [c; 32], bytes };
+		let entries = order_report(
+			[(node(1, 40), 0), (node(2, 10), 50), (node(3, 40), 0), (node(4, 0), 0)],
+			[client(6, 60), client(5, 30)],
+		);
+		assert_eq!(entries.len(), 5, "a node with no traffic at all is left out");
+		let mut r = ReportIngest::new();
+		let rolled = |n: &NodeId| if n.0[0] == 2 { 50 } else { 0 };
+		for e in &entries {
+			match e {
+				ReportEntry::Node(n) => {
+					r.node(n, rolled(&n.node)).expect("in order");
+				},
+				ReportEntry::Client(c) => r.client(c).expect("in order"),
+			}
+		}
+		assert_eq!(entries[0], ReportEntry::Node(node(2, 10)));
+	}
+
+	#[test]
+	fn chunk_chain_checks_each_chunk_on_arrival() {
 		let g = [9u8; 32];
-		let n = NodeTraffic { node: NodeId([1; 32]), bytes: 5 };
-		let c = ClientTraffic { client: [1; 32], bytes: 5 };
-		let mut a = ReportDigest::new(&g, 3);
-		a.push_node(&n);
-		let mut b = ReportDigest::new(&g, 3);
-		b.push_client(&c);
-		assert_ne!(a.value(), b.value(), "kinds are separated");
-		let mut other_period = ReportDigest::new(&g, 4);
-		other_period.push_node(&n);
-		assert_ne!(a.value(), other_period.value());
-		let mut again = ReportDigest::new(&g, 3);
-		again.push_node(&n);
-		assert_eq!(a, again);
-		assert_eq!(a.entries(), 1);
-		let d = a.value();
+		let entries: Vec<ReportEntry> = (0..7u8)
+			.map(|n| {
+				ReportEntry::Node(NodeTraffic { node: NodeId([n; 32]), bytes: 100 - n as u64 })
+			})
+			.collect();
+		let report = chunk_report(&g, 3, &entries, 3);
+		assert_eq!(report.chunks.iter().map(|c| c.0.len()).collect::<Vec<_>>(), vec![3, 3, 1]);
+		// What the chain does: expect the digest, check each chunk, move to its next link.
+		let mut expected = report.digest;
+		for (chunk, next) in &report.chunks {
+			assert_eq!(chunk_link(chunk, next), expected);
+			expected = *next;
+		}
+		assert_eq!(expected, report_end(&g, 3), "the last chunk ends the chain");
+		// A changed entry, another period or another chunking gives another digest.
+		let mut changed = entries.clone();
+		changed[4] = ReportEntry::Node(NodeTraffic { node: NodeId([4; 32]), bytes: 1 });
+		assert_ne!(chunk_report(&g, 3, &changed, 3).digest, report.digest);
+		assert_ne!(chunk_report(&g, 4, &entries, 3).digest, report.digest);
+		assert_ne!(chunk_report(&g, 3, &entries, 4).digest, report.digest);
+		// A node entry and a client entry with the same bytes are told apart.
+		let n = [ReportEntry::Node(NodeTraffic { node: NodeId([1; 32]), bytes: 5 })];
+		let c = [ReportEntry::Client(ClientTraffic { client: [1; 32], bytes: 5 })];
+		assert_ne!(chunk_link(&n, &report_end(&g, 3)), chunk_link(&c, &report_end(&g, 3)));
+		// An empty report has no chunks; its digest is the end.
+		assert_eq!(chunk_report(&g, 3, &[], 3).digest, report_end(&g, 3));
+		let d = report.digest;
 		assert_ne!(commitment(&d, &[0; 32], &[1; 32]), commitment(&d, &[0; 32], &[2; 32]));
 		assert_ne!(commitment(&d, &[0; 32], &[1; 32]), commitment(&d, &[1; 32], &[1; 32]));
 	}

@@ -147,6 +147,9 @@ pub trait TrafficCredit<AccountId> {
 	fn charge_reserved(who: &AccountId, bytes: u128) -> DispatchResult;
 	/// The holders of `owner`'s file `file_id`.
 	fn holders(owner: &AccountId, file_id: &FileId) -> Option<Vec<AccountId>>;
+	/// The curve's marginal price of a byte of credit now, `(S + Pt) / Lt`, as (numerator,
+	/// denominator) in balance units. A purchase never pays less per byte than this.
+	fn price_per_byte() -> (u128, u128);
 }
 
 #[frame_support::pallet]
@@ -796,5 +799,11 @@ impl<T: Config> TrafficCredit<T::AccountId> for Pallet<T> {
 
 	fn holders(owner: &T::AccountId, file_id: &FileId) -> Option<Vec<T::AccountId>> {
 		Files::<T>::get(owner, file_id).map(|r| r.holders.into_inner())
+	}
+
+	fn price_per_byte() -> (u128, u128) {
+		let s: u128 = T::Nodes::total_staked().saturated_into();
+		let pt: u128 = PrepaidPool::<T>::get().saturated_into();
+		(s.saturating_add(pt), CreditLimit::<T>::get())
 	}
 }

@@ -48,6 +48,7 @@ impl pallet_node_registry::Config for Test {
 	type MaxRegionLen = frame_support::traits::ConstU32<16>;
 	type MaxMetaNodes = MaxMetaNodes;
 	type MinMetaNodes = frame_support::traits::ConstU32<1>;
+	type Burns = ();
 	type WeightInfo = ();
 }
 

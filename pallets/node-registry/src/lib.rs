@@ -40,6 +40,7 @@ use frame_support::{
 	traits::{
 		fungible::{BalancedHold, Inspect, InspectHold, Mutate, MutateHold},
 		tokens::{Fortitude, Precision, Preservation},
+		Imbalance,
 	},
 	CloneNoBound, DebugNoBound, EqNoBound, PartialEqNoBound,
 };
@@ -58,7 +59,7 @@ use stratos_primitives::{
 };
 
 pub use pallet::*;
-pub use traits::{HeldReplicas, MetaVote, NodeRegistry, VoteError};
+pub use traits::{HeldReplicas, MetaVote, NodeRegistry, NoteBurn, VoteError};
 pub use weights::WeightInfo;
 
 #[cfg(feature = "runtime-benchmarks")]
@@ -242,6 +243,10 @@ pub mod pallet {
 		/// Fewest active meta nodes: below it no vote could ever pass again.
 		#[pallet::constant]
 		type MinMetaNodes: Get<u32>;
+
+		/// Told of every amount this pallet burns (slashes, debt repaid), so the chain's
+		/// issuance ledger accounts for each burn.
+		type Burns: NoteBurn<BalanceOf<Self>>;
 
 		/// Weights of this pallet's calls, from its benchmarks.
 		type WeightInfo: WeightInfo;
@@ -585,13 +590,14 @@ pub mod pallet {
 			let debt_paid = debt.min(amount);
 			let held = amount.saturating_sub(debt_paid);
 			if !debt_paid.is_zero() {
-				T::Currency::burn_from(
+				let burned = T::Currency::burn_from(
 					&who,
 					debt_paid,
 					Preservation::Preserve,
 					Precision::Exact,
 					Fortitude::Polite,
 				)?;
+				T::Burns::note_burn(burned);
 				Self::set_debt(&who, debt.saturating_sub(debt_paid));
 				Self::deposit_event(Event::DebtRepaid { who: who.clone(), amount: debt_paid });
 			}
@@ -961,6 +967,7 @@ impl<T: Config> Pallet<T> {
 		let take = amount.min(node.deposit);
 		let (credit, not_slashed) = T::Currency::slash(&HoldReason::NodeDeposit.into(), who, take);
 		let slashed = take.saturating_sub(not_slashed);
+		T::Burns::note_burn(credit.peek());
 		drop(credit); // burned
 		node.deposit = node.deposit.saturating_sub(slashed);
 		TotalDeposits::<T>::mutate(|t| *t = t.saturating_sub(slashed));

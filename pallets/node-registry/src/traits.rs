@@ -44,6 +44,16 @@ pub trait NodeRegistry<AccountId> {
 	fn register_active_meta(who: &AccountId, seed: u32);
 }
 
+/// Told of tokens burned, so an issuance ledger (the PoT pallet's) can account for them.
+pub trait NoteBurn<Balance> {
+	/// `amount` was burned.
+	fn note_burn(amount: Balance);
+}
+
+impl<Balance> NoteBurn<Balance> for () {
+	fn note_burn(_: Balance) {}
+}
+
 /// How many replicas a resource node holds, as the file registry records them. A node
 /// that still holds replicas cannot finish unbonding.
 pub trait HeldReplicas<AccountId> {
