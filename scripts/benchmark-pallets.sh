@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates the weights of our pallets from their benchmarks (ADR 0005). Not part of CI:
 # it builds the node with `runtime-benchmarks` (a second, larger build) and runs every
-# benchmark against the runtime wasm. Usage: scripts/benchmark-pallets.sh [steps] [repeat]
+# benchmark against the runtime wasm. Usage: [PALLETS="pot ..."] scripts/benchmark-pallets.sh [steps] [repeat]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -11,7 +11,7 @@ repeat=${2:-20}
 export SKIP_FRAME_STORAGE_ACCESS_TEST_RUNTIME_WASM_BUILD=1
 cargo build --workspace --all-targets --features stratos-node/runtime-benchmarks
 node="$CARGO_TARGET_DIR/debug/stratos-node"
-for pallet in validator-set chain-params node-registry file-registry; do
+for pallet in ${PALLETS:-validator-set chain-params node-registry file-registry pot}; do
 	name="pallet_${pallet//-/_}"
 	echo ">> $name"
 	"$node" benchmark pallet --chain dev --pallet "$name" --extrinsic '*' \

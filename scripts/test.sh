@@ -26,7 +26,7 @@ cargo test --workspace --locked -- --test-threads 1
 
 step "benchmark and try-runtime test suites (runtime-benchmarks, try-runtime, upgrade-test)"
 SKIP_WASM_BUILD=1 cargo test --locked \
-	-p pallet-validator-set -p pallet-chain-params -p pallet-node-registry -p pallet-file-registry -p stratos-runtime \
-	--features pallet-validator-set/runtime-benchmarks,pallet-validator-set/try-runtime,pallet-validator-set/upgrade-test,pallet-chain-params/runtime-benchmarks,pallet-chain-params/try-runtime,pallet-node-registry/runtime-benchmarks,pallet-node-registry/try-runtime,pallet-file-registry/runtime-benchmarks,pallet-file-registry/try-runtime,stratos-runtime/runtime-benchmarks,stratos-runtime/try-runtime,stratos-runtime/upgrade-test
+	-p pallet-validator-set -p pallet-chain-params -p pallet-node-registry -p pallet-file-registry -p pallet-pot -p stratos-runtime \
+	--features pallet-validator-set/runtime-benchmarks,pallet-validator-set/try-runtime,pallet-validator-set/upgrade-test,pallet-chain-params/runtime-benchmarks,pallet-chain-params/try-runtime,pallet-node-registry/runtime-benchmarks,pallet-node-registry/try-runtime,pallet-file-registry/runtime-benchmarks,pallet-file-registry/try-runtime,pallet-pot/runtime-benchmarks,pallet-pot/try-runtime,stratos-runtime/runtime-benchmarks,stratos-runtime/try-runtime,stratos-runtime/upgrade-test
 
 step "all checks passed"

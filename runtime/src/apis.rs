@@ -17,7 +17,7 @@ use sp_runtime::{
 use sp_version::RuntimeVersion;
 
 use super::{
-	AccountId, Aura, Balance, Block, Executive, Grandpa, InherentDataExt, Nonce, Runtime,
+	AccountId, Aura, Balance, Block, Executive, Grandpa, InherentDataExt, Nonce, Pot, Runtime,
 	RuntimeCall, RuntimeGenesisConfig, SessionKeys, System, TransactionPayment, VERSION,
 };
 
@@ -142,6 +142,20 @@ impl_runtime_apis! {
 	impl frame_system_rpc_runtime_api::AccountNonceApi<Block, AccountId, Nonce> for Runtime {
 		fn account_nonce(account: AccountId) -> Nonce {
 			System::account_nonce(account)
+		}
+	}
+
+	impl pallet_pot::PotApi<Block, AccountId, Balance> for Runtime {
+		fn rewards(who: AccountId) -> pallet_pot::RewardView<Balance> {
+			Pot::rewards_view(&who)
+		}
+
+		fn node_traffic(node: stratos_primitives::NodeId) -> pallet_pot::NodeTrafficView {
+			Pot::node_traffic_view(&node)
+		}
+
+		fn periods() -> (u32, u32) {
+			(Pot::current_period(), pallet_pot::NextPeriod::<Runtime>::get())
 		}
 	}
 

@@ -14,4 +14,5 @@ frame_benchmarking::define_benchmarks!(
 	[pallet_chain_params, ChainParams]
 	[pallet_node_registry, NodeRegistry]
 	[pallet_file_registry, FileRegistry]
+	[pallet_pot, Pot]
 );

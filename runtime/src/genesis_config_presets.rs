@@ -21,14 +21,15 @@ use sp_consensus_grandpa::AuthorityId as GrandpaId;
 use sp_core::crypto::UncheckedFrom;
 use sp_genesis_builder::{self, PresetId};
 use sp_keyring::{Ed25519Keyring, Sr25519Keyring};
+use sp_runtime::Perbill;
 
 use pallet_node_registry::{GenesisNode, NodeKind, GIB};
 use stratos_primitives::NodeId;
 
 use crate::{
 	AccountId, Balance, BalancesConfig, BlockNumber, ChainParamsConfig, FileRegistryConfig,
-	NodeRegistryConfig, Runtime, RuntimeGenesisConfig, SessionConfig, SessionKeys, SudoConfig,
-	ValidatorSetConfig, DAYS, HOURS, MINUTES, UNITS,
+	NodeRegistryConfig, PotConfig, Runtime, RuntimeGenesisConfig, SessionConfig, SessionKeys,
+	SudoConfig, ValidatorSetConfig, DAYS, HOURS, MINUTES, UNITS,
 };
 
 /// Preset name of the public test network.
@@ -67,7 +68,28 @@ pub struct StorageParams {
 	pub reserve_lock: BlockNumber,
 	/// Download credit in existence (bytes).
 	pub credit_supply: u128,
+	/// Proof-of-Traffic: ledger period and report windows.
+	pub traffic: TrafficParams,
 }
+
+/// Proof-of-Traffic parameters of a chain (ADR 0010 has the table and the reasons).
+pub struct TrafficParams {
+	/// Blocks per ledger period.
+	pub period_length: BlockNumber,
+	/// Blocks to commit, to reveal, and to stream the accepted report.
+	pub windows: (BlockNumber, BlockNumber, BlockNumber),
+	/// Periods before a reward may be claimed.
+	pub maturity: u32,
+}
+
+/// Issuance tiers (by total minted, per ledger period), the same on every chain: halving
+/// every 5 million STOS minted, nothing new after 20 million.
+pub const ISSUANCE_TIERS: [(Balance, Balance); 4] = [
+	(5_000_000 * UNITS, 80 * UNITS),
+	(10_000_000 * UNITS, 40 * UNITS),
+	(15_000_000 * UNITS, 20 * UNITS),
+	(20_000_000 * UNITS, 10 * UNITS),
+];
 
 /// Dev and local chains: ten-minute storage periods, a minute and a half to unbond.
 pub const DEV_STORAGE: StorageParams = StorageParams {
@@ -75,6 +97,8 @@ pub const DEV_STORAGE: StorageParams = StorageParams {
 	storage_period: 10 * MINUTES,
 	reserve_lock: 5 * MINUTES,
 	credit_supply: 1 << 50,
+	// One-minute ledger periods; rewards claimable two periods later.
+	traffic: TrafficParams { period_length: MINUTES, windows: (10, 10, 10), maturity: 2 },
 };
 
 /// Testnet: daily storage fees, a week to unbond.
@@ -83,6 +107,12 @@ pub const TESTNET_STORAGE: StorageParams = StorageParams {
 	storage_period: DAYS,
 	reserve_lock: HOURS,
 	credit_supply: 1 << 53,
+	// The whitepaper's ten-minute ledger periods; rewards mature after six hours.
+	traffic: TrafficParams {
+		period_length: 10 * MINUTES,
+		windows: (MINUTES, MINUTES, 8 * MINUTES),
+		maturity: 36,
+	},
 };
 
 /// Declared capacity of each dev resource node.
@@ -168,6 +198,19 @@ pub fn stratos_genesis(
 			storage_period: storage.storage_period,
 			reserve_lock: storage.reserve_lock,
 			credit_supply: storage.credit_supply,
+		},
+		pot: PotConfig {
+			period_length: storage.traffic.period_length,
+			commit_window: storage.traffic.windows.0,
+			reveal_window: storage.traffic.windows.1,
+			stream_window: storage.traffic.windows.2,
+			top_nodes: 100,
+			chunk_size: 500,
+			maturity: storage.traffic.maturity,
+			meta_share: Perbill::from_percent(10),
+			validator_share: Perbill::from_percent(10),
+			wash_cap: Perbill::from_percent(50),
+			tiers: ISSUANCE_TIERS.to_vec(),
 		},
 		sudo: SudoConfig { key: sudo },
 	})

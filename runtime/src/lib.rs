@@ -243,6 +243,8 @@ mod runtime {
 	pub type NodeRegistry = pallet_node_registry;
 	#[runtime::pallet_index(31)]
 	pub type FileRegistry = pallet_file_registry;
+	#[runtime::pallet_index(32)]
+	pub type Pot = pallet_pot;
 
 	// Only where the chain spec gives it a key.
 	#[runtime::pallet_index(90)]

@@ -15,6 +15,7 @@
 use sp_core::{ed25519, Pair};
 use stratos_primitives::{
 	registration::{registration_payload, META_REGISTRATION_TAG, RESOURCE_REGISTRATION_TAG},
+	traffic::{commitment, ChunkedReport, ReportEntry},
 	FileId, NodeId,
 };
 use subxt::{
@@ -33,6 +34,9 @@ pub mod runtime {}
 use runtime::runtime_types::{
 	pallet_file_registry::FileRecord,
 	pallet_node_registry::{NodeInfo, NodeKind as RtKind, NodeStatus as RtStatus, Reachability},
+	pallet_pot::{
+		FailReason as RtFail, PeriodInfo as RtPeriodInfo, PeriodStatus as RtPeriodStatus,
+	},
 	stratos_primitives::ids::{FileId as RtFileId, NodeId as RtNodeId},
 };
 
@@ -164,6 +168,43 @@ pub enum VoteOutcome {
 		/// Electorate.
 		members: u32,
 	},
+}
+
+/// Where a ledger period's report stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PeriodStatus {
+	/// Commit, reveal or streaming under way.
+	Reporting,
+	/// Settled.
+	Settled,
+	/// Not settled (reason as the runtime names it); the issuance carried over.
+	Failed(String),
+}
+
+/// A ledger period's books.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeriodSummary {
+	/// Issuance (tier plus carried in).
+	pub issuance: u128,
+	/// Where its report stands.
+	pub status: PeriodStatus,
+	/// Reporters whose reveal matched.
+	pub reporters: Vec<AccountId32>,
+	/// Paid to resource nodes, meta nodes and validators.
+	pub paid: (u128, u128, u128),
+	/// Carried to the next period.
+	pub carried: u128,
+	/// Bytes served, charged to clients, rewarded.
+	pub bytes: (u128, u128, u128),
+}
+
+/// An account's rewards.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rewards {
+	/// Not yet claimable.
+	pub pending: u128,
+	/// Claimable now.
+	pub matured: u128,
 }
 
 /// A client of one Stratos chain.
@@ -526,5 +567,144 @@ impl ChainClient {
 			holders: r.holders.0,
 			paid_through: r.paid_through,
 		}))
+	}
+
+	/// The ledger period the chain is in and the lowest period not yet settled or failed.
+	pub async fn pot_periods(&self) -> Result<(u32, u32)> {
+		let at = self.api.at_current_block().await?;
+		Ok(at.runtime_apis().call(runtime::runtime_apis::pot_api::PotApi.periods()).await?)
+	}
+
+	/// Whether `period`'s report is open (commit, reveal or streaming).
+	pub async fn report_open(&self, period: u32) -> Result<bool> {
+		let at = self.api.at_current_block().await?;
+		Ok(at
+			.storage()
+			.entry(runtime::storage().pot().reports())?
+			.try_fetch((period,))
+			.await?
+			.is_some())
+	}
+
+	/// Entries per report chunk: part of the digest, so reports must be cut with it.
+	pub async fn report_chunk_size(&self) -> Result<usize> {
+		let at = self.api.at_current_block().await?;
+		let params =
+			at.storage().entry(runtime::storage().pot().params())?.fetch(()).await?.decode()?;
+		Ok(params.chunk_size as usize)
+	}
+
+	/// Commits (as a meta node) to `digest` for `period`, salted.
+	pub async fn commit_report(
+		&self,
+		meta: &Keypair,
+		period: u32,
+		digest: &[u8; 32],
+		salt: &[u8; 32],
+	) -> Result<()> {
+		let c = commitment(digest, salt, &account(meta).0);
+		self.submit(&runtime::transactions().pot().commit(period, c), meta).await.map(drop)
+	}
+
+	/// Reveals the committed digest; returns whether it is accepted now (quorum reached).
+	pub async fn reveal_report(
+		&self,
+		meta: &Keypair,
+		period: u32,
+		digest: &[u8; 32],
+		salt: &[u8; 32],
+	) -> Result<bool> {
+		let call = runtime::transactions().pot().reveal(period, *digest, *salt);
+		let events = self.submit(&call, meta).await?;
+		Ok(events.find_first::<runtime::pot::events::ReportAccepted>().is_some())
+	}
+
+	/// Streams an accepted report chunk by chunk (each waits for finality), from chunk
+	/// `from` on. Returns the period's books once the last chunk is in.
+	pub async fn submit_report(
+		&self,
+		meta: &Keypair,
+		period: u32,
+		report: &ChunkedReport,
+		from: usize,
+	) -> Result<PeriodSummary> {
+		use runtime::runtime_types::{
+			bounded_collections::bounded_vec::BoundedVec,
+			stratos_primitives::traffic::{
+				ClientTraffic as RtClient, NodeTraffic as RtNode, ReportEntry as RtEntry,
+			},
+		};
+		for (chunk, next) in report.chunks.iter().skip(from) {
+			let entries = chunk
+				.iter()
+				.map(|e| match e {
+					ReportEntry::Node(n) => {
+						RtEntry::Node(RtNode { node: rt_node(&n.node), bytes: n.bytes })
+					},
+					ReportEntry::Client(c) => {
+						RtEntry::Client(RtClient { client: c.client, bytes: c.bytes })
+					},
+				})
+				.collect();
+			let call =
+				runtime::transactions().pot().submit_chunk(period, BoundedVec(entries), *next);
+			self.submit(&call, meta).await?;
+		}
+		self.period(period).await?.ok_or_else(|| Error::missing_event("period"))
+	}
+
+	/// The books of `period`, at the finalized block.
+	pub async fn period(&self, period: u32) -> Result<Option<PeriodSummary>> {
+		let at = self.api.at_current_block().await?;
+		let Some(v) =
+			at.storage().entry(runtime::storage().pot().periods())?.try_fetch((period,)).await?
+		else {
+			return Ok(None);
+		};
+		let i: RtPeriodInfo<AccountId32, u128> = v.decode()?;
+		let status = match i.status {
+			RtPeriodStatus::Reporting => PeriodStatus::Reporting,
+			RtPeriodStatus::Settled => PeriodStatus::Settled,
+			RtPeriodStatus::Failed(r) => PeriodStatus::Failed(match r {
+				RtFail::NoQuorum => "NoQuorum".into(),
+				RtFail::StreamTimeout => "StreamTimeout".into(),
+				RtFail::Invalid(why) => format!("Invalid({why:?})"),
+			}),
+		};
+		Ok(Some(PeriodSummary {
+			issuance: i.issuance,
+			status,
+			reporters: i.reporters.0,
+			paid: (i.resource_paid, i.meta_paid, i.validator_paid),
+			carried: i.carried,
+			bytes: (i.served_bytes, i.charged_bytes, i.rewarded_bytes),
+		}))
+	}
+
+	/// `who`'s rewards, pending and claimable.
+	pub async fn rewards(&self, who: &AccountId32) -> Result<Rewards> {
+		let at = self.api.at_current_block().await?;
+		let v =
+			at.runtime_apis().call(runtime::runtime_apis::pot_api::PotApi.rewards(*who)).await?;
+		Ok(Rewards { pending: v.pending, matured: v.matured })
+	}
+
+	/// Traffic a node carries into the next report.
+	pub async fn rolled_traffic(&self, node: &NodeId) -> Result<u128> {
+		let at = self.api.at_current_block().await?;
+		let v = at
+			.runtime_apis()
+			.call(runtime::runtime_apis::pot_api::PotApi.node_traffic(rt_node(node)))
+			.await?;
+		Ok(v.rolled)
+	}
+
+	/// Claims the signer's matured rewards; returns (claimed, of which paid to debt).
+	pub async fn claim_rewards(&self, who: &Keypair) -> Result<(u128, u128)> {
+		let events = self.submit(&runtime::transactions().pot().claim_rewards(), who).await?;
+		let e = events
+			.find_first::<runtime::pot::events::Claimed>()
+			.ok_or_else(|| Error::missing_event("Claimed"))??;
+		Ok((e.amount, e.debt_paid))
 	}
 }

@@ -150,6 +150,9 @@ pub trait TrafficCredit<AccountId> {
 	/// The curve's marginal price of a byte of credit now, `(S + Pt) / Lt`, as (numerator,
 	/// denominator) in balance units. A purchase never pays less per byte than this.
 	fn price_per_byte() -> (u128, u128);
+	/// Benchmarks: give `who` `bytes` of reserved credit (growing the supply by as much).
+	#[cfg(feature = "runtime-benchmarks")]
+	fn benchmark_reserve(who: &AccountId, bytes: u128);
 }
 
 #[frame_support::pallet]
@@ -805,5 +808,12 @@ impl<T: Config> TrafficCredit<T::AccountId> for Pallet<T> {
 		let s: u128 = T::Nodes::total_staked().saturated_into();
 		let pt: u128 = PrepaidPool::<T>::get().saturated_into();
 		(s.saturating_add(pt), CreditLimit::<T>::get())
+	}
+
+	#[cfg(feature = "runtime-benchmarks")]
+	fn benchmark_reserve(who: &T::AccountId, bytes: u128) {
+		CreditSupply::<T>::mutate(|s| *s = s.saturating_add(bytes));
+		let r = Reserved::<T>::get(who).unwrap_or_default();
+		Self::set_reserved(who, ReservedCredit { bytes: r.bytes.saturating_add(bytes), ..r });
 	}
 }

@@ -1,1 +1,257 @@
+//! Benchmarks of Proof-of-Traffic at their worst cases: full meta electorates, chunks of
+//! nodes that all carry traffic and enter the top, clients that are all charged, and
+//! settlements with the most top nodes, reporters and authors.
 
+use super::*;
+use frame_benchmarking::v2::*;
+use frame_system::RawOrigin;
+use stratos_primitives::traffic::{chunk_link, commitment, report_end};
+
+const SALT: [u8; 32] = [7; 32];
+
+fn key_of<T: Config>(who: &T::AccountId) -> [u8; 32] {
+	let mut k = [0u8; 32];
+	let e = who.encode();
+	let n = e.len().min(32);
+	k[..n].copy_from_slice(&e[..n]);
+	k
+}
+
+/// A full electorate of active meta nodes.
+fn metas<T: Config>() -> Vec<T::AccountId> {
+	let have = T::Nodes::active_meta().len() as u32;
+	for i in have..MaxMetaOf::<T>::get() {
+		T::Nodes::register_active_meta(&account("meta", i, 0), 2_000_000 + i);
+	}
+	let mut m = T::Nodes::active_meta();
+	m.sort();
+	m
+}
+
+/// Parameters that let the benchmarks reach every bound.
+fn bench_params<T: Config>() {
+	let mut p = Params::<T>::get();
+	p.period_length = 100u32.into();
+	p.commit_window = 10u32.into();
+	p.reveal_window = 10u32.into();
+	p.stream_window = 10u32.into();
+	p.top_nodes = T::MaxTopNodes::get();
+	p.chunk_size = T::MaxChunk::get();
+	p.maturity = 1;
+	Params::<T>::put(p);
+}
+
+/// Opens period 0's report (at block 100) with a full electorate; returns the electorate.
+fn open_report<T: Config>() -> Vec<T::AccountId> {
+	bench_params::<T>();
+	let metas = metas::<T>();
+	frame_system::Pallet::<T>::set_block_number(100u32.into());
+	Pallet::<T>::advance(100u32.into());
+	metas
+}
+
+/// Commits and reveals `digest` for all of the electorate, so it is accepted.
+fn accept<T: Config>(metas: &[T::AccountId], digest: Hash) {
+	for m in metas {
+		let c = commitment(&digest, &SALT, &key_of::<T>(m));
+		Pallet::<T>::commit(RawOrigin::Signed(m.clone()).into(), 0, c).expect("commit");
+	}
+	for m in metas {
+		Pallet::<T>::reveal(RawOrigin::Signed(m.clone()).into(), 0, digest, SALT).expect("reveal");
+	}
+}
+
+/// `n` node entries for nodes that are registered, active and carry rolled traffic (so every
+/// entry reads and writes the most), then `c` client entries with reserved credit.
+fn entries<T: Config>(n: u32, c: u32) -> Vec<ReportEntry> {
+	let mut out = Vec::new();
+	for i in 0..n {
+		let who: T::AccountId = account("resource", i, 0);
+		T::Nodes::register_active_resource(&who, 3_000_000 + i);
+		let node = T::Nodes::node_id(&who).expect("registered");
+		// Settled period-u32::MAX entries do not exist: a carried value via an unsettled
+		// period's `prev` is read the same way as a settled one.
+		Rolled::<T>::insert(node, RolledTraffic { period: u32::MAX, bytes: 0, acc: 0, prev: 1 });
+		out.push((node, 1_000_000u64 - i as u64));
+	}
+	RolledCount::<T>::put(n);
+	let mut list: Vec<ReportEntry> = out
+		.into_iter()
+		.map(|(node, bytes)| ReportEntry::Node(NodeTraffic { node, bytes }))
+		.collect();
+	for i in 0..c {
+		let mut key = [0u8; 32];
+		key[..4].copy_from_slice(&i.to_be_bytes());
+		key[31] = 1;
+		let who = T::ClientAccount::convert(key);
+		T::Credit::benchmark_reserve(&who, 1_000_000);
+		list.push(ReportEntry::Client(ClientTraffic { client: key, bytes: 1_000 }));
+	}
+	list
+}
+
+#[benchmarks]
+mod benches {
+	use super::*;
+
+	#[benchmark]
+	fn commit() {
+		let metas = open_report::<T>();
+		// The last commit, which also starts the reveal phase.
+		for m in &metas[1..] {
+			Pallet::<T>::commit(RawOrigin::Signed(m.clone()).into(), 0, [1; 32]).expect("commit");
+		}
+		let who = metas[0].clone();
+		#[extrinsic_call]
+		_(RawOrigin::Signed(who), 0, [1; 32]);
+		assert!(Reports::<T>::get(0).expect("open").reveal_until.is_some());
+	}
+
+	#[benchmark]
+	fn reveal() {
+		let metas = open_report::<T>();
+		let digest = [9u8; 32];
+		let other = [8u8; 32];
+		// One short of the quorum, the rest differing: the last reveal accepts and records
+		// every mismatch.
+		let threshold = stratos_primitives::quorum::quorum_threshold(metas.len() as u32) as usize;
+		for (i, m) in metas.iter().enumerate() {
+			let d = if i < threshold { digest } else { other };
+			let c = commitment(&d, &SALT, &key_of::<T>(m));
+			Pallet::<T>::commit(RawOrigin::Signed(m.clone()).into(), 0, c).expect("commit");
+		}
+		for (i, m) in metas.iter().enumerate().skip(1) {
+			let d = if i < threshold { digest } else { other };
+			Pallet::<T>::reveal(RawOrigin::Signed(m.clone()).into(), 0, d, SALT).expect("reveal");
+		}
+		let who = metas[0].clone();
+		#[extrinsic_call]
+		_(RawOrigin::Signed(who), 0, digest, SALT);
+		assert!(Reports::<T>::get(0).expect("open").stream.is_some());
+	}
+
+	/// A chunk that is not the last: `n` node entries and `c` client entries.
+	#[benchmark]
+	fn submit_chunk(
+		n: Linear<0, { T::MaxChunk::get() / 2 }>,
+		c: Linear<0, { T::MaxChunk::get() / 2 }>,
+	) {
+		let metas = open_report::<T>();
+		let list = entries::<T>(n, c);
+		let next = [5u8; 32];
+		let digest = chunk_link(&list, &next);
+		accept::<T>(&metas, digest);
+		let chunk: BoundedVec<ReportEntry, T::MaxChunk> = list.try_into().expect("within bound");
+		#[extrinsic_call]
+		_(RawOrigin::Signed(metas[0].clone()), 0, chunk, next);
+		let report = Reports::<T>::get(0).expect("still streaming");
+		assert_eq!(report.stream.expect("accepted").expected, next);
+	}
+
+	/// The last chunk's settlement alone: `t` top nodes, `m` matching reporters and `a`
+	/// authors rewarded (the chunk itself is empty).
+	#[benchmark]
+	fn settle(
+		t: Linear<1, { T::MaxTopNodes::get() }>,
+		m: Linear<1, { MaxMetaOf::<T>::get() }>,
+		a: Linear<1, { T::MaxAuthors::get() }>,
+	) {
+		let all = open_report::<T>();
+		for i in 0..a {
+			Authors::<T>::mutate(0, |l| l.try_push((account("author", i, 0), 3)).expect("bound"));
+		}
+		let end = report_end(&Pallet::<T>::genesis_hash(), 0);
+		let digest = chunk_link(&[], &end);
+		let reporters = &all[..m as usize];
+		// The electorate is everyone; `m` of them reveal (at least the quorum is needed, so
+		// the others are counted as matching too when m is below it).
+		accept::<T>(&all, digest);
+		let mut report = Reports::<T>::get(0).expect("open");
+		report.reveals.truncate(reporters.len());
+		let stream = report.stream.as_mut().expect("accepted");
+		for i in 0..t {
+			let who: T::AccountId = account("top", i, 0);
+			stream.top.try_push((who, 1_000 + i as u128)).expect("bound");
+		}
+		stream.charged = u128::MAX / 4;
+		Reports::<T>::insert(0, report);
+		let chunk: BoundedVec<ReportEntry, T::MaxChunk> = BoundedVec::new();
+		#[extrinsic_call]
+		submit_chunk(RawOrigin::Signed(all[0].clone()), 0, chunk, end);
+		assert_eq!(Periods::<T>::get(0).expect("period").status, PeriodStatus::Settled);
+	}
+
+	#[benchmark]
+	fn claim_rewards() {
+		let who: T::AccountId = whitelisted_caller();
+		let amount = T::Currency::minimum_balance().saturating_mul(1_000u32.into());
+		T::Currency::mint_into(&Pallet::<T>::pot_account(), amount).expect("mint");
+		Minted::<T>::mutate(|x| *x = x.saturating_add(amount));
+		Unclaimed::<T>::put(amount);
+		let mut ledger = RewardLedger::<BalanceOf<T>>::default();
+		for p in 0..=MAX_MATURITY {
+			ledger.pending.try_push((p, amount / (MAX_MATURITY + 1).into())).expect("bound");
+		}
+		let rest = amount
+			.saturating_sub(ledger.pending.iter().fold(Zero::zero(), |s: BalanceOf<T>, x| s + x.1));
+		ledger.matured = rest;
+		Rewards::<T>::insert(&who, ledger);
+		frame_system::Pallet::<T>::set_block_number(BlockNumberFor::<T>::from(u32::MAX / 2));
+		#[extrinsic_call]
+		_(RawOrigin::Signed(who.clone()));
+		assert!(Rewards::<T>::get(&who).pending.is_empty());
+	}
+
+	#[benchmark]
+	fn set_params() {
+		let p = Params::<T>::get();
+		#[extrinsic_call]
+		_(RawOrigin::Root, p);
+	}
+
+	#[benchmark]
+	fn advance_idle() {
+		bench_params::<T>();
+		#[block]
+		{
+			Pallet::<T>::advance(1u32.into());
+		}
+	}
+
+	#[benchmark]
+	fn advance_open(m: Linear<1, { MaxMetaOf::<T>::get() }>) {
+		bench_params::<T>();
+		let have = T::Nodes::active_meta().len() as u32;
+		for i in have..m {
+			T::Nodes::register_active_meta(&account("meta", i, 0), 2_000_000 + i);
+		}
+		#[block]
+		{
+			Pallet::<T>::advance(100u32.into());
+		}
+		assert!(Reports::<T>::get(0).is_some());
+	}
+
+	/// A report failing for lack of quorum, with an electorate of `m` that all committed.
+	#[benchmark]
+	fn advance_fail(m: Linear<1, { MaxMetaOf::<T>::get() }>) {
+		bench_params::<T>();
+		let have = T::Nodes::active_meta().len() as u32;
+		for i in have..m {
+			T::Nodes::register_active_meta(&account("meta", i, 0), 2_000_000 + i);
+		}
+		frame_system::Pallet::<T>::set_block_number(100u32.into());
+		Pallet::<T>::advance(100u32.into());
+		let metas = Reports::<T>::get(0).expect("open").electorate;
+		for who in &metas {
+			Pallet::<T>::commit(RawOrigin::Signed(who.clone()).into(), 0, [1; 32]).expect("commit");
+		}
+		#[block]
+		{
+			Pallet::<T>::advance(1_000u32.into());
+		}
+		assert!(Periods::<T>::get(0).is_some_and(|i| matches!(i.status, PeriodStatus::Failed(_))));
+	}
+
+	impl_benchmark_test_suite!(Pallet, crate::mock::new_test_ext(), crate::mock::Test);
+}

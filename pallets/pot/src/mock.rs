@@ -98,6 +98,10 @@ impl pallet_file_registry::TrafficCredit<u64> for MockCredit {
 	fn price_per_byte() -> (u128, u128) {
 		PRICE.with(|p| p.get()).unwrap_or_else(FileRegistry::price_per_byte)
 	}
+	#[cfg(feature = "runtime-benchmarks")]
+	fn benchmark_reserve(who: &u64, bytes: u128) {
+		FileRegistry::benchmark_reserve(who, bytes)
+	}
 }
 
 /// A client key is its account number in the first eight bytes.

@@ -74,6 +74,7 @@ impl frame_system::Config for Runtime {
 	type AccountData = pallet_balances::AccountData<Balance>;
 	type SS58Prefix = SS58Prefix;
 	type MaxConsumers = ConstU32<16>;
+	type BaseCallFilter = IssuanceGuard;
 	type SystemWeightInfo = system_weights::StratosSystemWeight<Runtime>;
 }
 
@@ -90,7 +91,7 @@ impl pallet_balances::Config for Runtime {
 	type ReserveIdentifier = [u8; 8];
 	type Balance = Balance;
 	type RuntimeEvent = RuntimeEvent;
-	type DustRemoval = ();
+	type DustRemoval = pallet_pot::BurnAndNote<Runtime>;
 	type ExistentialDeposit = ConstU128<EXISTENTIAL_DEPOSIT>;
 	type AccountStore = System;
 	type WeightInfo = pallet_balances::weights::SubstrateWeight<Runtime>;
@@ -108,10 +109,11 @@ parameter_types! {
 }
 
 /// Fees: one planck per unit of ref-time weight and `TransactionByteFee` per byte. A transfer
-/// (~200 µs, ~150 bytes) costs about 0.2 STOS cents. Fees are burned (no treasury yet).
+/// (~200 µs, ~150 bytes) costs about 0.2 STOS cents. Fees are burned (no treasury yet) and
+/// noted in the PoT issuance ledger.
 impl pallet_transaction_payment::Config for Runtime {
 	type RuntimeEvent = RuntimeEvent;
-	type OnChargeTransaction = FungibleAdapter<Balances, ()>;
+	type OnChargeTransaction = FungibleAdapter<Balances, pallet_pot::BurnAndNote<Runtime>>;
 	type OperationalFeeMultiplier = ConstU8<5>;
 	type WeightToFee = IdentityFee<Balance>;
 	type LengthToFee = frame_support::weights::ConstantMultiplier<Balance, TransactionByteFee>;
@@ -124,7 +126,7 @@ pub const MAX_AUTHORITIES: u32 = 32;
 
 impl pallet_authorship::Config for Runtime {
 	type FindAuthor = pallet_session::FindAccountFromAuthorIndex<Self, Aura>;
-	type EventHandler = ();
+	type EventHandler = storage::NoteAuthor;
 }
 
 impl pallet_validator_set::Config for Runtime {
@@ -251,4 +253,21 @@ impl pallet_chain_params::Config for Runtime {
 	type RuntimeEvent = RuntimeEvent;
 	type AdminOrigin = EnsureRoot<AccountId>;
 	type WeightInfo = pallet_chain_params::weights::SubstrateWeight<Runtime>;
+}
+
+/// Calls that would change the total issuance behind the issuance ledger's back (PoT's
+/// invariant: issuance = genesis + minted − burned, every burn noted) are not dispatchable.
+/// Root through Sudo bypasses this filter, as it bypasses every other.
+pub struct IssuanceGuard;
+impl frame_support::traits::Contains<RuntimeCall> for IssuanceGuard {
+	fn contains(call: &RuntimeCall) -> bool {
+		!matches!(
+			call,
+			RuntimeCall::Balances(
+				pallet_balances::Call::burn { .. }
+					| pallet_balances::Call::force_set_balance { .. }
+					| pallet_balances::Call::force_adjust_total_issuance { .. }
+			)
+		)
+	}
 }

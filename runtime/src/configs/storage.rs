@@ -5,7 +5,7 @@ use frame_support::{parameter_types, traits::ConstU32, PalletId};
 use frame_system::EnsureRoot;
 
 use crate::{
-	AccountId, Balance, Balances, FileRegistry, NodeRegistry, Runtime, RuntimeEvent,
+	AccountId, Balance, Balances, FileRegistry, NodeRegistry, Pot, Runtime, RuntimeEvent,
 	RuntimeHoldReason, CENTS, UNITS,
 };
 
@@ -38,6 +38,7 @@ impl pallet_node_registry::Config for Runtime {
 	type MaxRegionLen = ConstU32<32>;
 	type MaxMetaNodes = ConstU32<MAX_META_NODES>;
 	type MinMetaNodes = ConstU32<1>;
+	type Burns = Pot;
 	type WeightInfo = pallet_node_registry::weights::SubstrateWeight<Runtime>;
 }
 
@@ -54,4 +55,50 @@ impl pallet_file_registry::Config for Runtime {
 	type GracePeriods = ConstU32<3>;
 	type MaxSettlePeriods = ConstU32<24>;
 	type WeightInfo = pallet_file_registry::weights::SubstrateWeight<Runtime>;
+}
+
+parameter_types! {
+	/// The reward pot's account.
+	pub const PotPalletId: PalletId = PalletId(*b"sto/pot_");
+}
+
+/// Most resource nodes rewarded per period.
+pub const MAX_TOP_NODES: u32 = 256;
+/// Most entries per report chunk.
+pub const MAX_CHUNK: u32 = 1_000;
+
+/// Proof-of-Traffic (`docs/adr/0010-proof-of-traffic.md`); per-chain numbers are genesis
+/// parameters (`genesis_config_presets.rs`).
+impl pallet_pot::Config for Runtime {
+	type RuntimeEvent = RuntimeEvent;
+	type Currency = Balances;
+	type Nodes = NodeRegistry;
+	type Credit = FileRegistry;
+	type ClientAccount = sp_runtime::traits::ConvertInto;
+	type AdminOrigin = EnsureRoot<AccountId>;
+	type PalletId = PotPalletId;
+	type MaxTopNodes = ConstU32<MAX_TOP_NODES>;
+	type MaxChunk = ConstU32<MAX_CHUNK>;
+	type MaxAuthors = ConstU32<{ super::MAX_AUTHORITIES }>;
+	type WeightInfo = pallet_pot::weights::SubstrateWeight<Runtime>;
+}
+
+/// Counts each block for its author's share of the period's validator issuance.
+pub struct NoteAuthor;
+impl pallet_authorship::EventHandler<AccountId, crate::BlockNumber> for NoteAuthor {
+	fn note_author(author: AccountId) {
+		Pot::note_author(author);
+	}
+}
+
+/// Burns what governance slashes (referenda deposits) and records it in the issuance ledger.
+pub struct BurnSlash;
+impl frame_support::traits::OnUnbalanced<pallet_balances::NegativeImbalance<Runtime>>
+	for BurnSlash
+{
+	fn on_nonzero_unbalanced(amount: pallet_balances::NegativeImbalance<Runtime>) {
+		use frame_support::traits::Imbalance;
+		Pot::note_burned(amount.peek());
+		drop(amount);
+	}
 }
