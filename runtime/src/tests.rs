@@ -110,6 +110,31 @@ fn every_preset_has_storage_nodes_and_its_own_periods() {
 }
 
 #[test]
+fn every_preset_has_traffic_rewards_that_pay_and_cap_wash_traffic() {
+	for (id, period) in [
+		(sp_genesis_builder::DEV_RUNTIME_PRESET, presets::DEV_STORAGE.traffic.period_length),
+		(
+			sp_genesis_builder::LOCAL_TESTNET_RUNTIME_PRESET,
+			presets::DEV_STORAGE.traffic.period_length,
+		),
+		(presets::TESTNET_RUNTIME_PRESET, presets::TESTNET_STORAGE.traffic.period_length),
+	] {
+		preset_ext(id).execute_with(|| {
+			let p = pallet_pot::Params::<Runtime>::get();
+			assert_eq!(p.period_length, period, "{id}");
+			assert!(pallet_pot::Pallet::<Runtime>::tier_issuance() > 0, "{id}: issuance");
+			// The break-even condition of ADR 0010: a rewarded byte earns less than credit
+			// costs, and something is still paid.
+			assert!(p.wash_cap < sp_runtime::Perbill::one(), "{id}: k < 1");
+			let cap = pallet_pot::Pallet::<Runtime>::cap_per_byte(p.wash_cap);
+			assert!(cap > 0, "{id}: the cap rounds to something");
+			let pot = pallet_pot::Pallet::<Runtime>::pot_account();
+			assert!(frame_system::Pallet::<Runtime>::account_exists(&pot), "{id}: pot exists");
+		});
+	}
+}
+
+#[test]
 fn governance_timings_differ_per_chain_but_curves_do_not() {
 	use pallet_referenda::TracksInfo as _;
 	let track = |id: &str| {
@@ -176,4 +201,22 @@ fn upgrade_migration_passes_try_runtime_checks() {
 			assert_eq!(pallet_validator_set::ValidatorSince::<Runtime>::get(&v), Some(77));
 		}
 	});
+}
+
+#[test]
+fn a_full_report_chunk_fits_in_a_block() {
+	use frame_support::{dispatch::DispatchClass, weights::Weight};
+	use pallet_pot::WeightInfo;
+	type W = pallet_pot::weights::SubstrateWeight<Runtime>;
+	let max = crate::configs::RuntimeBlockWeights::get()
+		.get(DispatchClass::Normal)
+		.max_extrinsic
+		.expect("normal extrinsics are bounded");
+	let chunk = crate::configs::storage::MAX_CHUNK;
+	// The heaviest chunk: all node entries (they cost more than client entries), with the
+	// settlement the last chunk may carry at its bounds.
+	let worst: Weight = W::submit_chunk(chunk, 0)
+		.max(W::submit_chunk(0, chunk))
+		.saturating_add(pallet_pot::Pallet::<Runtime>::settle_weight());
+	assert!(worst.all_lte(max), "a {chunk}-entry chunk weighs {worst:?}, a block takes {max:?}");
 }

@@ -14,7 +14,7 @@ const api = await ApiPromise.create({ provider: new WsProvider(url), throwOnConn
 // Metadata: polkadot-js decodes it and knows our pallets and the token.
 const metaVersion = api.runtimeMetadata.version;
 if (metaVersion < 14) fail(`metadata version ${metaVersion}`);
-for (const pallet of ['system', 'balances', 'referenda', 'validatorSet', 'session', 'nodeRegistry', 'fileRegistry']) {
+for (const pallet of ['system', 'balances', 'referenda', 'validatorSet', 'session', 'nodeRegistry', 'fileRegistry', 'pot']) {
   if (!api.query[pallet]) fail(`pallet ${pallet} missing from metadata`);
 }
 const props = api.registry.getChainProperties();
@@ -61,6 +61,20 @@ const credit = await new Promise((resolve, reject) => {
     .catch(reject);
 }).catch((e) => fail(e.message));
 if (credit <= 0n) fail(`bought ${credit} bytes of credit`);
+
+// Proof-of-Traffic: parameters and per-node / per-account views through storage and the
+// runtime API (polkadot-js reads runtime APIs from metadata V15+).
+const potParams = await api.query.pot.params();
+if (potParams.periodLength.toNumber() <= 0 || potParams.tiers.length === 0) fail(`pot params ${potParams.toString()}`);
+if (!api.call.potApi) fail('PotApi runtime API missing from metadata');
+const [currentPeriod, nextPeriod] = (await api.call.potApi.periods()).map((x) => x.toNumber());
+if (nextPeriod > currentPeriod) fail(`periods ${currentPeriod} ${nextPeriod}`);
+const bobRewards = await api.call.potApi.rewards(bob.address);
+if (bobRewards.pending === undefined || bobRewards.matured === undefined) fail(`rewards ${bobRewards.toString()}`);
+const bobTraffic = await api.call.potApi.nodeTraffic(bobNode.nodeId);
+if (bobTraffic.rolled === undefined) fail(`node traffic ${bobTraffic.toString()}`);
+const potDocs = api.errors.pot.ChunkMismatch.meta.docs.join(' ');
+if (!potDocs.includes('accepted report')) fail(`ChunkMismatch docs: "${potDocs}"`);
 
 // Finalized heads arrive, in increasing order.
 const heads = await new Promise((resolve) => {

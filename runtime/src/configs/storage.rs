@@ -64,8 +64,9 @@ parameter_types! {
 
 /// Most resource nodes rewarded per period.
 pub const MAX_TOP_NODES: u32 = 256;
-/// Most entries per report chunk.
-pub const MAX_CHUNK: u32 = 1_000;
+/// Most entries per report chunk: the largest chunk plus the settlement in the last one must
+/// fit in a block (`a_full_report_chunk_fits_in_a_block`).
+pub const MAX_CHUNK: u32 = 600;
 
 /// Proof-of-Traffic (`docs/adr/0010-proof-of-traffic.md`); per-chain numbers are genesis
 /// parameters (`genesis_config_presets.rs`).
