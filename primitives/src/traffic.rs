@@ -154,7 +154,7 @@ pub fn order_report(
 		.collect();
 	nodes.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.node.cmp(&b.1.node)));
 	let mut clients: Vec<ClientTraffic> = clients.into_iter().collect();
-	clients.sort_by(|a, b| a.client.cmp(&b.client));
+	clients.sort_by_key(|c| c.client);
 	nodes
 		.into_iter()
 		.map(|(_, e)| ReportEntry::Node(e))

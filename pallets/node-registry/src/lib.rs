@@ -1047,6 +1047,14 @@ impl<T: Config> NodeRegistry<T::AccountId> for Pallet<T> {
 			.is_some_and(|n| n.kind == NodeKind::Resource && n.status == NodeStatus::Active)
 	}
 
+	fn is_rewardable_resource(who: &T::AccountId) -> bool {
+		Nodes::<T>::get(who).is_some_and(|n| {
+			n.kind == NodeKind::Resource
+				&& n.status == NodeStatus::Active
+				&& n.deposit >= Self::required_deposit(n.kind, n.capacity)
+		})
+	}
+
 	fn is_active_meta(who: &T::AccountId) -> bool {
 		Self::is_active_meta(who)
 	}

@@ -21,6 +21,9 @@ pub trait NodeRegistry<AccountId> {
 	/// Whether `who` runs a resource node that may receive data and earn (registered, not
 	/// suspended, not unbonding).
 	fn is_active_resource(who: &AccountId) -> bool;
+	/// Whether `who` runs an active resource node whose deposit still covers what its kind
+	/// and capacity require (a node slashed below it earns nothing until it tops up).
+	fn is_rewardable_resource(who: &AccountId) -> bool;
 	/// Whether `who` is a member of the active meta-node set.
 	fn is_active_meta(who: &AccountId) -> bool;
 	/// The active meta-node set now, sorted: what a vote snapshots when it opens.

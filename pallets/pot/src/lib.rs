@@ -20,7 +20,7 @@
 //!   node with rolled-over traffic is listed. Client entries are charged from the clients'
 //!   reserved credit.
 //! * **Settlement** (at the last chunk): the first `N` eligible nodes (registered, not
-//!   suspended) share the resource part pro rata to accumulated traffic; a paid node starts
+//!   suspended, deposit not slashed below the required one) share the resource part pro rata to accumulated traffic; a paid node starts
 //!   again from zero, the others roll over. A byte earns at most `k ×` the credit price per
 //!   byte, and rewarded bytes never exceed bytes charged to clients (over the chain's
 //!   life). The meta part is split equally among reporters whose reveal matched, the
@@ -680,7 +680,9 @@ pub mod pallet {
 	#[pallet::hooks]
 	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
 		fn on_initialize(now: BlockNumberFor<T>) -> Weight {
-			Self::advance(now)
+			// Plus the author count `pallet_authorship` makes through `note_author` (its own
+			// hook reports no weight).
+			Self::advance(now).saturating_add(T::DbWeight::get().reads_writes(2, 1))
 		}
 
 		#[cfg(feature = "try-runtime")]
@@ -1132,7 +1134,7 @@ impl<T: Config> Pallet<T> {
 		if carried > 0 {
 			stream.rolled_seen = stream.rolled_seen.saturating_add(1);
 		}
-		let eligible = account.as_ref().filter(|a| T::Nodes::is_active_resource(a));
+		let eligible = account.as_ref().filter(|a| T::Nodes::is_rewardable_resource(a));
 		let after = match eligible {
 			Some(who) if acc > 0 && stream.top.len() < top_nodes => {
 				// Cannot fail: top_nodes ≤ MaxTopNodes.

@@ -409,7 +409,7 @@ fn an_unfinished_stream_times_out_and_is_undone() {
 		assert_eq!(carried(&node(10)), 0);
 		// The next report starts from the state before the failed one.
 		settle_period(2, &[(14, 700)], &[(20, 700)]);
-		assert_eq!(pending(14) > 0, true);
+		assert!(pending(14) > 0);
 		assert_eq!(carried(&node(13)), 0, "13 (600) made the top 3 of 14, 13");
 	});
 }
@@ -423,6 +423,21 @@ fn suspended_nodes_are_skipped_and_keep_their_traffic() {
 		assert_eq!(pending(10), 0);
 		assert_eq!(pending(11), 8_000);
 		assert_eq!(carried(&node(10)), 900, "unbonding: not paid, traffic rolls over");
+	});
+}
+
+#[test]
+fn a_node_slashed_below_its_deposit_earns_nothing_until_it_tops_up() {
+	build_and_execute(|| {
+		reserve(20, 10_000);
+		assert_ok!(mock::NodeRegistry::slash(RuntimeOrigin::root(), 10, 10));
+		settle_period(0, &[(10, 900), (11, 800)], &[(20, 1_700)]);
+		assert_eq!(pending(10), 0);
+		assert_eq!(carried(&node(10)), 900, "its traffic waits");
+		assert_ok!(mock::NodeRegistry::add_deposit(signed(10), 10));
+		settle_period(1, &[(10, 100)], &[(20, 100)]);
+		assert!(pending(10) > 0, "paid for 1,000 bytes once it is whole again");
+		assert_eq!(carried(&node(10)), 0);
 	});
 }
 
