@@ -721,15 +721,16 @@ pub mod pallet {
 		}
 
 		/// Reveal the digest committed to. When a digest reaches the quorum it is accepted
-		/// and may be streamed; reveals that differ from it are recorded.
+		/// and may be streamed; reveals that differ from it are recorded. An accepted empty
+		/// report (no traffic at all) settles at once.
 		#[pallet::call_index(1)]
-		#[pallet::weight(T::WeightInfo::reveal())]
+		#[pallet::weight(T::WeightInfo::reveal().saturating_add(Pallet::<T>::settle_weight()))]
 		pub fn reveal(
 			origin: OriginFor<T>,
 			period: u32,
 			digest: Hash,
 			salt: [u8; 32],
-		) -> DispatchResult {
+		) -> DispatchResultWithPostInfo {
 			let who = ensure_signed(origin)?;
 			let now = frame_system::Pallet::<T>::block_number();
 			let mut report = Self::open_report(period)?;
@@ -793,11 +794,20 @@ pub mod pallet {
 								PeriodInfo { digest: Some(digest), ..info },
 							);
 						}
+						if digest == traffic::report_end(&Self::genesis_hash(), period) {
+							// Nothing to stream: no node and no client had traffic.
+							if RolledCount::<T>::get() != 0 {
+								Self::fail(period, FailReason::Invalid(InvalidReport::Incomplete));
+							} else if let Some(stream) = report.stream.clone() {
+								Self::settle(period, &report, stream);
+							}
+							return Ok(PostDispatchInfo::default());
+						}
 					}
 				},
 			}
 			Reports::<T>::insert(period, report);
-			Ok(())
+			Ok(Some(T::WeightInfo::reveal()).into())
 		}
 
 		/// Stream the next chunk of the accepted report, with the link of the chunk after

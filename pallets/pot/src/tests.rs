@@ -69,11 +69,20 @@ fn vote(period: u32, votes: &[(u64, Hash)]) {
 		commit(period, *m, d);
 	}
 	for (m, d) in votes {
+		if Periods::<Test>::get(period).unwrap().status != PeriodStatus::Reporting {
+			// An empty report settled (or failed) when it reached the quorum.
+			assert_noop!(Pot::reveal(signed(*m), period, *d, SALT), Error::<Test>::PeriodFinished);
+			continue;
+		}
 		assert_ok!(Pot::reveal(signed(*m), period, *d, SALT));
 	}
 }
 
 fn stream(period: u32, who: u64, r: &ChunkedReport) {
+	if r.chunks.is_empty() {
+		let status = Periods::<Test>::get(period).unwrap().status;
+		assert_ne!(status, PeriodStatus::Reporting, "an empty report settles on acceptance");
+	}
 	for (chunk, next) in &r.chunks {
 		assert_ok!(Pot::submit_chunk(
 			signed(who),
@@ -385,6 +394,55 @@ fn invalid_reports_fail_the_period_and_move_no_funds() {
 			),
 			Error::<Test>::ChunkTooLarge
 		);
+	});
+}
+
+#[test]
+fn a_period_without_traffic_settles_on_acceptance() {
+	build_and_execute(|| {
+		settle_period(0, &[], &[]);
+		let info = Periods::<Test>::get(0).unwrap();
+		// Settled at the second reveal: the two reporters of the quorum share the meta part.
+		assert_eq!(info.reporters.to_vec(), vec![1, 2]);
+		assert_eq!((info.resource_paid, info.meta_paid, info.validator_paid), (0, 1_000, 1_000));
+		assert_eq!(info.carried, 8_000);
+		// With traffic carried, an empty report leaves a node out: refused as incomplete.
+		reserve(20, 1_000);
+		settle_period(1, &[(10, 9), (11, 8), (12, 7), (13, 6)], &[(20, 30)]);
+		close(2);
+		let r = chunked(&[], 2);
+		vote(2, &METAS.map(|m| (m, r.digest)));
+		assert_eq!(
+			Periods::<Test>::get(2).unwrap().status,
+			PeriodStatus::Failed(FailReason::Invalid(InvalidReport::Incomplete))
+		);
+	});
+}
+
+#[test]
+fn overflowing_traffic_fails_the_period() {
+	build_and_execute(|| {
+		// Node 10 carries (from a settled period) as much traffic as a u128 holds.
+		settle_period(0, &[], &[]);
+		Rolled::<Test>::insert(
+			node(10),
+			RolledTraffic { period: 0, bytes: 0, acc: u128::MAX, prev: 0 },
+		);
+		RolledCount::<Test>::put(1);
+		close(1);
+		let r = chunked(&[ReportEntry::Node(NodeTraffic { node: node(10), bytes: 1 })], 1);
+		vote(1, &METAS.map(|m| (m, r.digest)));
+		let minted = Minted::<Test>::get();
+		stream(1, 1, &r);
+		assert_eq!(
+			Periods::<Test>::get(1).unwrap().status,
+			PeriodStatus::Failed(FailReason::Invalid(InvalidReport::Overflow))
+		);
+		assert_eq!(Minted::<Test>::get(), minted, "no funds move");
+		assert_eq!(carried(&node(10)), u128::MAX, "nothing changed");
+		// Put the books back the way the invariants expect them (no such traffic exists).
+		Rolled::<Test>::remove(node(10));
+		RolledCount::<Test>::put(0);
 	});
 }
 
