@@ -273,6 +273,8 @@ pub struct Settlement {
 	/// What is not paid (rounding, and what the caps hold back): carried to the next
 	/// period's issuance.
 	pub remainder: u128,
+	/// Bytes rewarded: `min(Σ top, charged)`, the paid-for bytes this settlement uses up.
+	pub rewarded_bytes: u128,
 }
 
 /// Splits `issuance` among the top nodes, whose traffic is `top` (the first `N` eligible
@@ -289,12 +291,17 @@ pub struct Settlement {
 pub fn settle(issuance: u128, top: &[u128], charged: u128, cap_per_byte: u128) -> Settlement {
 	let total = top.iter().fold(0u128, |a, t| a.saturating_add(*t));
 	if total == 0 {
-		return Settlement { rewards: alloc::vec![0; top.len()], remainder: issuance };
+		return Settlement {
+			rewards: alloc::vec![0; top.len()],
+			remainder: issuance,
+			rewarded_bytes: 0,
+		};
 	}
-	let budget = issuance.min(cap_per_byte.saturating_mul(total.min(charged)));
+	let rewarded_bytes = total.min(charged);
+	let budget = issuance.min(cap_per_byte.saturating_mul(rewarded_bytes));
 	let rewards: Vec<u128> = top.iter().map(|t| mul_div_floor(budget, *t, total)).collect();
 	let paid: u128 = rewards.iter().sum();
-	Settlement { rewards, remainder: issuance - paid }
+	Settlement { rewards, remainder: issuance - paid, rewarded_bytes }
 }
 
 /// `⌊a · b / c⌋` without overflow for `b ≤ c` (`c > 0`), exact over the full `u128` range.
@@ -369,6 +376,7 @@ mod tests {
 		// Only 1 byte paid for: the budget is what one byte earns at the cap.
 		let s = settle(10, &[1, 1, 1], 1, 3);
 		assert_eq!((s.rewards.iter().sum::<u128>(), s.remainder), (3, 7));
+		assert_eq!(s.rewarded_bytes, 1);
 		// No traffic: everything carries over.
 		assert_eq!(settle(7, &[0, 0], 0, 1).remainder, 7);
 	}

@@ -61,11 +61,7 @@ fn fill_meta<T: Config>(n: u32) -> Vec<T::AccountId> {
 fn signed_key<T: Config>(who: &T::AccountId, tag: &[u8]) -> (NodeId, [u8; 64]) {
 	let public = sp_io::crypto::ed25519_generate(KEY_TYPE, None);
 	let node_id = NodeId(public.0);
-	let genesis: [u8; 32] = frame_system::Pallet::<T>::block_hash(BlockNumberFor::<T>::zero())
-		.as_ref()
-		.try_into()
-		.unwrap_or_default();
-	let payload = registration_payload(tag, &genesis, who, KeyNonce::<T>::get(node_id));
+	let payload = registration_payload(tag, &genesis_hash::<T>(), who, KeyNonce::<T>::get(node_id));
 	let sig = sp_io::crypto::ed25519_sign(KEY_TYPE, &public, &payload).expect("key in keystore");
 	(node_id, sig.0)
 }

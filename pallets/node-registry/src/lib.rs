@@ -59,6 +59,14 @@ use stratos_primitives::{
 };
 
 pub use pallet::*;
+
+/// The chain's genesis hash, which signed payloads and report digests are bound to.
+pub fn genesis_hash<T: frame_system::Config>() -> [u8; 32] {
+	frame_system::Pallet::<T>::block_hash(BlockNumberFor::<T>::zero())
+		.as_ref()
+		.try_into()
+		.unwrap_or_default()
+}
 pub use traits::{HeldReplicas, MetaVote, NodeRegistry, NoteBurn, VoteError};
 pub use weights::WeightInfo;
 
@@ -866,11 +874,8 @@ impl<T: Config> Pallet<T> {
 		tag: &[u8],
 		signature: &[u8; 64],
 	) -> DispatchResult {
-		let genesis: [u8; 32] = frame_system::Pallet::<T>::block_hash(BlockNumberFor::<T>::zero())
-			.as_ref()
-			.try_into()
-			.unwrap_or_default();
-		let payload = registration_payload(tag, &genesis, who, KeyNonce::<T>::get(node_id));
+		let payload =
+			registration_payload(tag, &genesis_hash::<T>(), who, KeyNonce::<T>::get(node_id));
 		ensure!(verify_node_signature(node_id, &payload, signature), Error::<T>::BadNodeSignature);
 		Ok(())
 	}

@@ -10,11 +10,7 @@ use stratos_primitives::traffic::{chunk_link, commitment, report_end};
 const SALT: [u8; 32] = [7; 32];
 
 fn key_of<T: Config>(who: &T::AccountId) -> [u8; 32] {
-	let mut k = [0u8; 32];
-	let e = who.encode();
-	let n = e.len().min(32);
-	k[..n].copy_from_slice(&e[..n]);
-	k
+	Pallet::<T>::reporter_key(who)
 }
 
 /// A full electorate of active meta nodes.

@@ -744,12 +744,8 @@ pub mod pallet {
 				.find(|(a, _)| a == &who)
 				.map(|(_, c)| *c)
 				.ok_or(Error::<T>::NoCommitment)?;
-			let mut account = [0u8; 32];
-			let encoded = who.encode();
-			let n = encoded.len().min(32);
-			account[..n].copy_from_slice(&encoded[..n]);
 			ensure!(
-				traffic::commitment(&digest, &salt, &account) == committed,
+				traffic::commitment(&digest, &salt, &Self::reporter_key(&who)) == committed,
 				Error::<T>::RevealMismatch
 			);
 
@@ -796,11 +792,7 @@ pub mod pallet {
 						}
 						if digest == traffic::report_end(&Self::genesis_hash(), period) {
 							// Nothing to stream: no node and no client had traffic.
-							if RolledCount::<T>::get() != 0 {
-								Self::fail(period, FailReason::Invalid(InvalidReport::Incomplete));
-							} else if let Some(stream) = report.stream.clone() {
-								Self::settle(period, &report, stream);
-							}
+							Self::finish(period, &report);
 							return Ok(PostDispatchInfo::default());
 						}
 					}
@@ -813,11 +805,9 @@ pub mod pallet {
 		/// Stream the next chunk of the accepted report, with the link of the chunk after
 		/// it. The last chunk settles the period.
 		#[pallet::call_index(2)]
-		#[pallet::weight({
-			let clients = entries.iter().filter(|e| matches!(e, ReportEntry::Client(_))).count() as u32;
-			let nodes = (entries.len() as u32).saturating_sub(clients);
-			T::WeightInfo::submit_chunk(nodes, clients).saturating_add(Pallet::<T>::settle_weight())
-		})]
+		#[pallet::weight(
+			Pallet::<T>::chunk_weight(entries).saturating_add(Pallet::<T>::settle_weight())
+		)]
 		pub fn submit_chunk(
 			origin: OriginFor<T>,
 			period: u32,
@@ -831,24 +821,17 @@ pub mod pallet {
 				report.reveals.iter().any(|(a, d)| a == &who && *d == stream.digest),
 				Error::<T>::NotMatchingReporter
 			);
-			ensure!(
-				entries.len() as u32 <= Params::<T>::get().chunk_size,
-				Error::<T>::ChunkTooLarge
-			);
+			let params = Params::<T>::get();
+			ensure!(entries.len() as u32 <= params.chunk_size, Error::<T>::ChunkTooLarge);
 			ensure!(
 				traffic::chunk_link(&entries, &next) == stream.expected,
 				Error::<T>::ChunkMismatch
 			);
 
-			let clients =
-				entries.iter().filter(|e| matches!(e, ReportEntry::Client(_))).count() as u32;
-			let chunk_weight = T::WeightInfo::submit_chunk(
-				(entries.len() as u32).saturating_sub(clients),
-				clients,
-			);
+			let chunk_weight = Self::chunk_weight(&entries);
 			// From here the chunk is the quorum's: whatever it holds is applied, and a rule it
 			// breaks fails the period (the call itself succeeds).
-			if let Err(reason) = Self::apply_chunk(period, stream, &entries) {
+			if let Err(reason) = Self::apply_chunk(period, stream, &entries, params.top_nodes) {
 				Self::fail(period, FailReason::Invalid(reason));
 				return Ok(Some(chunk_weight).into());
 			}
@@ -864,13 +847,7 @@ pub mod pallet {
 				Reports::<T>::insert(period, report);
 				return Ok(Some(chunk_weight).into());
 			}
-			// The last chunk: every node that carried traffic must have been listed.
-			if !stream.ingest.in_clients() && stream.rolled_seen != RolledCount::<T>::get() {
-				Self::fail(period, FailReason::Invalid(InvalidReport::Incomplete));
-				return Ok(Some(chunk_weight).into());
-			}
-			let stream = stream.clone();
-			Self::settle(period, &report, stream);
+			Self::finish(period, &report);
 			Ok(PostDispatchInfo::default())
 		}
 
@@ -945,12 +922,36 @@ impl<T: Config> Pallet<T> {
 
 	/// The genesis hash, which binds digests to this chain.
 	pub fn genesis_hash() -> Hash {
-		let h = frame_system::Pallet::<T>::block_hash(BlockNumberFor::<T>::zero());
-		let mut out = [0u8; 32];
-		let bytes = h.as_ref();
-		let n = bytes.len().min(32);
-		out[..n].copy_from_slice(&bytes[..n]);
-		out
+		pallet_node_registry::genesis_hash::<T>()
+	}
+
+	/// The 32 bytes a reporter's commitment is bound to: its encoded account (zero-padded).
+	pub fn reporter_key(who: &T::AccountId) -> [u8; 32] {
+		let mut key = [0u8; 32];
+		let encoded = who.encode();
+		let n = encoded.len().min(32);
+		key[..n].copy_from_slice(&encoded[..n]);
+		key
+	}
+
+	/// The weight of applying `entries` (without a settlement).
+	fn chunk_weight(entries: &[ReportEntry]) -> Weight {
+		let clients = entries.iter().filter(|e| matches!(e, ReportEntry::Client(_))).count() as u32;
+		T::WeightInfo::submit_chunk((entries.len() as u32).saturating_sub(clients), clients)
+	}
+
+	/// Whether period `p` settled (so carried traffic it wrote is in force).
+	fn is_settled(p: u32) -> bool {
+		Periods::<T>::get(p).is_some_and(|i| i.status == PeriodStatus::Settled)
+	}
+
+	/// The traffic an entry carries forward: `acc` if its period settled, else `prev`.
+	fn in_force(entry: &RolledTraffic, settled: bool) -> u128 {
+		if settled {
+			entry.acc
+		} else {
+			entry.prev
+		}
 	}
 
 	/// What the period opening now would issue before carry: its tier's amount.
@@ -1100,18 +1101,17 @@ impl<T: Config> Pallet<T> {
 		if entry.period == period {
 			return None;
 		}
-		let ok = *settled.entry(entry.period).or_insert_with(|| {
-			Periods::<T>::get(entry.period).is_some_and(|i| i.status == PeriodStatus::Settled)
-		});
-		Some(if ok { entry.acc } else { entry.prev })
+		let ok = *settled.entry(entry.period).or_insert_with(|| Self::is_settled(entry.period));
+		Some(Self::in_force(entry, ok))
 	}
 
 	fn apply_chunk(
 		period: u32,
 		stream: &mut Stream<T::AccountId, T::MaxTopNodes>,
 		entries: &[ReportEntry],
+		top_nodes: u32,
 	) -> Result<(), InvalidReport> {
-		let top_nodes = Params::<T>::get().top_nodes as usize;
+		let top_nodes = top_nodes as usize;
 		let mut settled = BTreeMap::new();
 		for entry in entries {
 			match entry {
@@ -1171,8 +1171,8 @@ impl<T: Config> Pallet<T> {
 		stream: &mut Stream<T::AccountId, T::MaxTopNodes>,
 		c: &ClientTraffic,
 	) -> Result<(), InvalidReport> {
-		if !stream.ingest.in_clients() && stream.rolled_seen != RolledCount::<T>::get() {
-			return Err(InvalidReport::Incomplete);
+		if !stream.ingest.in_clients() {
+			Self::check_complete(stream)?;
 		}
 		stream.ingest.client(c)?;
 		let who = T::ClientAccount::convert(c.client);
@@ -1183,6 +1183,28 @@ impl<T: Config> Pallet<T> {
 			stream.charged = stream.charged.saturating_add(charge);
 		}
 		Ok(())
+	}
+
+	/// Every node carrying traffic into the report must have been listed by the time the node
+	/// entries end (checked at the first client entry, or at the end of the report).
+	fn check_complete(stream: &Stream<T::AccountId, T::MaxTopNodes>) -> Result<(), InvalidReport> {
+		if stream.rolled_seen == RolledCount::<T>::get() {
+			Ok(())
+		} else {
+			Err(InvalidReport::Incomplete)
+		}
+	}
+
+	/// The whole accepted report is in: settle it, or fail it if it left out a node carrying
+	/// traffic.
+	fn finish(period: u32, report: &ReportOf<T>) {
+		let Some(stream) = report.stream.clone() else { return };
+		if !stream.ingest.in_clients() {
+			if let Err(reason) = Self::check_complete(&stream) {
+				return Self::fail(period, FailReason::Invalid(reason));
+			}
+		}
+		Self::settle(period, report, stream);
 	}
 
 	/// The weight settlement may add to a chunk (at the bounds).
@@ -1202,9 +1224,7 @@ impl<T: Config> Pallet<T> {
 
 		// Resource nodes: pro rata within the wash-traffic caps.
 		let traffic: Vec<u128> = stream.top.iter().map(|(_, t)| *t).collect();
-		let top_total = traffic.iter().fold(0u128, |a, t| a.saturating_add(*t));
 		let chargeable = ChargedUnrewarded::<T>::get().saturating_add(stream.charged);
-		let rewarded_bytes = top_total.min(chargeable);
 		let split = traffic::settle(
 			resource_part.saturated_into(),
 			&traffic,
@@ -1218,6 +1238,7 @@ impl<T: Config> Pallet<T> {
 			resource_paid = resource_paid.saturating_add(reward);
 		}
 		paid = paid.saturating_add(resource_paid);
+		let rewarded_bytes = split.rewarded_bytes;
 		ChargedUnrewarded::<T>::put(chargeable.saturating_sub(rewarded_bytes));
 
 		// Meta nodes: equal shares among the reporters whose reveal matched.
@@ -1388,12 +1409,12 @@ impl<T: Config> Pallet<T> {
 	/// Runtime API: a node's last settled traffic and what it carries.
 	pub fn node_traffic_view(node: &NodeId) -> NodeTrafficView {
 		let Some(r) = Rolled::<T>::get(node) else { return NodeTrafficView::default() };
-		let settled =
-			Periods::<T>::get(r.period).is_some_and(|i| i.status == PeriodStatus::Settled);
+		let settled = Self::is_settled(r.period);
+		let rolled = Self::in_force(&r, settled);
 		if settled {
-			NodeTrafficView { period: Some(r.period), bytes: r.bytes, rolled: r.acc }
+			NodeTrafficView { period: Some(r.period), bytes: r.bytes, rolled }
 		} else {
-			NodeTrafficView { period: None, bytes: 0, rolled: r.prev }
+			NodeTrafficView { period: None, bytes: 0, rolled }
 		}
 	}
 
@@ -1460,11 +1481,7 @@ impl<T: Config> Pallet<T> {
 			"rewarded bytes never exceed charged bytes"
 		);
 		let rolled = Rolled::<T>::iter()
-			.filter(|(_, r)| {
-				let settled =
-					Periods::<T>::get(r.period).is_some_and(|i| i.status == PeriodStatus::Settled);
-				(if settled { r.acc } else { r.prev }) > 0
-			})
+			.filter(|(_, r)| Self::in_force(r, Self::is_settled(r.period)) > 0)
 			.count() as u32;
 		ensure!(rolled == RolledCount::<T>::get(), "RolledCount counts the nodes carrying traffic");
 		Ok(())
