@@ -220,3 +220,53 @@ fn a_full_report_chunk_fits_in_a_block() {
 		.saturating_add(pallet_pot::Pallet::<Runtime>::settle_weight());
 	assert!(worst.all_lte(max), "a {chunk}-entry chunk weighs {worst:?}, a block takes {max:?}");
 }
+
+#[test]
+fn burns_are_noted_in_the_issuance_ledger_and_other_issuance_changes_are_filtered() {
+	use frame_support::traits::{
+		fungible::Balanced,
+		tokens::{Fortitude, Precision, Preservation},
+		Contains, Currency, ExistenceRequirement, OnUnbalanced, WithdrawReasons,
+	};
+	use sp_keyring::Sr25519Keyring;
+	let alice: AccountId = Sr25519Keyring::Alice.to_account_id();
+	preset_ext(sp_genesis_builder::DEV_RUNTIME_PRESET).execute_with(|| {
+		let issuance = crate::Balances::total_issuance();
+		// A fee (or dust) taken by the fee handler.
+		let fee = <crate::Balances as Balanced<AccountId>>::withdraw(
+			&alice,
+			1_000,
+			Precision::Exact,
+			Preservation::Preserve,
+			Fortitude::Polite,
+		)
+		.expect("Alice can pay");
+		pallet_pot::BurnAndNote::<Runtime>::on_unbalanced(fee);
+		// A governance slash.
+		let slash = <crate::Balances as Currency<AccountId>>::withdraw(
+			&alice,
+			500,
+			WithdrawReasons::all(),
+			ExistenceRequirement::KeepAlive,
+		)
+		.expect("Alice can pay");
+		crate::configs::storage::BurnSlash::on_unbalanced(slash);
+		assert_eq!(crate::Balances::total_issuance(), issuance - 1_500);
+		assert_eq!(pallet_pot::Burned::<Runtime>::get(), 1_500);
+		pallet_pot::Pallet::<Runtime>::do_try_state().expect("the ledger balances");
+	});
+	let guard = |call| crate::configs::IssuanceGuard::contains(&call);
+	let bob: AccountId = Sr25519Keyring::Bob.to_account_id();
+	assert!(!guard(crate::RuntimeCall::Balances(pallet_balances::Call::burn {
+		value: 1,
+		keep_alive: true
+	})));
+	assert!(!guard(crate::RuntimeCall::Balances(pallet_balances::Call::force_set_balance {
+		who: bob.clone().into(),
+		new_free: 1
+	})));
+	assert!(guard(crate::RuntimeCall::Balances(pallet_balances::Call::transfer_keep_alive {
+		dest: bob.into(),
+		value: 1
+	})));
+}

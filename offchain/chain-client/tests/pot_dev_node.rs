@@ -91,6 +91,7 @@ async fn a_dev_chain_settles_traffic_reports_from_the_typed_client() -> anyhow::
 	let (resource, meta, validators) = books.paid;
 	assert_eq!(resource + meta + validators + books.carried, books.issuance, "nothing lost");
 	assert_eq!(meta, books.issuance / 10, "the meta share to Alice, the matching reporter");
+	assert_eq!(validators, books.issuance / 10, "the validator share to Alice, the only author");
 	assert!(resource > 0);
 	assert_eq!(chain.credit(&ferdie).await?.1, 0, "Ferdie's reservation paid for the traffic");
 
