@@ -2,7 +2,9 @@
 
 use sc_service::ChainType;
 use stratos_runtime::{
-	chain_properties, genesis_config_presets::TESTNET_RUNTIME_PRESET, WASM_BINARY,
+	chain_properties,
+	genesis_config_presets::{DEV_NETWORK_RUNTIME_PRESET, TESTNET_RUNTIME_PRESET},
+	WASM_BINARY,
 };
 
 /// A chain spec of this node: no extensions.
@@ -28,6 +30,19 @@ pub fn development_chain_spec() -> Result<ChainSpec, String> {
 		.with_protocol_id("stratos-dev")
 		.with_chain_type(ChainType::Development)
 		.with_genesis_config_preset_name(sp_genesis_builder::DEV_RUNTIME_PRESET)
+		.with_properties(properties())
+		.build())
+}
+
+/// `dev-network`: the local storage network (one validator, three meta nodes, four
+/// resource nodes) that `scripts/start-local-network.sh` runs.
+pub fn dev_network_chain_spec() -> Result<ChainSpec, String> {
+	Ok(ChainSpec::builder(wasm()?, None)
+		.with_name("Stratos Development Network")
+		.with_id("stratos_dev_network")
+		.with_protocol_id("stratos-devnet")
+		.with_chain_type(ChainType::Development)
+		.with_genesis_config_preset_name(DEV_NETWORK_RUNTIME_PRESET)
 		.with_properties(properties())
 		.build())
 }
@@ -62,7 +77,7 @@ pub fn from_file(path: &str) -> Result<ChainSpec, String> {
 	let p = std::path::PathBuf::from(path);
 	if !p.is_file() {
 		return Err(format!(
-			"chain spec `{path}` not found: give dev, local, testnet or the path of a chain spec JSON file"
+			"chain spec `{path}` not found: give dev, dev-network, local, testnet or the path of a chain spec JSON file"
 		));
 	}
 	ChainSpec::from_json_file(p).map_err(|e| format!("chain spec `{path}` is not valid: {e}"))

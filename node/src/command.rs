@@ -37,6 +37,7 @@ impl SubstrateCli for Cli {
 	fn load_spec(&self, id: &str) -> Result<Box<dyn sc_service::ChainSpec>, String> {
 		Ok(match id {
 			"dev" => Box::new(chain_spec::development_chain_spec()?),
+			"dev-network" => Box::new(chain_spec::dev_network_chain_spec()?),
 			"" | "local" => Box::new(chain_spec::local_chain_spec()?),
 			"testnet" => Box::new(chain_spec::testnet_chain_spec()?),
 			path => Box::new(chain_spec::from_file(path)?),

@@ -8,6 +8,8 @@
 //! * [`receipt`]: the signed task receipt a resource node and a client exchange per served
 //!   slice;
 //! * [`quorum`]: the 2/3 rule every meta-node vote uses;
+//! * [`meta`]: store acknowledgements, upload authorisations, download tickets and the
+//!   task-id / holder derivations of the meta layer;
 //! * [`registration`]: what a node key signs to register on chain;
 //! * [`traffic`]: Proof-of-Traffic report digests, commitments, node ranking and the
 //!   settlement arithmetic.
@@ -20,6 +22,7 @@ extern crate alloc;
 
 pub mod ids;
 pub mod merkle;
+pub mod meta;
 pub mod quorum;
 pub mod receipt;
 pub mod registration;

@@ -238,6 +238,49 @@ pub fn development_config_genesis() -> Value {
 	)
 }
 
+/// Preset of the local network the README's first command starts: one validator (Alice),
+/// three meta nodes, four resource nodes in three regions.
+pub const DEV_NETWORK_RUNTIME_PRESET: &str = "dev_network";
+
+fn dev_region_node(
+	who: Sr25519Keyring,
+	key: Ed25519Keyring,
+	kind: NodeKind,
+	port: u16,
+	region: &str,
+) -> GenesisNode<AccountId, Balance> {
+	let capacity = if kind == NodeKind::Resource { DEV_RESOURCE_CAPACITY } else { 0 };
+	let address = alloc::format!("/ip4/127.0.0.1/tcp/{port}");
+	genesis_node(who.to_account_id(), kind, NodeId(key.public().0), &address, capacity, region)
+}
+
+/// `dev_network`: Alice validates alone (Sudo, fast governance, one-minute ledger periods);
+/// Alice, Bob and Charlie run meta nodes on ports 7500–7502; Dave, Eve, Ferdie and Dave's
+/// stash run resource nodes on ports 7401–7404 in regions eu, us, asia and eu. Every node's key
+/// is the well-known dev key of its account (`//Dave`, `//Dave//stash`, ...).
+pub fn dev_network_config_genesis() -> Value {
+	use NodeKind::{Meta, Resource};
+	use Sr25519Keyring as S;
+	use Ed25519Keyring as E;
+	stratos_genesis(
+		vec![dev_authority(S::Alice, E::Alice)],
+		dev_endowed(),
+		10,
+		DEV_GOVERNANCE,
+		Some(S::Alice.to_account_id()),
+		vec![
+			dev_region_node(S::Alice, E::Alice, Meta, 7500, "eu"),
+			dev_region_node(S::Bob, E::Bob, Meta, 7501, "us"),
+			dev_region_node(S::Charlie, E::Charlie, Meta, 7502, "asia"),
+			dev_region_node(S::Dave, E::Dave, Resource, 7401, "eu"),
+			dev_region_node(S::Eve, E::Eve, Resource, 7402, "us"),
+			dev_region_node(S::Ferdie, E::Ferdie, Resource, 7403, "asia"),
+			dev_region_node(S::DaveStash, E::DaveStash, Resource, 7404, "eu"),
+		],
+		DEV_STORAGE,
+	)
+}
+
 /// `local_testnet`: Alice, Bob, Charlie and Dave.
 pub fn local_config_genesis() -> Value {
 	stratos_genesis(
@@ -345,6 +388,7 @@ pub fn get_preset(id: &PresetId) -> Option<Vec<u8>> {
 		sp_genesis_builder::DEV_RUNTIME_PRESET => development_config_genesis(),
 		sp_genesis_builder::LOCAL_TESTNET_RUNTIME_PRESET => local_config_genesis(),
 		TESTNET_RUNTIME_PRESET => testnet_config_genesis(),
+		DEV_NETWORK_RUNTIME_PRESET => dev_network_config_genesis(),
 		_ => return None,
 	};
 	Some(
@@ -360,5 +404,6 @@ pub fn preset_names() -> Vec<PresetId> {
 		PresetId::from(sp_genesis_builder::DEV_RUNTIME_PRESET),
 		PresetId::from(sp_genesis_builder::LOCAL_TESTNET_RUNTIME_PRESET),
 		PresetId::from(TESTNET_RUNTIME_PRESET),
+		PresetId::from(DEV_NETWORK_RUNTIME_PRESET),
 	]
 }

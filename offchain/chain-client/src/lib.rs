@@ -3,7 +3,8 @@
 //! (`offchain/metadata/stratos.scale`).
 //!
 //! * **Reads** are taken at the latest *finalized* block (ADR 0002: off-chain processes act
-//!   only on finalized state).
+//!   only on finalized state); the `*_at` reads take a finalized block's hash, so a caller
+//!   following [`ChainClient::subscribe_finalized`] reads everything at one block.
 //! * **Writes** are signed with the caller's sr25519 account and return once the block that
 //!   includes them is finalized; a call the runtime rejects returns
 //!   [`Error::Rejected`] with the pallet's error name and its documentation (why, and how to
@@ -39,6 +40,9 @@ use runtime::runtime_types::{
 	},
 	stratos_primitives::ids::{FileId as RtFileId, NodeId as RtNodeId},
 };
+
+mod meta;
+pub use meta::*;
 
 /// Everything that can go wrong talking to the chain.
 #[derive(Debug, thiserror::Error)]
@@ -225,6 +229,27 @@ fn account(k: &Keypair) -> AccountId32 {
 	k.public_key().to_account_id()
 }
 
+/// The chain's node record as a [`Node`].
+fn node_from_rt(n: NodeInfo) -> Node {
+	Node {
+		kind: match n.kind {
+			RtKind::Resource => NodeKind::Resource,
+			RtKind::Meta => NodeKind::Meta,
+		},
+		node_id: NodeId(n.node_id.0),
+		address: String::from_utf8_lossy(&n.address.0).into_owned(),
+		capacity: n.capacity,
+		region: String::from_utf8_lossy(&n.region.0).into_owned(),
+		deposit: n.deposit,
+		status: match n.status {
+			RtStatus::Pending { endorsed, approved } => NodeStatus::Pending { endorsed, approved },
+			RtStatus::Active => NodeStatus::Active,
+			RtStatus::Suspended => NodeStatus::Suspended,
+			RtStatus::Unbonding { until } => NodeStatus::Unbonding { until },
+		},
+	}
+}
+
 impl ChainClient {
 	/// Connects to a node's JSON-RPC (`ws://` or `wss://`).
 	pub async fn connect(url: &str) -> Result<Self> {
@@ -384,26 +409,7 @@ impl ChainClient {
 		else {
 			return Ok(None);
 		};
-		let n: NodeInfo = v.decode()?;
-		Ok(Some(Node {
-			kind: match n.kind {
-				RtKind::Resource => NodeKind::Resource,
-				RtKind::Meta => NodeKind::Meta,
-			},
-			node_id: NodeId(n.node_id.0),
-			address: String::from_utf8_lossy(&n.address.0).into_owned(),
-			capacity: n.capacity,
-			region: String::from_utf8_lossy(&n.region.0).into_owned(),
-			deposit: n.deposit,
-			status: match n.status {
-				RtStatus::Pending { endorsed, approved } => {
-					NodeStatus::Pending { endorsed, approved }
-				},
-				RtStatus::Active => NodeStatus::Active,
-				RtStatus::Suspended => NodeStatus::Suspended,
-				RtStatus::Unbonding { until } => NodeStatus::Unbonding { until },
-			},
-		}))
+		Ok(Some(node_from_rt(v.decode()?)))
 	}
 
 	/// The account that registered node key `node`.

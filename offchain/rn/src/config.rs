@@ -43,6 +43,36 @@ pub struct Cli {
 	/// Print the node id (creating the key if needed) and exit.
 	#[arg(long)]
 	pub print_node_id: bool,
+	/// Chain node JSON-RPC, e.g. ws://127.0.0.1:9944. With it the node takes the genesis hash
+	/// from the chain, serves only puts and gets that meta nodes authorised, and heartbeats to
+	/// the meta nodes.
+	#[arg(long)]
+	pub chain: Option<String>,
+	/// Derive the node key from this secret URI instead of the key file (the well-known dev
+	/// keys, e.g. //Bob; never on a public chain).
+	#[arg(long)]
+	pub node_key_suri: Option<String>,
+	/// Register this node on chain (or update its address) and exit.
+	#[command(subcommand)]
+	pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(clap::Subcommand, Debug)]
+pub enum Command {
+	/// Register the node with the operator's account (given only to this command; the running
+	/// node holds no account key), or update its on-chain address when it changed.
+	Register {
+		/// File holding the operator account's secret URI (sr25519); rewards go there.
+		#[arg(long)]
+		account_file: PathBuf,
+		/// Deposit to hold, in plancks (at least the chain's required deposit).
+		#[arg(long)]
+		deposit: u128,
+		/// Address announced on chain (default: the first --listen address).
+		#[arg(long)]
+		address: Option<String>,
+	},
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -56,6 +86,7 @@ struct FileConfig {
 	metrics: Option<SocketAddr>,
 	genesis_hash: Option<String>,
 	max_streams: Option<usize>,
+	chain: Option<String>,
 }
 
 /// The resolved configuration.
@@ -70,6 +101,9 @@ pub struct Config {
 	pub genesis_hash: [u8; 32],
 	pub max_streams: usize,
 	pub print_node_id: bool,
+	pub chain: Option<String>,
+	pub node_key_suri: Option<String>,
+	pub command: Option<Command>,
 }
 
 impl Config {
@@ -118,8 +152,29 @@ impl Config {
 			genesis_hash,
 			max_streams: cli.max_streams.or(file.max_streams).unwrap_or(256),
 			print_node_id: cli.print_node_id,
+			chain: cli.chain.or(file.chain),
+			node_key_suri: cli.node_key_suri,
+			command: cli.command,
 		})
 	}
+}
+
+/// The node key from a secret URI (dev keys).
+pub fn key_from_suri(suri: &str) -> Result<Keypair> {
+	use sp_core::Pair;
+	let pair = sp_core::ed25519::Pair::from_string(suri, None)
+		.map_err(|e| anyhow!("invalid node key URI: {e:?}"))?;
+	let mut seed = pair.seed();
+	Keypair::ed25519_from_bytes(&mut seed).map_err(|e| anyhow!("invalid node key: {e}"))
+}
+
+/// The node key as an `sp_core` pair (to sign its registration).
+pub fn ed25519_pair(key: &Keypair) -> Result<sp_core::ed25519::Pair> {
+	use sp_core::Pair;
+	let secret = key.clone().try_into_ed25519().map_err(|_| anyhow!("the node key is not ed25519"))?.secret();
+	let seed: [u8; 32] =
+		secret.as_ref().try_into().map_err(|_| anyhow!("the node key is not a 32-byte seed"))?;
+	Ok(sp_core::ed25519::Pair::from_seed(&seed))
 }
 
 /// Loads the ed25519 node key (32-byte secret, hex) or creates it with mode 0600.

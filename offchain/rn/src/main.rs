@@ -5,6 +5,7 @@
 //! exposes Prometheus metrics. Its node key (ed25519) is its libp2p identity and, later,
 //! the key registered on chain.
 
+mod chain;
 mod config;
 
 use anyhow::{Context, Result};
@@ -38,29 +39,88 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<()> {
-	let config = Config::resolve(cli)?;
+	let mut config = Config::resolve(cli)?;
+	let key = match &config.node_key_suri {
+		Some(suri) => config::key_from_suri(suri)?,
+		None => config::load_or_create_key(&config.key_file)?,
+	};
 	if config.print_node_id {
-		let key = config::load_or_create_key(&config.key_file)?;
 		println!("{}", sds_net::node_id(&key));
 		return Ok(());
+	}
+	let chain = match &config.chain {
+		None => None,
+		Some(url) => Some(
+			stratos_chain_client::ChainClient::connect(url)
+				.await
+				.with_context(|| format!("cannot connect to the chain at {url}"))?,
+		),
+	};
+	if let Some(config::Command::Register { account_file, deposit, address }) = config.command.take() {
+		let chain = chain.ok_or_else(|| anyhow::anyhow!("register needs --chain"))?;
+		let suri = std::fs::read_to_string(&account_file)
+			.with_context(|| format!("cannot read account file {}", account_file.display()))?;
+		let uri: subxt_signer::SecretUri = suri
+			.trim()
+			.parse()
+			.map_err(|e| anyhow::anyhow!("account file {}: {e}", account_file.display()))?;
+		let operator = subxt_signer::sr25519::Keypair::from_uri(&uri)
+			.map_err(|e| anyhow::anyhow!("account file {}: {e}", account_file.display()))?;
+		let address = match address {
+			Some(a) => a,
+			None => config
+				.listen
+				.first()
+				.map(|a| a.to_string())
+				.ok_or_else(|| anyhow::anyhow!("no address: pass --address or --listen"))?,
+		};
+		let reg = stratos_chain_client::Registration {
+			address,
+			capacity: config.capacity,
+			region: config.region.clone(),
+			deposit,
+		};
+		let msg = chain::register(&chain, &operator, &config::ed25519_pair(&key)?, reg).await?;
+		println!("{msg}");
+		return Ok(());
+	}
+	if let Some(c) = &chain {
+		config.genesis_hash = c.genesis_hash();
 	}
 	std::fs::create_dir_all(&config.data_dir).with_context(|| {
 		format!("cannot create the data directory {}", config.data_dir.display())
 	})?;
-	let key = config::load_or_create_key(&config.key_file)?;
 	let store =
 		Arc::new(Store::open(config.data_dir.join("store"), config.capacity).with_context(
 			|| format!("cannot open the slice store in {}", config.data_dir.display()),
 		)?);
+	let gate = match &chain {
+		None => None,
+		Some(c) => {
+			let g = Arc::new(chain::ChainGate::default());
+			let (number, hash) = c.finalized_head().await?;
+			g.refresh(c, number, hash).await?;
+			Some(g)
+		},
+	};
 	let host = Host::start(HostConfig {
 		keypair: key,
 		listen: config.listen.clone(),
 		store: Some(store.clone()),
 		genesis_hash: config.genesis_hash,
 		max_concurrent_streams: config.max_streams,
+		gate: gate.clone().map(|g| g as Arc<dyn sds_net::Gate>),
 	})
 	.await
 	.context("cannot start the network")?;
+	if let (Some(c), Some(g)) = (chain, gate) {
+		tokio::spawn(chain::heartbeats(host.clone(), store.clone(), g.clone(), config.max_streams));
+		tokio::spawn(async move {
+			if let Err(e) = chain::follow(c, g).await {
+				tracing::error!(error = %e, "chain follower stopped");
+			}
+		});
+	}
 	let stats = store.stats();
 	tracing::info!(
 		node_id = %host.node_id(),

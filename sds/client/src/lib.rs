@@ -1,12 +1,16 @@
 //! The SDS client: uploads files as replicated slices and downloads them verified.
 //!
-//! Until the meta node exists (it will assign replicas and keep the index), the client
-//! takes the resource nodes' addresses directly and keeps its own index of uploaded files
-//! ([`Catalog`]). The transfer code does not change when the meta node arrives: it only
-//! replaces where the chains and holders come from.
+//! * [`MetaClient`] works through the meta nodes (ADR 0011): they place uploads, keep the
+//!   namespace and issue download tickets; the `sds` CLI uses it.
+//! * [`SdsClient`] drives the data plane directly against given resource nodes with a local
+//!   index ([`Catalog`]): what the data-plane benchmark and tests measure without meta nodes.
 
 mod catalog;
+mod meta;
 mod transfer;
+
+pub use meta::{MetaClient, MetaClientConfig, Uploaded};
+pub(crate) use transfer::run_parallel;
 
 pub use catalog::{check_sds_path, Catalog, FileRecord, SliceRecord};
 pub use transfer::{parse_node, ClientConfig, Progress, SdsClient};
@@ -92,6 +96,9 @@ pub enum Error {
 	/// The network failed.
 	#[error(transparent)]
 	Net(#[from] sds_net::Error),
+	/// A meta node refused or could not be reached (its message says why).
+	#[error("{0}")]
+	Meta(String),
 }
 
 /// Result of client operations.

@@ -70,7 +70,7 @@ struct Inner {
 
 /// Runs `jobs` as tasks on the runtime's worker threads, at most `parallel` at once; stops
 /// (aborting the rest) at the first error.
-async fn run_parallel<T: Send + 'static>(
+pub(crate) async fn run_parallel<T: Send + 'static>(
 	parallel: usize,
 	jobs: impl IntoIterator<Item = impl std::future::Future<Output = Result<T>> + Send + 'static>,
 ) -> Result<Vec<T>> {
@@ -124,6 +124,7 @@ impl SdsClient {
 			store: None,
 			genesis_hash: cfg.genesis_hash,
 			max_concurrent_streams: 1,
+			gate: None,
 		})
 		.await?;
 		Ok(Self { inner: Arc::new(Inner { host, cfg }) })

@@ -24,6 +24,7 @@ async fn start_rns(n: usize) -> Vec<Rn> {
 			store: Some(store),
 			genesis_hash: [0; 32],
 			max_concurrent_streams: 64,
+			gate: None,
 		})
 		.await
 		.unwrap();

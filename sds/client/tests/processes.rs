@@ -184,6 +184,7 @@ async fn acknowledged_slices_survive_kill_9() {
 		store: None,
 		genesis_hash: [0; 32],
 		max_concurrent_streams: 1,
+		gate: None,
 	})
 	.await
 	.unwrap();

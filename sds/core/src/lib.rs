@@ -3,9 +3,11 @@
 //!
 //! * [`slicing`]: how a file is cut into slices and how its id is computed;
 //! * [`wire`]: the slice transfer protocol's frames, their limits and the decoder;
-//! * [`replicas`]: which replica to read a slice from, and falling back when one fails.
+//! * [`replicas`]: which replica to read a slice from, and falling back when one fails;
+//! * [`meta_api`]: the requests and answers of the meta nodes' API.
 
 pub mod fuzzing;
+pub mod meta_api;
 pub mod replicas;
 pub mod slicing;
 pub mod units;

@@ -16,6 +16,12 @@
 //! has:  → Has{slice}  ← HasReply{len}
 //! ```
 //!
+//! Added in place of `Put` and `Get` where a meta node authorises the transfer (ADR 0011):
+//! `PutAuthorized{req, auth}` is answered with `PutAcks{slice, acks}` (a signed store
+//! acknowledgement per holder) and `GetTicketed{req, ticket}` runs like `Get`. New frames are
+//! appended, so the encoding of the older ones never changes. `Delete{slices}` (from an
+//! active meta node) is answered with `Deleted{count}`.
+//!
 //! Data frames of a get are whole chunks of the slice (the first and last may be cut to the
 //! requested range), so the client verifies each one against the chunk hashes, and those
 //! against the slice hash, as it arrives.
@@ -23,7 +29,10 @@
 use crate::Error;
 use codec::{Decode, DecodeAll, Encode};
 use stratos_primitives::{
-	merkle::CHUNK_SIZE, receipt::TaskReceipt, Hash, NodeId, SliceHash, TaskId,
+	merkle::CHUNK_SIZE,
+	meta::{SignedStoreAck, SignedTicket, SignedUploadAuth, MAX_HOLDERS},
+	receipt::TaskReceipt,
+	Hash, NodeId, SliceHash, TaskId,
 };
 
 /// Largest frame body in bytes: a full chunk plus headroom, or the chunk hashes of the
@@ -158,7 +167,45 @@ pub enum Frame {
 		/// Human-readable detail.
 		message: String,
 	},
+	/// Opens a put that a meta node authorised (ADR 0011); forwarded with the same
+	/// authorisation. Answered with [`Frame::PutAcks`].
+	PutAuthorized {
+		/// The put.
+		req: PutRequest,
+		/// The meta node's signed placement naming this node.
+		auth: SignedUploadAuth,
+	},
+	/// Every node of an authorised put's chain holds the slice durably: one signed store
+	/// acknowledgement per node, this one first.
+	PutAcks {
+		/// The slice.
+		slice: SliceHash,
+		/// The acknowledgements.
+		acks: Vec<SignedStoreAck>,
+	},
+	/// Opens a get against a meta node's ticket; the receipt carries the ticket's task id
+	/// and ledger period.
+	GetTicketed {
+		/// The range wanted (task, period, client and slice must be the ticket's).
+		req: GetRequest,
+		/// The signed ticket naming this node.
+		ticket: SignedTicket,
+	},
+	/// A meta node's order to drop slices no file on this node needs any more (the sender
+	/// must be an active meta node, authenticated by the transport).
+	Delete {
+		/// The slices.
+		slices: Vec<SliceHash>,
+	},
+	/// Answer to `Delete`: how many of the slices were held and are now gone.
+	Deleted {
+		/// Slices removed.
+		count: u32,
+	},
 }
+
+/// Most slices in one delete order.
+pub const MAX_DELETE: usize = 4096;
 
 impl Frame {
 	/// Builds an error frame, cutting the message to the limit.
@@ -197,6 +244,18 @@ impl Frame {
 			},
 			Frame::PutAck { holders, .. } if holders.len() > MAX_HOPS + 1 => {
 				return Err(Error::Limit("too many holders"))
+			},
+			Frame::Delete { slices } if slices.len() > MAX_DELETE => {
+				return Err(Error::Limit("too many slices in a delete order"))
+			},
+			Frame::PutAcks { acks, .. } if acks.len() > MAX_HOPS + 1 => {
+				return Err(Error::Limit("too many acknowledgements"))
+			},
+			Frame::PutAuthorized { req, auth } => {
+				if auth.auth.holders.len() > MAX_HOLDERS {
+					return Err(Error::Limit("too many holders"));
+				}
+				Frame::Put(req.clone()).check_limits()?;
 			},
 			Frame::GetHeader { chunk_hashes, .. } if chunk_hashes.len() > MAX_CHUNKS => {
 				return Err(Error::Limit("too many chunk hashes"))

@@ -24,6 +24,7 @@ use std::{
 };
 use stratos_primitives::{
 	merkle::{chunk_count, chunk_hash, chunk_leaves, root_of, SliceHasher, CHUNK_SIZE},
+	meta::{SignedStoreAck, SignedTicket, SignedUploadAuth},
 	receipt::SignedReceipt,
 	Hash, NodeId, SliceHash, TaskId,
 };
@@ -41,6 +42,9 @@ pub struct HostConfig {
 	pub genesis_hash: Hash,
 	/// Most requests served at once (further streams are dropped).
 	pub max_concurrent_streams: usize,
+	/// The chain's view for checking authorisations and tickets; with one, plain puts and
+	/// gets are refused.
+	pub gate: Option<Arc<dyn crate::Gate>>,
 }
 
 /// Counters for the node's metrics endpoint.
@@ -62,6 +66,9 @@ pub struct Metrics {
 	pub receipts: AtomicU64,
 	/// Gets refused because the client owes a countersignature.
 	pub refused_unpaid: AtomicU64,
+	/// Puts and gets refused for a missing, invalid, expired or exhausted authorisation or
+	/// ticket.
+	pub refused_unauthorized: AtomicU64,
 }
 
 /// A copy of the counters.
@@ -83,6 +90,8 @@ pub struct MetricsSnapshot {
 	pub receipts: u64,
 	/// See [`Metrics`].
 	pub refused_unpaid: u64,
+	/// See [`Metrics`].
+	pub refused_unauthorized: u64,
 }
 
 impl Metrics {
@@ -98,6 +107,7 @@ impl Metrics {
 			protocol_errors: l(&self.protocol_errors),
 			receipts: l(&self.receipts),
 			refused_unpaid: l(&self.refused_unpaid),
+			refused_unauthorized: l(&self.refused_unauthorized),
 		}
 	}
 }
@@ -119,7 +129,11 @@ pub(crate) struct Inner {
 	/// Clients that were sent a receipt they have not countersigned.
 	pub owing: Mutex<HashSet<[u8; 32]>>,
 	pub stream_slots: Arc<tokio::sync::Semaphore>,
-	tasks: Mutex<Vec<tokio::task::AbortHandle>>,
+	pub gate: Option<Arc<dyn crate::Gate>>,
+	/// Bytes served per ticket task, and bytes stored per upload task (budgets).
+	pub redeemed: Mutex<HashMap<TaskId, u64>>,
+	pub stored: Mutex<HashMap<TaskId, u64>>,
+	pub(crate) tasks: Mutex<Vec<tokio::task::AbortHandle>>,
 }
 
 /// A running libp2p host: a resource node when it has a store, otherwise a client.
@@ -192,6 +206,9 @@ impl Host {
 				config.max_concurrent_streams.max(1),
 			)),
 			tasks: Mutex::new(Vec::new()),
+			gate: config.gate,
+			redeemed: Mutex::new(HashMap::new()),
+			stored: Mutex::new(HashMap::new()),
 		});
 		let swarm_task = tokio::spawn(run_swarm(swarm, rx));
 		inner.tasks.lock().expect("lock").push(swarm_task.abort_handle());
@@ -220,6 +237,16 @@ impl Host {
 	/// This node's id (ed25519 public key).
 	pub fn node_id(&self) -> NodeId {
 		self.inner.node_id
+	}
+
+	/// Request slots not in use (of `max_concurrent_streams`).
+	pub fn free_stream_slots(&self) -> usize {
+		self.inner.stream_slots.available_permits()
+	}
+
+	/// The node key.
+	pub fn keypair(&self) -> &Keypair {
+		&self.inner.keypair
 	}
 
 	/// This node's libp2p peer id.
@@ -252,6 +279,15 @@ impl Host {
 
 	/// Opens a protocol stream to `hop`, dialing it if needed.
 	pub(crate) async fn open(&self, hop: &Hop) -> Result<(libp2p::Stream, String), Error> {
+		self.open_protocol(hop, PROTOCOL).await
+	}
+
+	/// Opens a stream of `protocol` to `hop`, dialing it if needed.
+	pub(crate) async fn open_protocol(
+		&self,
+		hop: &Hop,
+		protocol: libp2p::StreamProtocol,
+	) -> Result<(libp2p::Stream, String), Error> {
 		let peer = peer_id(&hop.node)?;
 		let label = format!("node {}", &hop.node.to_hex()[..16]);
 		let addrs = hop
@@ -276,7 +312,7 @@ impl Host {
 		connected.map_err(|reason| Error::Unreachable { node: label.clone(), reason })?;
 		let stream = tokio::time::timeout(
 			Duration::from_secs(10),
-			self.inner.control.clone().open_stream(peer, PROTOCOL),
+			self.inner.control.clone().open_stream(peer, protocol),
 		)
 		.await
 		.map_err(|_| Error::Unreachable {
@@ -295,13 +331,67 @@ impl Host {
 		chain: &[Hop],
 		task: TaskId,
 		len: u64,
+		read_at: impl FnMut(&mut [u8], u64) -> std::io::Result<()>,
+		progress: impl FnMut(u64),
+	) -> Result<(SliceHash, Vec<NodeId>), Error> {
+		let (slice, reply, peer) = self.put_inner(chain, task, None, len, read_at, progress).await?;
+		match reply {
+			Frame::PutAck { slice: s, holders } if s == slice => Ok((slice, holders)),
+			other => Err(unexpected(other, &peer, "PutAck")),
+		}
+	}
+
+	/// Uploads one slice along `chain` under a meta node's authorisation; returns the slice
+	/// hash and every holder's signed store acknowledgement (checked here: one per node of
+	/// the chain, for this slice, length and owner).
+	pub async fn put_slice_authorized(
+		&self,
+		chain: &[Hop],
+		auth: &SignedUploadAuth,
+		len: u64,
+		read_at: impl FnMut(&mut [u8], u64) -> std::io::Result<()>,
+		progress: impl FnMut(u64),
+	) -> Result<(SliceHash, Vec<SignedStoreAck>), Error> {
+		let (slice, reply, peer) =
+			self.put_inner(chain, auth.auth.task, Some(auth), len, read_at, progress).await?;
+		let acks = match reply {
+			Frame::PutAcks { slice: s, acks } if s == slice => acks,
+			other => return Err(unexpected(other, &peer, "PutAcks")),
+		};
+		let want: Vec<NodeId> = chain.iter().map(|h| h.node).collect();
+		let got: Vec<NodeId> = acks.iter().map(|a| a.ack.node).collect();
+		let valid = acks.iter().all(|a| {
+			a.verify(&self.inner.genesis_hash) &&
+				a.ack.slice == slice &&
+				a.ack.length == len &&
+				a.ack.owner == auth.auth.owner
+		});
+		if got != want || !valid {
+			return Err(Error::Verification {
+				peer,
+				what: "the store acknowledgements are missing, forged or for another slice".into(),
+			});
+		}
+		Ok((slice, acks))
+	}
+
+	async fn put_inner(
+		&self,
+		chain: &[Hop],
+		task: TaskId,
+		auth: Option<&SignedUploadAuth>,
+		len: u64,
 		mut read_at: impl FnMut(&mut [u8], u64) -> std::io::Result<()>,
 		mut progress: impl FnMut(u64),
-	) -> Result<(SliceHash, Vec<NodeId>), Error> {
+	) -> Result<(SliceHash, Frame, String), Error> {
 		let first = chain.first().ok_or_else(|| Error::BadAddress("empty replica chain".into()))?;
 		let (mut stream, peer) = self.open(first).await?;
 		let req = PutRequest { task, slice_len: len, forward: chain[1..].to_vec() };
-		write_frame(&mut stream, &Frame::Put(req), &peer).await?;
+		let opening = match auth {
+			Some(a) => Frame::PutAuthorized { req, auth: a.clone() },
+			None => Frame::Put(req),
+		};
+		write_frame(&mut stream, &opening, &peer).await?;
 		let mut hasher = SliceHasher::new();
 		let mut buf = vec![0u8; CHUNK_SIZE as usize];
 		let mut sent = 0u64;
@@ -320,9 +410,18 @@ impl Host {
 		flush(&mut stream, &peer).await?;
 		let reply = read_frame_within(&mut stream, &peer, ACK_TIMEOUT).await?;
 		let _ = stream.close().await;
-		match reply {
-			Frame::PutAck { slice: s, holders } if s == slice => Ok((slice, holders)),
-			other => Err(unexpected(other, &peer, "PutAck")),
+		Ok((slice, reply, peer))
+	}
+
+	/// Orders `hop` to delete `slices` (this host must be an active meta node); returns how
+	/// many it held.
+	pub async fn delete_slices(&self, hop: &Hop, slices: Vec<SliceHash>) -> Result<u32, Error> {
+		let (mut stream, peer) = self.open(hop).await?;
+		write_frame(&mut stream, &Frame::Delete { slices }, &peer).await?;
+		flush(&mut stream, &peer).await?;
+		match read_frame(&mut stream, &peer).await? {
+			Frame::Deleted { count } => Ok(count),
+			other => Err(unexpected(other, &peer, "Deleted")),
 		}
 	}
 
@@ -345,11 +444,49 @@ impl Host {
 		hop: &Hop,
 		req: GetRequest,
 		client_key: &sr25519::Pair,
+		sink: impl FnMut(u64, &[u8]) -> std::io::Result<()>,
+	) -> Result<SignedReceipt, Error> {
+		self.get_inner(hop, req, None, client_key, sink).await
+	}
+
+	/// Downloads `length` bytes at `offset` of the ticket's slice from the ticket's holder
+	/// (`hop` must be it), as [`Host::get_slice`] does.
+	pub async fn get_slice_ticketed(
+		&self,
+		hop: &Hop,
+		ticket: &SignedTicket,
+		offset: u64,
+		length: u64,
+		client_key: &sr25519::Pair,
+		sink: impl FnMut(u64, &[u8]) -> std::io::Result<()>,
+	) -> Result<SignedReceipt, Error> {
+		let t = &ticket.ticket;
+		let req = GetRequest {
+			task: t.task,
+			ledger_period: t.ledger_period,
+			client: t.client,
+			slice: t.slice,
+			offset,
+			length,
+		};
+		self.get_inner(hop, req, Some(ticket), client_key, sink).await
+	}
+
+	async fn get_inner(
+		&self,
+		hop: &Hop,
+		req: GetRequest,
+		ticket: Option<&SignedTicket>,
+		client_key: &sr25519::Pair,
 		mut sink: impl FnMut(u64, &[u8]) -> std::io::Result<()>,
 	) -> Result<SignedReceipt, Error> {
 		let (mut stream, peer) = self.open(hop).await?;
 		let verr = |what: String| Error::Verification { peer: peer.clone(), what };
-		write_frame(&mut stream, &Frame::Get(req.clone()), &peer).await?;
+		let opening = match ticket {
+			Some(t) => Frame::GetTicketed { req: req.clone(), ticket: *t },
+			None => Frame::Get(req.clone()),
+		};
+		write_frame(&mut stream, &opening, &peer).await?;
 		flush(&mut stream, &peer).await?;
 		let (slice_len, hashes) = match read_frame(&mut stream, &peer).await? {
 			Frame::GetHeader { slice_len, chunk_hashes } => (slice_len, chunk_hashes),

@@ -99,5 +99,10 @@ pub fn frame_name(f: &Frame) -> &'static str {
 		Frame::Countersign { .. } => "Countersign",
 		Frame::HasReply { .. } => "HasReply",
 		Frame::Error { .. } => "Error",
+		Frame::PutAuthorized { .. } => "PutAuthorized",
+		Frame::PutAcks { .. } => "PutAcks",
+		Frame::GetTicketed { .. } => "GetTicketed",
+		Frame::Delete { .. } => "Delete",
+		Frame::Deleted { .. } => "Deleted",
 	}
 }

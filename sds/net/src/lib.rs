@@ -12,13 +12,26 @@
 
 mod host;
 mod io;
+mod rpc;
 mod server;
 
 pub use host::{Client, Host, HostConfig, Metrics, MetricsSnapshot};
+pub use stratos_primitives::meta::{SignedStoreAck, SignedTicket, SignedUploadAuth};
+pub use rpc::{Incoming, ANSWER_TIMEOUT, MAX_RPC_MESSAGE};
 pub use libp2p::{identity::Keypair, Multiaddr, PeerId};
 
 use sds_core::wire::ErrorCode;
 use stratos_primitives::NodeId;
+
+/// What a resource node needs from the finalized chain to check authorisations and
+/// tickets (ADR 0011). Without one ([`HostConfig::gate`] `None`) a node serves plain puts and
+/// gets, as on a data plane without meta nodes (tests, benchmarks).
+pub trait Gate: Send + Sync + 'static {
+	/// The latest finalized block number.
+	fn finalized(&self) -> u32;
+	/// Whether `node` is an active meta node's key.
+	fn is_meta(&self, node: &NodeId) -> bool;
+}
 
 /// The libp2p protocol name.
 pub const PROTOCOL: libp2p::StreamProtocol = libp2p::StreamProtocol::new("/stratos/sds/1");

@@ -11,6 +11,7 @@ use sds_core::wire::{ErrorCode, Frame, GetRequest, PutRequest};
 use std::sync::{atomic::Ordering, Weak};
 use stratos_primitives::{
 	merkle::CHUNK_SIZE,
+	meta::{SignedStoreAck, SignedTicket, SignedUploadAuth, StoreAck},
 	receipt::{SignedReceipt, TaskReceipt},
 };
 
@@ -40,8 +41,39 @@ async fn serve(host: &Host, peer: PeerId, mut stream: libp2p::Stream) -> Result<
 	let label = format!("peer {peer}");
 	let first = read_frame(&mut stream, &label).await?;
 	match first {
-		Frame::Put(req) => serve_put(host, &label, stream, req).await,
-		Frame::Get(req) => serve_get(host, &label, stream, req).await,
+		Frame::Put(_) | Frame::Get(_) if host.inner.gate.is_some() => {
+			host.metrics().refused_unauthorized.fetch_add(1, Ordering::Relaxed);
+			let msg = "this node serves puts and gets only with a meta node's authorisation or \
+			           ticket (use `sds`, which asks the meta nodes)";
+			refuse(&mut stream, &label, ErrorCode::BadRequest, msg.into()).await;
+			Err(Error::Remote { peer: label, code: ErrorCode::BadRequest, message: msg.into() })
+		},
+		Frame::Put(req) => serve_put(host, &label, stream, req, None).await,
+		Frame::Get(req) => serve_get(host, &label, stream, req, None).await,
+		Frame::Delete { slices } => {
+			let from_meta = match (&host.inner.gate, crate::node_of_peer(&peer)) {
+				(Some(g), Some(node)) => g.is_meta(&node),
+				_ => false,
+			};
+			if !from_meta {
+				let why = "only an active meta node may order slices deleted".to_string();
+				return Err(unauthorized(host, &mut stream, &label, why).await);
+			}
+			let store = host.store().expect("servers have a store");
+			let mut count = 0u32;
+			for s in &slices {
+				if tokio::task::block_in_place(|| store.delete(s))? {
+					count += 1;
+				}
+			}
+			tracing::info!(%peer, ordered = slices.len(), deleted = count, "deleted slices on a meta node's order");
+			write_frame(&mut stream, &Frame::Deleted { count }, &label).await?;
+			flush(&mut stream, &label).await?;
+			let _ = stream.close().await;
+			Ok(())
+		},
+		Frame::PutAuthorized { req, auth } => serve_put(host, &label, stream, req, Some(auth)).await,
+		Frame::GetTicketed { req, ticket } => serve_get(host, &label, stream, req, Some(ticket)).await,
 		Frame::Has { slice } => {
 			let store = host.store().expect("servers have a store");
 			let len = store.meta(&slice)?.map(|m| m.len);
@@ -81,13 +113,55 @@ async fn refuse(stream: &mut libp2p::Stream, label: &str, code: ErrorCode, msg: 
 	let _ = flush(stream, label).await;
 }
 
+/// The finalized block number (0 without a gate) and whether `issuer` may authorise.
+fn chain_check(host: &Host, issuer: &stratos_primitives::NodeId) -> (u32, bool) {
+	match &host.inner.gate {
+		Some(g) => (g.finalized(), g.is_meta(issuer)),
+		None => (0, true),
+	}
+}
+
+async fn unauthorized(host: &Host, s: &mut libp2p::Stream, label: &str, why: String) -> Error {
+	host.metrics().refused_unauthorized.fetch_add(1, Ordering::Relaxed);
+	refuse(s, label, ErrorCode::BadRequest, why.clone()).await;
+	Error::Remote { peer: label.into(), code: ErrorCode::BadRequest, message: why }
+}
+
 async fn serve_put(
 	host: &Host,
 	label: &str,
 	mut up: libp2p::Stream,
 	req: PutRequest,
+	auth: Option<SignedUploadAuth>,
 ) -> Result<(), Error> {
 	let store = host.store().expect("servers have a store").clone();
+	if let Some(a) = &auth {
+		let (finalized, is_meta) = chain_check(host, &a.auth.issuer);
+		let me = host.node_id();
+		if let Err(e) = a.verify(&host.inner.genesis_hash, finalized, &me) {
+			return Err(unauthorized(host, &mut up, label, format!("upload authorisation refused: {e}")).await);
+		}
+		if !is_meta {
+			let why = "upload authorisation refused: its issuer is not an active meta node".to_string();
+			return Err(unauthorized(host, &mut up, label, why).await);
+		}
+		let within_budget = {
+			let mut stored = host.inner.stored.lock().expect("lock");
+			let used = stored.entry(a.auth.task).or_default();
+			let ok = used.saturating_add(req.slice_len) <= a.auth.max_bytes;
+			if ok {
+				*used += req.slice_len;
+			}
+			ok
+		};
+		if !within_budget {
+			let why = format!(
+				"upload authorisation refused: its budget of {} bytes on this node is spent",
+				a.auth.max_bytes
+			);
+			return Err(unauthorized(host, &mut up, label, why).await);
+		}
+	}
 	let mut writer = match store.begin_put(req.slice_len) {
 		Ok(w) => w,
 		Err(e) => {
@@ -102,7 +176,11 @@ async fn serve_put(
 			Ok((mut s, next_label)) => {
 				let fwd =
 					PutRequest { task: req.task, slice_len: req.slice_len, forward: rest.to_vec() };
-				if let Err(e) = write_frame(&mut s, &Frame::Put(fwd), &next_label).await {
+				let opening = match &auth {
+					Some(a) => Frame::PutAuthorized { req: fwd, auth: a.clone() },
+					None => Frame::Put(fwd),
+				};
+				if let Err(e) = write_frame(&mut s, &opening, &next_label).await {
 					refuse(&mut up, label, ErrorCode::ForwardFailed, e.to_string()).await;
 					return Err(e);
 				}
@@ -158,10 +236,36 @@ async fn serve_put(
 		return Err(e.into());
 	}
 	metrics.slices_stored.fetch_add(1, Ordering::Relaxed);
+	let mine = match &auth {
+		None => None,
+		Some(a) => {
+			let ack = StoreAck {
+				genesis_hash: host.inner.genesis_hash,
+				owner: a.auth.owner,
+				slice: claimed,
+				length: req.slice_len,
+				node: host.node_id(),
+			};
+			let signature: [u8; 64] = host
+				.inner
+				.keypair
+				.sign(&ack.payload())
+				.map_err(|e| Error::Start(e.to_string()))?
+				.try_into()
+				.map_err(|_| Error::Start("ed25519 signature is not 64 bytes".into()))?;
+			Some(SignedStoreAck { ack, signature })
+		},
+	};
 	let mut holders = vec![host.node_id()];
+	let mut acks: Vec<SignedStoreAck> = mine.into_iter().collect();
 	if let Some((mut s, l)) = down {
 		match read_frame_within(&mut s, &l, ACK_TIMEOUT).await {
-			Ok(Frame::PutAck { slice, holders: h }) if slice == claimed => holders.extend(h),
+			Ok(Frame::PutAck { slice, holders: h }) if slice == claimed && auth.is_none() => {
+				holders.extend(h)
+			},
+			Ok(Frame::PutAcks { slice, acks: a }) if slice == claimed && auth.is_some() => {
+				acks.extend(a)
+			},
 			Ok(other) => {
 				let e = unexpected(other, &l, "PutAck");
 				refuse(&mut up, label, ErrorCode::ForwardFailed, e.to_string()).await;
@@ -174,7 +278,11 @@ async fn serve_put(
 		}
 		let _ = s.close().await;
 	}
-	write_frame(&mut up, &Frame::PutAck { slice: claimed, holders }, label).await?;
+	let reply = match auth {
+		Some(_) => Frame::PutAcks { slice: claimed, acks },
+		None => Frame::PutAck { slice: claimed, holders },
+	};
+	write_frame(&mut up, &reply, label).await?;
 	flush(&mut up, label).await?;
 	let _ = up.close().await;
 	Ok(())
@@ -185,9 +293,30 @@ async fn serve_get(
 	label: &str,
 	mut s: libp2p::Stream,
 	req: GetRequest,
+	ticket: Option<SignedTicket>,
 ) -> Result<(), Error> {
 	let store = host.store().expect("servers have a store").clone();
 	let metrics = host.metrics().clone();
+	if let Some(t) = &ticket {
+		let tk = &t.ticket;
+		let (finalized, is_meta) = chain_check(host, &tk.issuer);
+		// The request must be the ticket's task and period; its range is checked below,
+		// once the slice's length is known.
+		let why = if tk.task != req.task || tk.ledger_period != req.ledger_period {
+			Some("the request's task or period is not the ticket's".to_string())
+		} else if !is_meta {
+			Some("the ticket's issuer is not an active meta node".to_string())
+		} else {
+			let end = req.offset.saturating_add(req.length).min(tk.offset.saturating_add(tk.length));
+			let len = end.saturating_sub(req.offset).max(1);
+			t.verify_request(&host.inner.genesis_hash, finalized, &host.node_id(), &req.client, &req.slice, req.offset, len)
+				.err()
+				.map(|e| e.to_string())
+		};
+		if let Some(why) = why {
+			return Err(unauthorized(host, &mut s, label, format!("ticket refused: {why}")).await);
+		}
+	}
 	if host.inner.owing.lock().expect("lock").contains(&req.client) {
 		metrics.refused_unpaid.fetch_add(1, Ordering::Relaxed);
 		let msg = "the client has not countersigned its last receipt; it is not served".to_string();
@@ -215,6 +344,24 @@ async fn serve_get(
 		refuse(&mut s, label, ErrorCode::BadRequest, e.to_string()).await;
 		return Err(e.into());
 	};
+	let served_len = (end * CHUNK_SIZE as u64).min(meta.len) - first * CHUNK_SIZE as u64;
+	if let Some(t) = &ticket {
+		let tk = &t.ticket;
+		let within = first * CHUNK_SIZE as u64 >= tk.offset && first * CHUNK_SIZE as u64 + served_len <= tk.offset.saturating_add(tk.length);
+		let ok = within && {
+			let mut redeemed = host.inner.redeemed.lock().expect("lock");
+			let used = redeemed.entry(tk.task).or_default();
+			let ok = used.saturating_add(served_len) <= tk.length;
+			if ok {
+				*used += served_len;
+			}
+			ok
+		};
+		if !ok {
+			let why = "ticket refused: the range is outside the ticket or its bytes are already served";
+			return Err(unauthorized(host, &mut s, label, why.into()).await);
+		}
+	}
 	write_frame(
 		&mut s,
 		&Frame::GetHeader { slice_len: meta.len, chunk_hashes: meta.chunk_hashes.clone() },

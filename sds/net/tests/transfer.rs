@@ -27,6 +27,7 @@ async fn start_rn() -> Rn {
 		store: Some(store),
 		genesis_hash: GENESIS,
 		max_concurrent_streams: 64,
+		gate: None,
 	})
 	.await
 	.unwrap();
@@ -40,6 +41,7 @@ async fn client() -> Host {
 		store: None,
 		genesis_hash: GENESIS,
 		max_concurrent_streams: 1,
+		gate: None,
 	})
 	.await
 	.unwrap()

@@ -1,4 +1,10 @@
-//! `sds`: store and fetch files on Stratos resource nodes.
+//! `sds`: store and fetch files on Stratos.
+//!
+//! By default it works through the network (ADR 0011): it finds the meta nodes on the chain
+//! (`--chain`), signs its requests with your account (`--account` / `SDS_ACCOUNT`), and the
+//! meta nodes place uploads, keep your namespace and issue download tickets. With `--node`
+//! (or `SDS_NODES`) it drives the given resource nodes directly with a local index instead:
+//! the data plane alone, as the benchmarks and data-plane tests use it.
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -7,18 +13,29 @@ use sds_client::{check_sds_path, parse_node, Catalog, ClientConfig, SdsClient};
 use sp_core::{sr25519, Pair};
 use std::{path::PathBuf, time::Instant};
 
+#[path = "sds_cli/net.rs"]
+mod net;
+
 #[derive(Parser)]
-#[command(name = "sds", version, about = "Store and fetch files on Stratos resource nodes")]
+#[command(name = "sds", version, about = "Store and fetch files on Stratos")]
 struct Cli {
-	/// A resource node, `<multiaddr>/p2p/<peer id>` as `stratos-rn` prints it (repeatable;
-	/// also SDS_NODES, comma-separated).
+	/// Chain node JSON-RPC the meta nodes are found on (also SDS_CHAIN).
+	#[arg(long, global = true, env = "SDS_CHAIN", default_value = "ws://127.0.0.1:9944")]
+	chain: String,
+	/// Your account's secret URI, e.g. //Alice//stash on a dev chain (also SDS_ACCOUNT;
+	/// default: the key in <home>/account, created on first use).
+	#[arg(long, global = true, env = "SDS_ACCOUNT", hide_env_values = true)]
+	account: Option<String>,
+	/// Data-plane mode: a resource node, `<multiaddr>/p2p/<peer id>` as `stratos-rn` prints
+	/// it (repeatable; also SDS_NODES, comma-separated). Without it `sds` works through the
+	/// meta nodes.
 	#[arg(long, global = true)]
 	node: Vec<String>,
 	/// Client directory: the index of your files and your account key.
 	/// (Default: $SDS_HOME, else ~/.stratos/sds.)
 	#[arg(long, global = true)]
 	home: Option<PathBuf>,
-	/// Copies of every slice.
+	/// Copies of every file (at least 3 through the meta nodes).
 	#[arg(long, global = true, default_value_t = 3)]
 	replicas: usize,
 	/// Slice size (multiple of 64 KiB, at most 64 MiB).
@@ -41,16 +58,52 @@ struct Cli {
 enum Cmd {
 	/// Upload a file (SDS path defaults to /<file name>).
 	Put { file: PathBuf, path: Option<String> },
-	/// Download a file by SDS path or file id (output defaults to ./<name>).
-	Get { file: String, out: Option<PathBuf> },
-	/// List your files.
-	Ls,
-	/// Remove a file from your index.
-	Rm { path: String },
-	/// Reachability of the nodes and replica health of your files.
+	/// Download a file by SDS path (output defaults to ./<name>).
+	Get {
+		/// The SDS path (or, in data-plane mode, the file id).
+		file: String,
+		/// Where to write it.
+		out: Option<PathBuf>,
+		/// Download another account's file (its public key, hex); you pay the traffic.
+		#[arg(long)]
+		owner: Option<String>,
+	},
+	/// List a directory (default /).
+	Ls { path: Option<String> },
+	/// Remove a file or directory; a file with no path left is deleted on chain.
+	Rm {
+		path: String,
+		/// Remove a directory with everything in it.
+		#[arg(long, short)]
+		recursive: bool,
+	},
+	/// Create a directory (and its parents).
+	Mkdir { path: String },
+	/// Rename a file or directory.
+	Mv { from: String, to: String },
+	/// Describe a file or directory.
+	Stat { path: String },
+	/// The chain head, the meta leader and term, the resource nodes and their health.
 	Status,
+	/// Download credit: buy, reserve, release, show.
+	Credit {
+		#[command(subcommand)]
+		cmd: CreditCmd,
+	},
 	/// Print the file id a local file would get, without uploading.
 	Id { file: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum CreditCmd {
+	/// Buy download credit for an amount of STOS (e.g. 10, 0.5).
+	Buy { stos: String },
+	/// Set bytes of credit aside for downloads (e.g. 1GiB); meta nodes issue tickets against it.
+	Reserve { bytes: String },
+	/// Return reserved bytes to your credit once the reservation's lock ended.
+	Release { bytes: String },
+	/// Your credit and reservation.
+	Show,
 }
 
 fn main() -> std::process::ExitCode {
@@ -84,7 +137,11 @@ fn home(cli: &Cli) -> Result<PathBuf> {
 	Ok(PathBuf::from(base).join(".stratos/sds"))
 }
 
-fn account(home: &std::path::Path) -> Result<sr25519::Pair> {
+fn account(cli: &Cli, home: &std::path::Path) -> Result<sr25519::Pair> {
+	if let Some(suri) = &cli.account {
+		return sr25519::Pair::from_string(suri, None)
+			.map_err(|e| anyhow!("--account / SDS_ACCOUNT is not a valid secret URI: {e:?}"));
+	}
 	use std::{io::Write, os::unix::fs::OpenOptionsExt};
 	let p = home.join("account");
 	match std::fs::read_to_string(&p) {
@@ -152,7 +209,7 @@ async fn client(cli: &Cli, home: &std::path::Path) -> Result<SdsClient> {
 		slice_size,
 		parallel: cli.parallel,
 		genesis_hash,
-		account: account(home)?,
+		account: account(cli, home)?,
 		ledger_period: 0,
 	})
 	.await?)
@@ -164,6 +221,9 @@ fn mbps(bytes: u64, t: Instant) -> f64 {
 
 async fn run(cli: Cli) -> Result<()> {
 	let home = home(&cli)?;
+	if node_addrs(&cli).is_empty() && !matches!(cli.cmd, Cmd::Id { .. }) {
+		return net::run(&cli, &home).await;
+	}
 	let catalog_path = home.join("catalog.json");
 	match &cli.cmd {
 		Cmd::Put { file, path } => {
@@ -202,7 +262,7 @@ async fn run(cli: Cli) -> Result<()> {
 			catalog.files.insert(path, record);
 			catalog.save()?;
 		},
-		Cmd::Get { file, out } => {
+		Cmd::Get { file, out, .. } => {
 			let catalog = Catalog::load(&catalog_path)?;
 			let (path, record) =
 				catalog.find(file).ok_or_else(|| sds_client::Error::UnknownFile(file.clone()))?;
@@ -229,7 +289,7 @@ async fn run(cli: Cli) -> Result<()> {
 				mbps(record.size, t)
 			);
 		},
-		Cmd::Ls => {
+		Cmd::Ls { .. } => {
 			let catalog = Catalog::load(&catalog_path)?;
 			if catalog.files.is_empty() {
 				println!("no files yet: `sds put <file>` uploads one");
@@ -238,7 +298,7 @@ async fn run(cli: Cli) -> Result<()> {
 				println!("{:>14}  {}  {} slices  {p}", r.size, r.file_id, r.slices.len());
 			}
 		},
-		Cmd::Rm { path } => {
+		Cmd::Rm { path, .. } => {
 			let mut catalog = Catalog::load(&catalog_path)?;
 			let (p, _) =
 				catalog.find(path).ok_or_else(|| sds_client::Error::UnknownFile(path.clone()))?;
@@ -270,6 +330,9 @@ async fn run(cli: Cli) -> Result<()> {
 			let slice_size =
 				sds_core::units::parse_size(&cli.slice_size).map_err(|e| anyhow!(e))?;
 			println!("{}", SdsClient::file_id_of(file, slice_size)?);
+		},
+		Cmd::Mkdir { .. } | Cmd::Mv { .. } | Cmd::Stat { .. } | Cmd::Credit { .. } => {
+			bail!("this command works through the meta nodes: drop --node / SDS_NODES")
 		},
 	}
 	Ok(())

@@ -1,0 +1,188 @@
+//! What the meta nodes follow: the finalized blocks one by one, and at each of them the node
+//! registry, the active meta set, the file registry's events, reservations and balances.
+//!
+//! Every `*_at` read takes the hash of a finalized block (from [`ChainClient::finalized_head`]
+//! or [`ChainClient::subscribe_finalized`]), so a caller reads everything it needs at one
+//! block and all replicas that read at that block see the same state.
+
+use crate::{node_from_rt, runtime, ChainClient, Error, Node, Result};
+use subxt_signer::sr25519::Keypair;
+use std::pin::Pin;
+use stratos_primitives::FileId;
+use subxt::{
+	ext::futures::{Stream, StreamExt},
+	utils::{AccountId32, H256},
+	OnlineClientAtBlock, PolkadotConfig,
+};
+
+/// Bytes in a GiB, as the file registry prices storage (`pallet_node_registry::GIB`).
+const GIB: u128 = 1 << 30;
+
+/// The finalized blocks, as (number, hash), in order.
+pub type FinalizedStream = Pin<Box<dyn Stream<Item = Result<(u32, [u8; 32])>> + Send>>;
+
+/// A file registry event, as the meta nodes act on it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FileEvent {
+	/// A file was recorded (upload complete).
+	Created {
+		/// The file's owner.
+		owner: AccountId32,
+		/// The owner's id of the file.
+		file_id: FileId,
+		/// Bytes of content.
+		size: u64,
+		/// Resource nodes holding a replica.
+		holders: Vec<AccountId32>,
+	},
+	/// The owner deleted a file: holders may drop it.
+	Deleted {
+		/// The file's owner.
+		owner: AccountId32,
+		/// The owner's id of the file.
+		file_id: FileId,
+	},
+	/// The file's storage went unpaid past its grace period: holders may drop it.
+	Expired {
+		/// The file's owner.
+		owner: AccountId32,
+		/// The owner's id of the file.
+		file_id: FileId,
+	},
+}
+
+/// A block number of this chain (`u32`) from subxt's `u64`.
+fn block_number(n: u64) -> Result<u32> {
+	u32::try_from(n).map_err(|e| Error::from(subxt::Error::other(e)))
+}
+
+impl ChainClient {
+	/// The client at block `hash`.
+	async fn at(&self, hash: [u8; 32]) -> Result<OnlineClientAtBlock<PolkadotConfig>> {
+		Ok(self.api.at_block(H256(hash)).await?)
+	}
+
+	/// Number and hash of the latest finalized block.
+	pub async fn finalized_head(&self) -> Result<(u32, [u8; 32])> {
+		let at = self.api.at_current_block().await?;
+		Ok((block_number(at.block_number())?, at.block_hash().0))
+	}
+
+	/// The blocks the node finalizes from now on, in order, as (number, hash); it may start
+	/// with the block(s) finalized when it was opened. An `Err` item (e.g. blocks missed while
+	/// the connection was down) does not end the stream: compare numbers to find gaps.
+	pub async fn subscribe_finalized(&self) -> Result<FinalizedStream> {
+		let blocks = self.api.stream_blocks().await?;
+		Ok(Box::pin(blocks.map(|b| -> Result<(u32, [u8; 32])> {
+			let b = b?;
+			Ok((block_number(b.number())?, b.hash().0))
+		})))
+	}
+
+	/// Every registered node (any kind, any status) with its operator, at block `hash`, in
+	/// storage order.
+	pub async fn nodes_at(&self, hash: [u8; 32]) -> Result<Vec<(AccountId32, Node)>> {
+		let at = self.at(hash).await?;
+		let mut entries =
+			at.storage().entry(runtime::storage().node_registry().nodes())?.iter(()).await?;
+		let mut nodes = Vec::new();
+		while let Some(kv) = entries.next().await {
+			let kv = kv?;
+			let (who,) = kv.key()?.decode()?;
+			nodes.push((who, node_from_rt(kv.value().decode()?)));
+		}
+		Ok(nodes)
+	}
+
+	/// The active meta nodes (sorted), at block `hash`.
+	pub async fn active_meta_at(&self, hash: [u8; 32]) -> Result<Vec<AccountId32>> {
+		let at = self.at(hash).await?;
+		let v = at
+			.storage()
+			.entry(runtime::storage().node_registry().active_meta())?
+			.fetch(())
+			.await?
+			.decode()?;
+		Ok(v.0)
+	}
+
+	/// `who`'s credit reserved for downloads at block `hash`: (bytes, first block the
+	/// reservation can be released in); `(0, 0)` without a reservation.
+	pub async fn reservation_at(&self, hash: [u8; 32], who: &AccountId32) -> Result<(u128, u32)> {
+		let at = self.at(hash).await?;
+		let reserved = at
+			.storage()
+			.entry(runtime::storage().file_registry().reserved())?
+			.try_fetch((*who,))
+			.await?;
+		Ok(match reserved {
+			Some(v) => {
+				let r = v.decode()?;
+				(r.bytes, r.locked_until)
+			},
+			None => (0, 0),
+		})
+	}
+
+	/// `who`'s free balance in plancks at block `hash` (`AccountData::free`: holds such as
+	/// node deposits are not in it; the existential deposit is).
+	pub async fn free_balance_at(&self, hash: [u8; 32], who: &AccountId32) -> Result<u128> {
+		let at = self.at(hash).await?;
+		let account = at
+			.storage()
+			.entry(runtime::storage().system().account())?
+			.fetch((*who,))
+			.await?
+			.decode()?;
+		Ok(account.data.free)
+	}
+
+	/// The storage fee in plancks of a file of `size` bytes for one storage period:
+	/// `size · StorageFeePerGiB / GiB`, rounded down, as the file registry charges it.
+	pub async fn storage_fee_per_period(&self, size: u64) -> Result<u128> {
+		let at = self.api.at_current_block().await?;
+		let per_gib =
+			at.constants().entry(runtime::constants().file_registry().storage_fee_per_gi_b())?;
+		Ok(per_gib.saturating_mul(u128::from(size)) / GIB)
+	}
+
+	/// The file registry's `FileCreated`, `FileDeleted` and `FileExpired` events in block
+	/// `hash`, in the order the block emitted them.
+	pub async fn file_events_at(&self, hash: [u8; 32]) -> Result<Vec<FileEvent>> {
+		use crate::runtime::file_registry::events::{FileCreated, FileDeleted, FileExpired};
+		let at = self.at(hash).await?;
+		let events = at.events().fetch().await?;
+		let mut out = Vec::new();
+		for ev in events.iter() {
+			let ev = ev?;
+			if let Some(e) = ev.decode_fields_as::<FileCreated>() {
+				let e = e?;
+				out.push(FileEvent::Created {
+					owner: e.owner,
+					file_id: FileId(e.file_id.0),
+					size: e.size,
+					holders: e.holders,
+				});
+			} else if let Some(e) = ev.decode_fields_as::<FileDeleted>() {
+				let e = e?;
+				out.push(FileEvent::Deleted { owner: e.owner, file_id: FileId(e.file_id.0) });
+			} else if let Some(e) = ev.decode_fields_as::<FileExpired>() {
+				let e = e?;
+				out.push(FileEvent::Expired { owner: e.owner, file_id: FileId(e.file_id.0) });
+			}
+		}
+		Ok(out)
+	}
+}
+
+impl ChainClient {
+	/// Changes the signer's node address on chain (`update_node`).
+	pub async fn update_node_address(&self, operator: &Keypair, address: &str) -> Result<()> {
+		let call = runtime::transactions().node_registry().update_node(
+			Some(address.as_bytes().to_vec()),
+			None,
+			None,
+		);
+		self.submit(&call, operator).await.map(drop)
+	}
+}

@@ -1,0 +1,40 @@
+//! `stratos-meta`: a Stratos meta node (ADR 0011).
+
+use clap::Parser;
+use stratos_meta::node::{
+	config::{Action, Cli, Config},
+	run,
+};
+
+fn main() -> std::process::ExitCode {
+	let cli = Cli::parse();
+	let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+		tracing_subscriber::EnvFilter::new(cli.log.clone().unwrap_or_else(|| "info".into()))
+	});
+	tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+	let config = match Config::resolve(cli) {
+		Ok(Action::Run(c)) => c,
+		Ok(Action::PrintNodeId(id)) => {
+			println!("{id}");
+			return std::process::ExitCode::SUCCESS;
+		},
+		Err(e) => {
+			eprintln!("error: {e:#}");
+			return std::process::ExitCode::FAILURE;
+		},
+	};
+	let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+		Ok(rt) => rt,
+		Err(e) => {
+			eprintln!("error: cannot start the async runtime: {e}");
+			return std::process::ExitCode::FAILURE;
+		},
+	};
+	match rt.block_on(run(*config)) {
+		Ok(()) => std::process::ExitCode::SUCCESS,
+		Err(e) => {
+			eprintln!("error: {e:#}");
+			std::process::ExitCode::FAILURE
+		},
+	}
+}

@@ -1,0 +1,891 @@
+//! The replicated index: the state machine every meta node applies the log to.
+//!
+//! [`Index::apply`] is a pure function of the state and the entry: no clock, no randomness,
+//! no I/O. Time enters as the leader's `now_ms` inside entries, the chain as
+//! [`ChainView`] entries the leader appends when the finalized chain changes, randomness as
+//! hashes of the entry's log index and the finalized block hash. So every replica reaches
+//! the same state and the same answers, and anyone holding the log recomputes placements,
+//! task ids and ticket holders (ADR 0011).
+//!
+//! Signatures inside entries (clients' requests, holders' store acknowledgements) are
+//! verified again by every replica when it applies them: a replica never acts on a forged
+//! request even if the leader proposed it.
+//!
+//! What it keeps (whitepaper §4.1.2):
+//! * per owner a directory tree of paths → directory | file id;
+//! * per (owner, file id) the file record: size, slice size, slice hashes, holders, status
+//!   (being voted on chain, or recorded at a block) and how many paths name it;
+//! * per resource node the slices placed on it (reference-counted, so a slice shared by two
+//!   files is dropped only with the last) and its health from heartbeats;
+//! * pending uploads (placements not yet completed) and outstanding download tickets.
+
+pub use sds_core::meta_api::{
+	FileRecord, FileStatus, Heartbeat, Inode, NsOp, PlaceRequest, Signed, TicketRequest,
+};
+
+use crate::{
+	bloom::ExistenceFilter,
+	path::NsPath,
+	routing::{self, Candidate},
+	Account, Error, Result,
+};
+use codec::{Decode, Encode};
+use std::collections::{BTreeMap, BTreeSet};
+use stratos_primitives::{
+	merkle,
+	meta::{self, DownloadTicket, SignedStoreAck, UploadAuth},
+	FileId, Hash, NodeId, SliceHash, TaskId,
+};
+
+/// How long a placement stays valid for its upload to complete.
+pub const UPLOAD_TTL_MS: u64 = 60 * 60 * 1000;
+/// A resource node not heard from for this long is unhealthy (not routed to).
+pub const HEALTH_TIMEOUT_MS: u64 = 30_000;
+/// Interval resource nodes heartbeat at.
+pub const HEARTBEAT_INTERVAL_MS: u64 = 5_000;
+/// Default (and minimum) number of holders of a file.
+pub const MIN_REPLICAS: u8 = 3;
+/// Blocks a ticket stays valid for (capped by the client's reservation).
+pub const TICKET_TTL_BLOCKS: u32 = 300;
+/// Blocks before a reservation unlocks at which tickets against it stop (the PoT report
+/// windows, so the traffic is charged before the credit can be released).
+pub const RESERVATION_MARGIN_BLOCKS: u32 = 30;
+/// Most tickets in one request.
+pub const MAX_TICKETS_PER_REQUEST: usize = 4096;
+/// Most slices in one file.
+pub const MAX_SLICES: u32 = 1 << 20;
+
+/// A node as the finalized chain records it.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct ChainNode {
+	/// Node id (ed25519 key).
+	pub id: NodeId,
+	/// Operator account (holders are paid there).
+	pub account: Account,
+	/// Region label.
+	pub region: String,
+	/// Network address (multiaddr text).
+	pub address: String,
+	/// Active (not suspended, not unbonding): may receive new data.
+	pub active: bool,
+}
+
+/// The finalized chain as the leader observed it, at one block.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode)]
+pub struct ChainView {
+	/// Finalized block number.
+	pub number: u32,
+	/// Its hash.
+	pub hash: Hash,
+	/// The ledger period at that block.
+	pub ledger_period: u32,
+	/// Registered resource nodes.
+	pub resource_nodes: Vec<ChainNode>,
+	/// The active meta set (the cluster's membership).
+	pub meta_nodes: Vec<ChainNode>,
+}
+
+/// One entry of the replicated log.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum Command {
+	/// The finalized chain moved (appended by the leader).
+	Chain(ChainView),
+	/// A namespace write signed by its owner.
+	Namespace(Signed<NsOp>),
+	/// A resource node's heartbeat, received at the leader's `now_ms`.
+	Heartbeat {
+		/// Leader's clock (ms since the Unix epoch).
+		now_ms: u64,
+		/// The report.
+		beat: Heartbeat,
+	},
+	/// Place an upload. `balance_ok` is the leader's check that the owner's balance covers
+	/// the first storage period at the entry's chain view.
+	Place {
+		/// The signed request.
+		req: Signed<PlaceRequest>,
+		/// Leader's clock.
+		now_ms: u64,
+		/// Whether the owner can pay the first storage period.
+		balance_ok: bool,
+		/// The meta node that signs the authorisation.
+		issuer: NodeId,
+	},
+	/// An upload finished: every holder acknowledged every slice.
+	Complete {
+		/// The placement's task id.
+		task: TaskId,
+		/// Slice hashes in order.
+		slices: Vec<SliceHash>,
+		/// One acknowledgement per (slice, holder).
+		acks: Vec<SignedStoreAck>,
+	},
+	/// The chain recorded a file (finalized `FileCreated`).
+	Recorded {
+		/// Owner.
+		owner: Account,
+		/// File.
+		file_id: FileId,
+		/// Block number.
+		block: u32,
+	},
+	/// The chain dropped a file (finalized `FileDeleted` / `FileExpired`).
+	Dropped {
+		/// Owner.
+		owner: Account,
+		/// File.
+		file_id: FileId,
+	},
+	/// Issue download tickets. `reserved` and `reserve_unlocks_at` are the client's reserved
+	/// credit and its unlock block at the entry's chain view, read by the leader.
+	Tickets {
+		/// The signed request.
+		req: Signed<TicketRequest>,
+		/// Reserved credit in bytes.
+		reserved: u128,
+		/// Block at which the reservation unlocks.
+		reserve_unlocks_at: u32,
+		/// The meta node that signs the tickets.
+		issuer: NodeId,
+	},
+	/// Time passed: drop expired placements.
+	Tick {
+		/// Leader's clock.
+		now_ms: u64,
+	},
+}
+
+/// A file's status.
+/// A placement not yet completed.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct Upload {
+	/// The authorisation (unsigned; the issuer signs it when answering).
+	pub auth: UploadAuth,
+	/// Path the file will appear at.
+	pub path: String,
+	/// Size.
+	pub size: u64,
+	/// Slice size.
+	pub slice_size: u64,
+	/// When the placement lapses (leader's clock).
+	pub expires_ms: u64,
+}
+
+/// What the index knows of a resource node's health.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode)]
+pub struct Health {
+	/// First heartbeat (leader's clock).
+	pub first_seen_ms: u64,
+	/// Last heartbeat.
+	pub last_seen_ms: u64,
+	/// Share of heartbeats that came on time, in thousandths (moving average).
+	pub uptime_permille: u32,
+	/// Last reported free bytes.
+	pub free: u64,
+	/// Last reported capacity.
+	pub capacity: u64,
+	/// Last reported connections.
+	pub connections: u32,
+	/// Errors counted against it (decaying).
+	pub recent_errors: u32,
+	/// Last reported version.
+	pub version: String,
+}
+
+/// An outstanding ticket.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct Outstanding {
+	/// Bytes it allows.
+	pub length: u64,
+	/// Last valid block.
+	pub expires_at: u32,
+	/// Holder.
+	pub holder: NodeId,
+}
+
+/// What an applied entry answers.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum Response {
+	/// Done; nothing to report.
+	Done,
+	/// A placement (to be signed by the issuer).
+	Placed(UploadAuth),
+	/// An upload completed; the meta nodes vote this record.
+	Completed(FileRecord),
+	/// The path names an existing recorded file with the same content; no new upload.
+	Linked(FileId),
+	/// Tickets (to be signed by the issuer).
+	Tickets(Vec<DownloadTicket>),
+	/// Paths removed; files with no path left (the owner may `delete_file` them).
+	Removed(Vec<FileId>),
+	/// A file dropped: slices each holder may now delete.
+	DeleteOrders(Vec<(NodeId, Vec<SliceHash>)>),
+	/// Placements that lapsed.
+	Expired(Vec<TaskId>),
+}
+
+/// An entry in a directory listing.
+/// The index's persistent state (what snapshots hold).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode)]
+pub struct State {
+	/// The latest chain view.
+	pub chain: ChainView,
+	/// Leader clock high-water mark.
+	pub clock_ms: u64,
+	/// (owner, path) → inode. Roots are implicit.
+	pub paths: BTreeMap<(Account, String), Inode>,
+	/// (owner, file id) → record.
+	pub files: BTreeMap<(Account, FileId), FileRecord>,
+	/// node → slice → number of files placing it there.
+	pub node_slices: BTreeMap<NodeId, BTreeMap<SliceHash, u32>>,
+	/// Health per node.
+	pub health: BTreeMap<NodeId, Health>,
+	/// Pending uploads by task.
+	pub uploads: BTreeMap<TaskId, Upload>,
+	/// Outstanding tickets: client → task → ticket.
+	pub tickets: BTreeMap<Account, BTreeMap<TaskId, Outstanding>>,
+	/// Last nonce per account.
+	pub nonces: BTreeMap<Account, u64>,
+}
+
+/// The index: its state plus the derived existence filter.
+pub struct Index {
+	genesis: Hash,
+	state: State,
+	filter: ExistenceFilter,
+}
+
+fn hexs(a: &[u8]) -> String {
+	hex::encode(&a[..a.len().min(8)])
+}
+
+impl Index {
+	/// An empty index for the chain `genesis`.
+	pub fn new(genesis: Hash) -> Self {
+		Self::from_state(genesis, State::default())
+	}
+
+	/// An index restored from a snapshot's state (the filter is rebuilt).
+	pub fn from_state(genesis: Hash, state: State) -> Self {
+		let filter = ExistenceFilter::build(state.paths.keys());
+		Self { genesis, state, filter }
+	}
+
+	/// The state (for snapshots and reads).
+	pub fn state(&self) -> &State {
+		&self.state
+	}
+
+	/// The chain the index serves.
+	pub fn genesis(&self) -> &Hash {
+		&self.genesis
+	}
+
+	fn rebuild_filter(&mut self) {
+		self.filter = ExistenceFilter::build(self.state.paths.keys());
+	}
+
+	fn add_path(&mut self, key: (Account, String), inode: Inode) {
+		if self.filter.insert(&key) {
+			self.state.paths.insert(key, inode);
+			self.rebuild_filter();
+		} else {
+			self.state.paths.insert(key, inode);
+		}
+	}
+
+	fn remove_path(&mut self, key: &(Account, String)) -> Option<Inode> {
+		let old = self.state.paths.remove(key)?;
+		if self.filter.remove() {
+			self.rebuild_filter();
+		}
+		Some(old)
+	}
+
+	// ---- reads ----
+
+	/// What `path` names in `owner`'s namespace, if anything. The Bloom filter answers most
+	/// misses without touching the map.
+	pub fn lookup(&self, owner: &Account, path: &NsPath) -> Option<Inode> {
+		if path.is_root() {
+			return Some(Inode::Dir);
+		}
+		let key = (*owner, path.as_str().to_string());
+		if !self.filter.may_contain(&key) {
+			return None;
+		}
+		self.state.paths.get(&key).cloned()
+	}
+
+	/// The entries directly inside directory `path`, by name.
+	pub fn list(&self, owner: &Account, path: &NsPath) -> Result<Vec<(String, Inode)>> {
+		match self.lookup(owner, path) {
+			Some(Inode::Dir) => {},
+			Some(Inode::File(_)) => return Err(Error::WrongKind(format!("{path}: not a directory"))),
+			None => return Err(Error::NotFound(path.to_string())),
+		}
+		let prefix = if path.is_root() { "/".to_string() } else { format!("{path}/") };
+		Ok(self
+			.state
+			.paths
+			.range((*owner, prefix.clone())..)
+			.take_while(|((o, p), _)| o == owner && p.starts_with(&prefix))
+			.filter(|((_, p), _)| !p[prefix.len()..].contains('/'))
+			.map(|((_, p), i)| (p[prefix.len()..].to_string(), i.clone()))
+			.collect())
+	}
+
+	/// The record of `owner`'s file `file_id`.
+	pub fn file(&self, owner: &Account, file_id: &FileId) -> Option<&FileRecord> {
+		self.state.files.get(&(*owner, *file_id))
+	}
+
+	/// The record of the file at `path`.
+	pub fn file_at(&self, owner: &Account, path: &NsPath) -> Result<&FileRecord> {
+		match self.lookup(owner, path) {
+			Some(Inode::File(id)) =>
+				self.file(owner, &id).ok_or_else(|| Error::NotFound(path.to_string())),
+			Some(Inode::Dir) => Err(Error::WrongKind(format!("{path}: is a directory"))),
+			None => Err(Error::NotFound(path.to_string())),
+		}
+	}
+
+	/// Whether `node` is healthy at the index's clock: active on chain and heard from within
+	/// [`HEALTH_TIMEOUT_MS`].
+	pub fn is_healthy(&self, node: &NodeId) -> bool {
+		let active = self.state.chain.resource_nodes.iter().any(|n| &n.id == node && n.active);
+		let heard = self
+			.state
+			.health
+			.get(node)
+			.is_some_and(|h| self.state.clock_ms.saturating_sub(h.last_seen_ms) <= HEALTH_TIMEOUT_MS);
+		active && heard
+	}
+
+	/// Routing candidates: healthy nodes with their health figures.
+	pub fn candidates(&self) -> Vec<Candidate> {
+		self.state
+			.chain
+			.resource_nodes
+			.iter()
+			.filter(|n| self.is_healthy(&n.id))
+			.map(|n| {
+				let h = &self.state.health[&n.id];
+				Candidate {
+					id: n.id,
+					account: n.account,
+					region: n.region.clone(),
+					free: h.free,
+					uptime_permille: h.uptime_permille,
+					connections: h.connections,
+					recent_errors: h.recent_errors,
+				}
+			})
+			.collect()
+	}
+
+	/// Bytes of tickets outstanding for `client`.
+	pub fn outstanding(&self, client: &Account) -> u128 {
+		self.state
+			.tickets
+			.get(client)
+			.map(|t| t.values().map(|o| o.length as u128).sum())
+			.unwrap_or(0)
+	}
+
+	// ---- writes ----
+
+	/// Applies the log entry at `log_index`.
+	pub fn apply(&mut self, log_index: u64, cmd: &Command) -> Result<Response> {
+		match cmd {
+			Command::Chain(view) => self.apply_chain(view),
+			Command::Namespace(req) => {
+				self.check_request(req)?;
+				let r = self.apply_ns(&req.account, &req.body)?;
+				self.state.nonces.insert(req.account, req.nonce);
+				Ok(r)
+			},
+			Command::Heartbeat { now_ms, beat } => self.apply_heartbeat(*now_ms, beat),
+			Command::Place { req, now_ms, balance_ok, issuer } => {
+				self.tick(*now_ms);
+				self.check_request(req)?;
+				let r = self.apply_place(log_index, req, *balance_ok, *issuer)?;
+				self.state.nonces.insert(req.account, req.nonce);
+				Ok(r)
+			},
+			Command::Complete { task, slices, acks } => self.apply_complete(task, slices, acks),
+			Command::Recorded { owner, file_id, block } => self.apply_recorded(owner, file_id, *block),
+			Command::Dropped { owner, file_id } => self.apply_dropped(owner, file_id),
+			Command::Tickets { req, reserved, reserve_unlocks_at, issuer } => {
+				self.check_request(req)?;
+				let r = self.apply_tickets(log_index, req, *reserved, *reserve_unlocks_at, *issuer)?;
+				self.state.nonces.insert(req.account, req.nonce);
+				Ok(r)
+			},
+			Command::Tick { now_ms } => Ok(Response::Expired(self.tick(*now_ms))),
+		}
+	}
+
+	fn check_request<T: Encode>(&self, req: &Signed<T>) -> Result<()> {
+		if !req.verify(&self.genesis) {
+			return Err(Error::BadSignature);
+		}
+		let last = self.state.nonces.get(&req.account).copied().unwrap_or(0);
+		if req.nonce <= last {
+			return Err(Error::StaleNonce { got: req.nonce, last });
+		}
+		Ok(())
+	}
+
+	fn tick(&mut self, now_ms: u64) -> Vec<TaskId> {
+		self.state.clock_ms = self.state.clock_ms.max(now_ms);
+		let now = self.state.clock_ms;
+		let expired: Vec<TaskId> = self
+			.state
+			.uploads
+			.iter()
+			.filter(|(_, u)| u.expires_ms < now)
+			.map(|(t, _)| *t)
+			.collect();
+		for t in &expired {
+			self.state.uploads.remove(t);
+		}
+		expired
+	}
+
+	fn apply_chain(&mut self, view: &ChainView) -> Result<Response> {
+		if view.number < self.state.chain.number {
+			return Err(Error::Invalid(format!(
+				"chain view at block {} is older than the index's {}",
+				view.number, self.state.chain.number
+			)));
+		}
+		self.state.chain = view.clone();
+		// Tickets past their expiry no longer hold credit.
+		let number = view.number;
+		self.state.tickets.retain(|_, t| {
+			t.retain(|_, o| o.expires_at >= number);
+			!t.is_empty()
+		});
+		// Nodes gone from the chain lose their health record.
+		let known: BTreeSet<NodeId> = view.resource_nodes.iter().map(|n| n.id).collect();
+		self.state.health.retain(|id, _| known.contains(id));
+		Ok(Response::Done)
+	}
+
+	fn apply_heartbeat(&mut self, now_ms: u64, beat: &Heartbeat) -> Result<Response> {
+		if !self.state.chain.resource_nodes.iter().any(|n| n.id == beat.node) {
+			return Err(Error::UnknownNode(beat.node.to_string()));
+		}
+		self.state.clock_ms = self.state.clock_ms.max(now_ms);
+		let h = self.state.health.entry(beat.node).or_insert_with(|| Health {
+			first_seen_ms: now_ms,
+			last_seen_ms: now_ms,
+			uptime_permille: 1000,
+			..Default::default()
+		});
+		let on_time = now_ms.saturating_sub(h.last_seen_ms) <= 2 * HEARTBEAT_INTERVAL_MS;
+		h.uptime_permille = (h.uptime_permille * 7 + if on_time { 1000 } else { 0 }) / 8;
+		h.last_seen_ms = h.last_seen_ms.max(now_ms);
+		h.free = beat.free;
+		h.capacity = beat.capacity;
+		h.connections = beat.connections;
+		h.recent_errors = h.recent_errors / 2 + beat.errors;
+		h.version = beat.version.clone();
+		Ok(Response::Done)
+	}
+
+	fn apply_ns(&mut self, owner: &Account, op: &NsOp) -> Result<Response> {
+		match op {
+			NsOp::Mkdir { path } => {
+				let path = NsPath::parse(path)?;
+				// Verify first: every existing ancestor is a directory.
+				let mut missing = Vec::new();
+				let mut p = path.clone();
+				while !p.is_root() {
+					match self.lookup(owner, &p) {
+						Some(Inode::Dir) => break,
+						Some(Inode::File(_)) =>
+							return Err(Error::WrongKind(format!("{p}: is a file"))),
+						None => missing.push(p.clone()),
+					}
+					p = p.parent();
+				}
+				if missing.is_empty() {
+					return Err(Error::Exists(path.to_string()));
+				}
+				for p in missing {
+					self.add_path((*owner, p.as_str().to_string()), Inode::Dir);
+				}
+				Ok(Response::Done)
+			},
+			NsOp::Mv { from, to } => {
+				let from = NsPath::parse(from)?;
+				let to = NsPath::parse(to)?;
+				if from.is_root() || to.is_root() {
+					return Err(Error::Invalid("the root cannot be moved or replaced".into()));
+				}
+				let kind = self.lookup(owner, &from).ok_or_else(|| Error::NotFound(from.to_string()))?;
+				if self.lookup(owner, &to).is_some() {
+					return Err(Error::Exists(to.to_string()));
+				}
+				if self.lookup(owner, &to.parent()) != Some(Inode::Dir) {
+					return Err(Error::NotFound(format!("{} (parent of {to})", to.parent())));
+				}
+				if kind == Inode::Dir && to.starts_with(&from) {
+					return Err(Error::Invalid(format!("cannot move {from} into itself")));
+				}
+				let moved: Vec<(String, Inode)> = self
+					.subtree(owner, &from)
+					.into_iter()
+					.map(|(p, i)| Ok((NsPath::parse(&p)?.rebase(&from, &to)?.as_str().to_string(), i)))
+					.collect::<Result<_>>()?;
+				for (p, _) in self.subtree(owner, &from) {
+					self.remove_path(&(*owner, p));
+				}
+				for (p, i) in moved {
+					self.add_path((*owner, p), i);
+				}
+				Ok(Response::Done)
+			},
+			NsOp::Rm { path, recursive } => {
+				let path = NsPath::parse(path)?;
+				if path.is_root() {
+					return Err(Error::Invalid("the root cannot be removed".into()));
+				}
+				let kind = self.lookup(owner, &path).ok_or_else(|| Error::NotFound(path.to_string()))?;
+				let under = self.subtree(owner, &path);
+				if kind == Inode::Dir && under.len() > 1 && !recursive {
+					return Err(Error::NotEmpty(path.to_string()));
+				}
+				let mut orphans = Vec::new();
+				for (p, inode) in under {
+					self.remove_path(&(*owner, p));
+					if let Inode::File(id) = inode {
+						if let Some(f) = self.state.files.get_mut(&(*owner, id)) {
+							f.links = f.links.saturating_sub(1);
+							if f.links == 0 {
+								orphans.push(id);
+							}
+						}
+					}
+				}
+				Ok(Response::Removed(orphans))
+			},
+		}
+	}
+
+	/// `path` and everything below it.
+	fn subtree(&self, owner: &Account, path: &NsPath) -> Vec<(String, Inode)> {
+		let mut out = Vec::new();
+		if let Some(i) = self.state.paths.get(&(*owner, path.as_str().to_string())) {
+			out.push((path.as_str().to_string(), i.clone()));
+		}
+		let prefix = format!("{path}/");
+		out.extend(
+			self.state
+				.paths
+				.range((*owner, prefix.clone())..)
+				.take_while(|((o, p), _)| o == owner && p.starts_with(&prefix))
+				.map(|((_, p), i)| (p.clone(), i.clone())),
+		);
+		out
+	}
+
+	fn apply_place(
+		&mut self,
+		log_index: u64,
+		req: &Signed<PlaceRequest>,
+		balance_ok: bool,
+		issuer: NodeId,
+	) -> Result<Response> {
+		let owner = req.account;
+		let r = &req.body;
+		let path = NsPath::parse(&r.path)?;
+		if path.is_root() {
+			return Err(Error::Invalid("a file cannot be stored at /".into()));
+		}
+		if r.size == 0 {
+			return Err(Error::Invalid("the file is empty".into()));
+		}
+		if r.slice_size == 0 || r.slice_size % u64::from(merkle::CHUNK_SIZE) != 0 {
+			return Err(Error::Invalid("slice size must be a positive multiple of 64 KiB".into()));
+		}
+		if r.size.div_ceil(r.slice_size) > u64::from(MAX_SLICES) {
+			return Err(Error::Invalid(format!("more than {MAX_SLICES} slices")));
+		}
+		let replicas = r.replicas.max(MIN_REPLICAS) as usize;
+		if replicas > meta::MAX_HOLDERS {
+			return Err(Error::Invalid(format!("at most {} replicas", meta::MAX_HOLDERS)));
+		}
+		if self.lookup(&owner, &path).is_some() {
+			return Err(Error::Exists(path.to_string()));
+		}
+		if self.lookup(&owner, &path.parent()) != Some(Inode::Dir) {
+			return Err(Error::NotFound(format!("{} (create it with mkdir)", path.parent())));
+		}
+		if self.state.uploads.values().any(|u| u.auth.owner == owner && u.path == path.as_str()) {
+			return Err(Error::Exists(format!("{path} (an upload to it is in progress)")));
+		}
+		if !balance_ok {
+			return Err(Error::InsufficientBalance);
+		}
+		let task = meta::task_id(log_index, &owner, &SliceHash(stratos_primitives::hash(path.as_str().as_bytes())), 0);
+		let mut seed_input = task.0.to_vec();
+		seed_input.extend_from_slice(&self.state.chain.hash);
+		let seed = stratos_primitives::hash(&seed_input);
+		// Each holder takes the whole file.
+		let holders = routing::choose_holders(&self.candidates(), replicas, r.size, &seed)?;
+		let auth = UploadAuth {
+			genesis_hash: self.genesis,
+			owner,
+			task,
+			holders,
+			max_bytes: r.size,
+			expires_at: self.state.chain.number.saturating_add((UPLOAD_TTL_MS / 2000) as u32),
+			issuer,
+		};
+		self.state.uploads.insert(
+			task,
+			Upload {
+				auth: auth.clone(),
+				path: path.as_str().to_string(),
+				size: r.size,
+				slice_size: r.slice_size,
+				expires_ms: self.state.clock_ms + UPLOAD_TTL_MS,
+			},
+		);
+		Ok(Response::Placed(auth))
+	}
+
+	fn apply_complete(
+		&mut self,
+		task: &TaskId,
+		slices: &[SliceHash],
+		acks: &[SignedStoreAck],
+	) -> Result<Response> {
+		let up = self.state.uploads.get(task).ok_or_else(|| Error::UnknownUpload(task.to_string()))?;
+		let owner = up.auth.owner;
+		let expected = up.size.div_ceil(up.slice_size) as usize;
+		if slices.len() != expected {
+			return Err(Error::UploadMismatch(format!(
+				"{} slice hashes for a file of {expected} slices",
+				slices.len()
+			)));
+		}
+		let lens: Vec<u64> =
+			(0..expected).map(|i| (up.size - i as u64 * up.slice_size).min(up.slice_size)).collect();
+		let file_id = FileId(merkle::root_of(lens.iter().zip(slices).map(|(l, s)| (*l, s.0))));
+		// Every (slice, holder) needs a valid ack with the right length.
+		let mut acked: BTreeSet<(usize, NodeId)> = BTreeSet::new();
+		let by_slice: BTreeMap<SliceHash, Vec<usize>> =
+			slices.iter().enumerate().fold(BTreeMap::new(), |mut m, (i, s)| {
+				m.entry(*s).or_default().push(i);
+				m
+			});
+		for a in acks {
+			if !a.verify(&self.genesis) {
+				return Err(Error::BadAck(format!(
+					"the acknowledgement of node {} for slice {} does not verify",
+					hexs(&a.ack.node.0),
+					hexs(&a.ack.slice.0)
+				)));
+			}
+			if a.ack.owner != owner || !up.auth.holders.contains(&a.ack.node) {
+				return Err(Error::BadAck("an acknowledgement names another owner or holder".into()));
+			}
+			let Some(idx) = by_slice.get(&a.ack.slice) else {
+				return Err(Error::BadAck("an acknowledgement names a slice not in the file".into()));
+			};
+			for &i in idx {
+				if a.ack.length == lens[i] {
+					acked.insert((i, a.ack.node));
+				}
+			}
+		}
+		for i in 0..expected {
+			for h in &up.auth.holders {
+				if !acked.contains(&(i, *h)) {
+					return Err(Error::BadAck(format!(
+						"slice {i} has no valid acknowledgement from holder {}",
+						hexs(&h.0)
+					)));
+				}
+			}
+		}
+		let up = self.state.uploads.remove(task).expect("checked above");
+		if let Some(existing) = self.state.files.get_mut(&(owner, file_id)) {
+			// Same content again: the new path names the existing file.
+			if let FileStatus::OnChain(_) = existing.status {
+				existing.links += 1;
+				self.add_path((owner, up.path), Inode::File(file_id));
+				return Ok(Response::Linked(file_id));
+			}
+			return Err(Error::Exists(format!("file {file_id} is already being recorded")));
+		}
+		for h in &up.auth.holders {
+			let held = self.state.node_slices.entry(*h).or_default();
+			for s in slices {
+				*held.entry(*s).or_default() += 1;
+			}
+		}
+		let record = FileRecord {
+			owner,
+			file_id,
+			size: up.size,
+			slice_size: up.slice_size,
+			slices: slices.to_vec(),
+			holders: up.auth.holders.clone(),
+			status: FileStatus::Voting,
+			links: 0,
+			pending_path: Some(up.path),
+		};
+		self.state.files.insert((owner, file_id), record.clone());
+		Ok(Response::Completed(record))
+	}
+
+	fn apply_recorded(&mut self, owner: &Account, file_id: &FileId, block: u32) -> Result<Response> {
+		let f = self
+			.state
+			.files
+			.get_mut(&(*owner, *file_id))
+			.ok_or_else(|| Error::NotFound(format!("file {file_id}")))?;
+		f.status = FileStatus::OnChain(block);
+		let Some(path) = f.pending_path.take() else { return Ok(Response::Done) };
+		let parsed = NsPath::parse(&path)?;
+		// The path may have been taken (or its parent removed) meanwhile; the file then stays
+		// recorded without a path, reported to the owner as unlinked.
+		let free = self.lookup(owner, &parsed).is_none() &&
+			self.lookup(owner, &parsed.parent()) == Some(Inode::Dir);
+		if free {
+			if let Some(f) = self.state.files.get_mut(&(*owner, *file_id)) {
+				f.links += 1;
+			}
+			self.add_path((*owner, path), Inode::File(*file_id));
+		}
+		Ok(Response::Done)
+	}
+
+	fn apply_dropped(&mut self, owner: &Account, file_id: &FileId) -> Result<Response> {
+		let Some(f) = self.state.files.remove(&(*owner, *file_id)) else {
+			return Ok(Response::DeleteOrders(Vec::new()));
+		};
+		let linked: Vec<(Account, String)> = self
+			.state
+			.paths
+			.iter()
+			.filter(|((o, _), i)| o == owner && **i == Inode::File(*file_id))
+			.map(|(k, _)| k.clone())
+			.collect();
+		for k in linked {
+			self.remove_path(&k);
+		}
+		let mut orders = Vec::new();
+		for h in &f.holders {
+			let mut drop = Vec::new();
+			if let Some(held) = self.state.node_slices.get_mut(h) {
+				for s in &f.slices {
+					if let Some(c) = held.get_mut(s) {
+						*c -= 1;
+						if *c == 0 {
+							held.remove(s);
+							drop.push(*s);
+						}
+					}
+				}
+				if held.is_empty() {
+					self.state.node_slices.remove(h);
+				}
+			}
+			if !drop.is_empty() {
+				drop.sort();
+				drop.dedup();
+				orders.push((*h, drop));
+			}
+		}
+		Ok(Response::DeleteOrders(orders))
+	}
+
+	fn apply_tickets(
+		&mut self,
+		log_index: u64,
+		req: &Signed<TicketRequest>,
+		reserved: u128,
+		reserve_unlocks_at: u32,
+		issuer: NodeId,
+	) -> Result<Response> {
+		let client = req.account;
+		let r = &req.body;
+		let path = NsPath::parse(&r.path)?;
+		let file = self.file_at(&r.owner, &path)?.clone();
+		let indices: Vec<u32> = if r.slices.is_empty() {
+			(0..file.slices.len() as u32).collect()
+		} else {
+			r.slices.clone()
+		};
+		if indices.len() > MAX_TICKETS_PER_REQUEST {
+			return Err(Error::Invalid(format!("at most {MAX_TICKETS_PER_REQUEST} tickets at once")));
+		}
+		if let Some(bad) = indices.iter().find(|i| **i as usize >= file.slices.len()) {
+			return Err(Error::Invalid(format!("slice {bad} is past the file's end")));
+		}
+		let mut distinct = BTreeMap::new();
+		for i in &indices {
+			distinct.entry(file.slices[*i as usize]).or_insert(file.slice_len(*i as usize));
+		}
+		let need: u128 = distinct.values().map(|l| *l as u128).sum();
+		let chain = &self.state.chain;
+		let expires_at = chain
+			.number
+			.saturating_add(TICKET_TTL_BLOCKS)
+			.min(reserve_unlocks_at.saturating_sub(RESERVATION_MARGIN_BLOCKS));
+		// A reservation about to unlock (or none) backs no ticket.
+		let available = if expires_at <= chain.number {
+			0
+		} else {
+			reserved.saturating_sub(self.outstanding(&client))
+		};
+		if need > available {
+			return Err(Error::NoCredit { need, available });
+		}
+		let healthy: Vec<NodeId> = file
+			.holders
+			.iter()
+			.filter(|h| self.is_healthy(h) && !r.avoid.contains(h))
+			.copied()
+			.collect();
+		if healthy.is_empty() {
+			return Err(Error::NotEnoughNodes { need: 1, have: 0 });
+		}
+		// One ticket per distinct slice: a slice that occurs twice in a file is fetched once.
+		let mut seen = BTreeSet::new();
+		let mut tickets = Vec::with_capacity(indices.len());
+		for i in indices {
+			let slice = file.slices[i as usize];
+			if !seen.insert(slice) {
+				continue;
+			}
+			let task = meta::task_id(log_index, &client, &slice, r.attempt);
+			let holder = meta::ticket_holder(&task, &chain.hash, &healthy).expect("non-empty");
+			tickets.push(DownloadTicket {
+				genesis_hash: self.genesis,
+				client,
+				owner: r.owner,
+				file_id: file.file_id,
+				slice,
+				task,
+				holder,
+				ledger_period: chain.ledger_period,
+				offset: 0,
+				length: file.slice_len(i as usize),
+				expires_at,
+				issuer,
+			});
+		}
+		let out = self.state.tickets.entry(client).or_default();
+		for t in &tickets {
+			out.insert(t.task, Outstanding { length: t.length, expires_at, holder: t.holder });
+		}
+		Ok(Response::Tickets(tickets))
+	}
+}

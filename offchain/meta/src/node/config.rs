@@ -1,0 +1,178 @@
+//! Configuration of `stratos-meta`: a TOML file and flags, flags win (the same conventions
+//! as `stratos-rn`).
+
+use anyhow::{anyhow, Context, Result};
+use clap::Parser;
+use sds_net::{Keypair, Multiaddr};
+use serde::Deserialize;
+use sp_core::Pair;
+use std::{net::SocketAddr, path::PathBuf};
+
+/// Command line of `stratos-meta`.
+#[derive(Parser, Debug, Default)]
+#[command(name = "stratos-meta", version, about = "Stratos meta node: replicated index, routing, tickets")]
+pub struct Cli {
+	/// TOML config file; flags override its values.
+	#[arg(long, short = 'c')]
+	pub config: Option<PathBuf>,
+	/// Chain node JSON-RPC (WebSocket), e.g. ws://127.0.0.1:9944.
+	#[arg(long)]
+	pub chain: Option<String>,
+	/// Address to listen on (repeatable), e.g. /ip4/0.0.0.0/tcp/7500.
+	#[arg(long)]
+	pub listen: Vec<String>,
+	/// Data directory (the replicated log and snapshots; the node key by default).
+	#[arg(long, short = 'd')]
+	pub data_dir: Option<PathBuf>,
+	/// Node key file (ed25519, hex secret; created when missing). Default: <data-dir>/node-key.
+	#[arg(long)]
+	pub key_file: Option<PathBuf>,
+	/// File holding the meta node's account secret URI (sr25519: it votes on chain and
+	/// evaluates the election VRF), e.g. a line `//Alice` on a dev chain.
+	#[arg(long)]
+	pub account_file: Option<PathBuf>,
+	/// Prometheus endpoint, e.g. 127.0.0.1:9700 (off unless set).
+	#[arg(long)]
+	pub metrics: Option<SocketAddr>,
+	/// Log filter, e.g. info or debug (RUST_LOG wins).
+	#[arg(long)]
+	pub log: Option<String>,
+	/// Print the node id (creating the key if needed) and exit.
+	#[arg(long)]
+	pub print_node_id: bool,
+	/// Derive the node key from this secret URI instead of the key file (the well-known dev
+	/// keys, e.g. //Alice; never on a public chain).
+	#[arg(long)]
+	pub node_key_suri: Option<String>,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct FileConfig {
+	chain: Option<String>,
+	listen: Option<Vec<String>>,
+	data_dir: Option<PathBuf>,
+	key_file: Option<PathBuf>,
+	account_file: Option<PathBuf>,
+	metrics: Option<SocketAddr>,
+}
+
+/// The resolved configuration.
+pub struct Config {
+	/// Chain RPC.
+	pub chain: String,
+	/// Listen addresses.
+	pub listen: Vec<Multiaddr>,
+	/// Data directory.
+	pub data_dir: PathBuf,
+	/// The node key.
+	pub node_key: Keypair,
+	/// The account (for extrinsics).
+	pub account: subxt_signer::sr25519::Keypair,
+	/// The same account as an `sp_core` pair (for the VRF).
+	pub account_pair: sp_core::sr25519::Pair,
+	/// Metrics endpoint.
+	pub metrics: Option<SocketAddr>,
+}
+
+/// What the command line asks for.
+pub enum Action {
+	/// Run the node.
+	Run(Box<Config>),
+	/// Print the node id.
+	PrintNodeId(String),
+}
+
+impl Config {
+	/// Resolves flags and file.
+	pub fn resolve(cli: Cli) -> Result<Action> {
+		let file = match &cli.config {
+			None => FileConfig::default(),
+			Some(p) => {
+				let text = std::fs::read_to_string(p)
+					.with_context(|| format!("cannot read config file {}", p.display()))?;
+				toml::from_str(&text).with_context(|| format!("invalid config file {}", p.display()))?
+			},
+		};
+		let data_dir = cli.data_dir.or(file.data_dir).ok_or_else(|| {
+			anyhow!("no data directory: pass --data-dir or set data-dir in the config file")
+		})?;
+		let key_file = cli.key_file.or(file.key_file).unwrap_or_else(|| data_dir.join("node-key"));
+		let node_key = match &cli.node_key_suri {
+			Some(suri) => key_from_suri(suri)?,
+			None => load_or_create_key(&key_file)?,
+		};
+		if cli.print_node_id {
+			return Ok(Action::PrintNodeId(sds_net::node_id(&node_key).to_string()));
+		}
+		let listen = if !cli.listen.is_empty() {
+			cli.listen
+		} else {
+			file.listen.unwrap_or_else(|| vec!["/ip4/0.0.0.0/tcp/7500".into()])
+		};
+		let listen = listen
+			.iter()
+			.map(|a| a.parse::<Multiaddr>().map_err(|e| anyhow!("invalid listen address {a:?}: {e}")))
+			.collect::<Result<Vec<_>>>()?;
+		let account_file = cli.account_file.or(file.account_file).ok_or_else(|| {
+			anyhow!("no account: pass --account-file with the meta node's secret URI")
+		})?;
+		let suri = std::fs::read_to_string(&account_file)
+			.with_context(|| format!("cannot read account file {}", account_file.display()))?;
+		let suri = suri.trim();
+		let account_pair = sp_core::sr25519::Pair::from_string(suri, None)
+			.map_err(|e| anyhow!("account file {} does not hold a valid secret URI: {e:?}", account_file.display()))?;
+		let uri: subxt_signer::SecretUri =
+			suri.parse().map_err(|e| anyhow!("account file {}: {e}", account_file.display()))?;
+		let account = subxt_signer::sr25519::Keypair::from_uri(&uri)
+			.map_err(|e| anyhow!("account file {}: {e}", account_file.display()))?;
+		Ok(Action::Run(Box::new(Config {
+			chain: cli.chain.or(file.chain).unwrap_or_else(|| "ws://127.0.0.1:9944".into()),
+			listen,
+			data_dir,
+			node_key,
+			account,
+			account_pair,
+			metrics: cli.metrics.or(file.metrics),
+		})))
+	}
+}
+
+/// The node key from a secret URI (dev keys).
+pub fn key_from_suri(suri: &str) -> Result<Keypair> {
+	let pair = sp_core::ed25519::Pair::from_string(suri, None)
+		.map_err(|e| anyhow!("invalid node key URI: {e:?}"))?;
+	let mut seed = pair.seed();
+	Keypair::ed25519_from_bytes(&mut seed).map_err(|e| anyhow!("invalid node key: {e}"))
+}
+
+/// Loads the ed25519 node key (32-byte secret, hex) or creates it with mode 0600.
+pub fn load_or_create_key(path: &std::path::Path) -> Result<Keypair> {
+	use std::{io::Write, os::unix::fs::OpenOptionsExt};
+	match std::fs::read_to_string(path) {
+		Ok(text) => {
+			let mut bytes =
+				hex::decode(text.trim()).map_err(|_| anyhow!("node key file {} is not hex", path.display()))?;
+			Keypair::ed25519_from_bytes(&mut bytes).map_err(|_| {
+				anyhow!("node key file {} does not hold a 32-byte ed25519 secret", path.display())
+			})
+		},
+		Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+			let key = Keypair::generate_ed25519();
+			let secret = key.clone().try_into_ed25519().expect("ed25519").secret();
+			if let Some(dir) = path.parent() {
+				std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+			}
+			let mut f = std::fs::OpenOptions::new()
+				.write(true)
+				.create_new(true)
+				.mode(0o600)
+				.open(path)
+				.with_context(|| format!("cannot create node key file {}", path.display()))?;
+			writeln!(f, "{}", hex::encode(secret.as_ref()))?;
+			f.sync_all()?;
+			Ok(key)
+		},
+		Err(e) => Err(anyhow!("cannot read node key file {}: {e}", path.display())),
+	}
+}

@@ -1,0 +1,311 @@
+//! The meta API served by every meta node ([`sds_core::meta_api`]): reads from the local
+//! replica, writes through the leader. A follower forwards a write to the leader and relays
+//! its answer, so clients and resource nodes may talk to any meta node.
+
+use super::net::{member_hop, serve_raft};
+use crate::{
+	index::{Command, Index, Response},
+	path::NsPath,
+	raft::{role, Replica},
+	Error,
+};
+use sds_core::meta_api::{
+	self, ClusterStatus, ErrorKind, MetaRequest, MetaResponse, NodeStatus, META_PROTOCOL,
+};
+use sds_net::{Host, Incoming, Keypair};
+use std::{
+	collections::HashMap,
+	sync::{Arc, Mutex},
+	time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+use stratos_primitives::{
+	meta::{DownloadTicket, SignedTicket, SignedUploadAuth, UploadAuth},
+	NodeId,
+};
+
+/// What the leader reads from the finalized chain for a request.
+pub trait ChainFacts: Send + Sync + 'static {
+	/// Whether `owner` can pay the first storage period of a file of `size` bytes.
+	fn balance_covers(
+		&self,
+		owner: [u8; 32],
+		size: u64,
+	) -> impl std::future::Future<Output = Result<bool, String>> + Send;
+	/// `client`'s reserved credit in bytes and the block its reservation unlocks at.
+	fn reservation(
+		&self,
+		client: [u8; 32],
+	) -> impl std::future::Future<Output = Result<(u128, u32), String>> + Send;
+}
+
+/// Requests per account per second a meta node accepts for writes.
+pub const WRITES_PER_SECOND: f64 = 50.0;
+/// Burst allowance.
+pub const WRITE_BURST: f64 = 200.0;
+
+struct Bucket {
+	tokens: f64,
+	at: Instant,
+}
+
+/// The meta API of one meta node.
+pub struct MetaService<C> {
+	/// The replica.
+	pub replica: Replica,
+	/// The node's host (node key, transport).
+	pub host: Host,
+	/// Chain reads for the leader.
+	pub chain: C,
+	buckets: Mutex<HashMap<[u8; 32], Bucket>>,
+}
+
+fn now_ms() -> u64 {
+	SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+fn error(kind: ErrorKind, message: impl Into<String>) -> MetaResponse {
+	MetaResponse::Error { kind, message: message.into(), leader: None }
+}
+
+fn from_error(e: Error) -> MetaResponse {
+	match e {
+		Error::NotLeader { .. } => error(ErrorKind::NotLeader, e.to_string()),
+		Error::Raft(_) | Error::Storage(_) => error(ErrorKind::Unavailable, e.to_string()),
+		e => error(ErrorKind::Refused, e.to_string()),
+	}
+}
+
+fn sign(key: &Keypair, payload: &[u8]) -> [u8; 64] {
+	let sig = key.sign(payload).expect("ed25519 signing does not fail");
+	sig.try_into().expect("ed25519 signatures are 64 bytes")
+}
+
+impl<C: ChainFacts> MetaService<C> {
+	/// The service of `replica` on `host`.
+	pub fn new(replica: Replica, host: Host, chain: C) -> Arc<Self> {
+		Arc::new(Self { replica, host, chain, buckets: Mutex::new(HashMap::new()) })
+	}
+
+	/// Serves requests until the host stops.
+	pub async fn run(self: Arc<Self>, queue: usize) -> Result<(), sds_net::Error> {
+		let mut rx = self.host.serve(META_PROTOCOL, queue)?;
+		while let Some(req) = rx.recv().await {
+			let me = self.clone();
+			tokio::spawn(async move { me.answer(req).await });
+		}
+		Ok(())
+	}
+
+	async fn answer(&self, req: Incoming) {
+		let resp = match meta_api::decode::<MetaRequest>(&req.body) {
+			Err(e) => error(ErrorKind::Version, e),
+			Ok(r) => self.handle(req.peer, r, &req.body).await,
+		};
+		req.respond(meta_api::encode(resp));
+	}
+
+	fn rate_ok(&self, account: [u8; 32]) -> bool {
+		let mut b = self.buckets.lock().expect("rate lock");
+		let now = Instant::now();
+		let e = b.entry(account).or_insert(Bucket { tokens: WRITE_BURST, at: now });
+		e.tokens = (e.tokens + now.duration_since(e.at).as_secs_f64() * WRITES_PER_SECOND).min(WRITE_BURST);
+		e.at = now;
+		if e.tokens >= 1.0 {
+			e.tokens -= 1.0;
+			true
+		} else {
+			false
+		}
+	}
+
+	/// Handles one decoded request (`raw` is its encoding, for forwarding).
+	pub async fn handle(&self, peer: Option<NodeId>, req: MetaRequest, raw: &[u8]) -> MetaResponse {
+		match req {
+			MetaRequest::Raft { kind, body } => match serve_raft(&self.replica.raft, kind, &body).await {
+				Ok(json) => MetaResponse::Raft(json),
+				Err(e) => error(ErrorKind::Refused, e),
+			},
+			MetaRequest::Status => MetaResponse::Status(self.status()),
+			MetaRequest::Ls { owner, path, min_index } => {
+				let path = match NsPath::parse(&path) {
+					Ok(p) => p,
+					Err(e) => return from_error(e),
+				};
+				match self.replica.read(min_index, |idx| idx.list(&owner, &path)).await {
+					Ok(Ok(list)) => MetaResponse::Listing(list),
+					Ok(Err(e)) | Err(e) => from_error(e),
+				}
+			},
+			MetaRequest::Stat { owner, path, min_index } => {
+				let path = match NsPath::parse(&path) {
+					Ok(p) => p,
+					Err(e) => return from_error(e),
+				};
+				let r = self
+					.replica
+					.read(min_index, |idx| match idx.lookup(&owner, &path) {
+						Some(crate::index::Inode::Dir) => Ok(None),
+						Some(crate::index::Inode::File(_)) => idx.file_at(&owner, &path).cloned().map(Some),
+						None => Err(Error::NotFound(path.to_string())),
+					})
+					.await;
+				match r {
+					Ok(Ok(f)) => MetaResponse::Stat(f),
+					Ok(Err(e)) | Err(e) => from_error(e),
+				}
+			},
+			write => {
+				if self.replica.state() != openraft::ServerState::Leader {
+					return self.forward(raw).await;
+				}
+				self.write(peer, write).await
+			},
+		}
+	}
+
+	async fn forward(&self, raw: &[u8]) -> MetaResponse {
+		let m = self.replica.raft.metrics().borrow().clone();
+		let leader = m
+			.current_leader
+			.and_then(|l| m.membership_config.membership().get_node(&l).cloned())
+			.and_then(|n| member_hop(&n));
+		let Some(hop) = leader else {
+			return error(ErrorKind::Unavailable, "no meta node leads right now; try again in a few seconds");
+		};
+		match self.host.request(&hop, META_PROTOCOL, raw, Duration::from_secs(30)).await {
+			Ok(bytes) => meta_api::decode(&bytes).unwrap_or_else(|e| error(ErrorKind::Unavailable, e)),
+			Err(e) => error(ErrorKind::Unavailable, format!("the leader did not answer: {e}")),
+		}
+	}
+
+	async fn write(&self, peer: Option<NodeId>, req: MetaRequest) -> MetaResponse {
+		let me = self.host.node_id();
+		let cmd = match req {
+			MetaRequest::Namespace(r) => {
+				if !self.rate_ok(r.account) {
+					return error(ErrorKind::RateLimited, "too many requests; slow down");
+				}
+				Command::Namespace(r)
+			},
+			MetaRequest::Place(r) => {
+				if !self.rate_ok(r.account) {
+					return error(ErrorKind::RateLimited, "too many requests; slow down");
+				}
+				let balance_ok = match self.chain.balance_covers(r.account, r.body.size).await {
+					Ok(b) => b,
+					Err(e) => return error(ErrorKind::Unavailable, format!("cannot read the chain: {e}")),
+				};
+				Command::Place { req: r, now_ms: now_ms(), balance_ok, issuer: me }
+			},
+			MetaRequest::Complete { task, slices, acks } => Command::Complete { task, slices, acks },
+			MetaRequest::Tickets(r) => {
+				if !self.rate_ok(r.account) {
+					return error(ErrorKind::RateLimited, "too many requests; slow down");
+				}
+				let (reserved, reserve_unlocks_at) = match self.chain.reservation(r.account).await {
+					Ok(x) => x,
+					Err(e) => return error(ErrorKind::Unavailable, format!("cannot read the chain: {e}")),
+				};
+				Command::Tickets { req: r, reserved, reserve_unlocks_at, issuer: me }
+			},
+			MetaRequest::Heartbeat(beat) => {
+				// The transport authenticated the sender: it may only speak for itself.
+				if peer != Some(beat.node) {
+					return error(ErrorKind::Refused, "a heartbeat must come from the node it describes");
+				}
+				Command::Heartbeat { now_ms: now_ms(), beat }
+			},
+			other => return error(ErrorKind::Refused, format!("not a write: {other:?}")),
+		};
+		let (index, result) = match self.replica.write(cmd).await {
+			Ok(x) => x,
+			Err(e) => return from_error(e),
+		};
+		match result {
+			Err(e) => from_error(e),
+			Ok(Response::Placed(auth)) => {
+				let addrs = self.replica.sm.read(|idx, _| addresses(idx, &auth.holders));
+				MetaResponse::Placed { auth: self.sign_auth(auth), addrs, index }
+			},
+			Ok(Response::Completed(rec)) => MetaResponse::Completed { file_id: rec.file_id, index },
+			Ok(Response::Linked(file_id)) => MetaResponse::Completed { file_id, index },
+			Ok(Response::Tickets(tickets)) => {
+				let holders: Vec<NodeId> = tickets.iter().map(|t| t.holder).collect();
+				let addrs = self.replica.sm.read(|idx, _| addresses(idx, &holders));
+				let tickets = tickets.into_iter().map(|t| self.sign_ticket(t)).collect();
+				MetaResponse::Tickets { tickets, addrs, index }
+			},
+			Ok(_) => MetaResponse::Written { index },
+		}
+	}
+
+	fn sign_auth(&self, auth: UploadAuth) -> SignedUploadAuth {
+		let signature = sign(self.host_key(), &auth.payload());
+		SignedUploadAuth { auth, signature }
+	}
+
+	fn sign_ticket(&self, ticket: DownloadTicket) -> SignedTicket {
+		SignedTicket { signature: sign(self.host_key(), &ticket.payload()), ticket }
+	}
+
+	fn host_key(&self) -> &Keypair {
+		self.host.keypair()
+	}
+
+	/// The cluster as this node sees it.
+	pub fn status(&self) -> ClusterStatus {
+		let m = self.replica.raft.metrics().borrow().clone();
+		let leader = m
+			.current_leader
+			.and_then(|l| m.membership_config.membership().get_node(&l).cloned())
+			.map(|n| n.addr);
+		self.replica.sm.read(|idx, applied| {
+			let s = idx.state();
+			let nodes = s
+				.chain
+				.resource_nodes
+				.iter()
+				.map(|n| {
+					let h = s.health.get(&n.id);
+					NodeStatus {
+						node: n.id,
+						region: n.region.clone(),
+						active: n.active,
+						healthy: idx.is_healthy(&n.id),
+						silent_ms: h.map(|h| s.clock_ms.saturating_sub(h.last_seen_ms)).unwrap_or(u64::MAX),
+						free: h.map(|h| h.free).unwrap_or(0),
+						uptime_permille: h.map(|h| h.uptime_permille).unwrap_or(0),
+						slices: s.node_slices.get(&n.id).map(|m| m.len() as u64).unwrap_or(0),
+					}
+				})
+				.collect();
+			ClusterStatus {
+				meta_node: self.host.node_id(),
+				role: role(m.state).into(),
+				leader,
+				term: m.current_term,
+				applied,
+				finalized: s.chain.number,
+				ledger_period: s.chain.ledger_period,
+				nodes,
+				files: s.files.len() as u64,
+			}
+		})
+	}
+}
+
+/// The dialable addresses of `nodes`, from the chain view in the index.
+pub fn addresses(idx: &Index, nodes: &[NodeId]) -> Vec<Vec<String>> {
+	nodes
+		.iter()
+		.map(|id| {
+			idx.state()
+				.chain
+				.resource_nodes
+				.iter()
+				.find(|n| n.id == *id)
+				.map(|n| vec![n.address.clone()])
+				.unwrap_or_default()
+		})
+		.collect()
+}

@@ -1,0 +1,304 @@
+//! `sds` through the network: the meta nodes found on the chain, requests signed by the
+//! account.
+
+use super::{account, bar, mbps, Cli, Cmd, CreditCmd};
+use anyhow::{anyhow, bail, Context, Result};
+use sds_client::{MetaClient, MetaClientConfig};
+use sds_core::{
+	meta_api::{FileStatus, Inode},
+	wire::Hop,
+};
+use sp_core::Pair;
+use std::{path::Path, path::PathBuf, time::{Duration, Instant}};
+use stratos_chain_client::{ChainClient, NodeKind, NodeStatus};
+
+/// One STOS in plancks (12 decimals).
+const STOS: u128 = 1_000_000_000_000;
+
+/// The account as a transaction signer: from the same secret URI, or the same seed, as
+/// [`account`].
+fn signer(cli: &Cli, home: &Path) -> Result<subxt_signer::sr25519::Keypair> {
+	if let Some(suri) = &cli.account {
+		let uri: subxt_signer::SecretUri =
+			suri.parse().map_err(|e| anyhow!("--account / SDS_ACCOUNT: {e}"))?;
+		return subxt_signer::sr25519::Keypair::from_uri(&uri).map_err(|e| anyhow!("--account / SDS_ACCOUNT: {e}"));
+	}
+	let p = home.join("account");
+	let text = std::fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))?;
+	let seed: [u8; 32] = hex::decode(text.trim())
+		.ok()
+		.and_then(|b| b.try_into().ok())
+		.ok_or_else(|| anyhow!("account file {} does not hold a 32-byte hex seed", p.display()))?;
+	subxt_signer::sr25519::Keypair::from_secret_key(seed).map_err(|e| anyhow!("account file {}: {e}", p.display()))
+}
+
+fn parse_stos(s: &str) -> Result<u128> {
+	let bad = || anyhow!("invalid amount {s:?}: give STOS, e.g. 10 or 0.5");
+	let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+	if frac.len() > 12 || (int.is_empty() && frac.is_empty()) {
+		return Err(bad());
+	}
+	let int: u128 = if int.is_empty() { 0 } else { int.parse().map_err(|_| bad())? };
+	let frac: u128 = if frac.is_empty() { 0 } else { format!("{frac:0<12}").parse().map_err(|_| bad())? };
+	int.checked_mul(STOS).and_then(|v| v.checked_add(frac)).ok_or_else(bad)
+}
+
+fn remote_path(p: &str) -> String {
+	if p.starts_with('/') {
+		p.to_string()
+	} else {
+		format!("/{p}")
+	}
+}
+
+async fn meta_hops(chain: &ChainClient) -> Result<Vec<Hop>> {
+	let (_, hash) = chain.finalized_head().await?;
+	let active = chain.active_meta_at(hash).await?;
+	let mut hops = Vec::new();
+	for (account, n) in chain.nodes_at(hash).await? {
+		if n.kind == NodeKind::Meta && n.status == NodeStatus::Active && active.contains(&account) {
+			hops.push(Hop { node: n.node_id, addrs: vec![n.address] });
+		}
+	}
+	if hops.is_empty() {
+		bail!("the chain has no active meta node");
+	}
+	// Spread clients over the meta nodes.
+	use rand::seq::SliceRandom;
+	hops.shuffle(&mut rand::thread_rng());
+	Ok(hops)
+}
+
+pub async fn run(cli: &Cli, home: &Path) -> Result<()> {
+	let chain = ChainClient::connect(&cli.chain)
+		.await
+		.with_context(|| format!("cannot reach the chain at {} (pass --chain or SDS_CHAIN)", cli.chain))?;
+	let pair = account(cli, home)?;
+	let me = pair.public().0;
+	let signer = signer(cli, home)?;
+	if signer.public_key().0 != me {
+		bail!("the account key does not derive consistently; use --account with a secret URI");
+	}
+	if let Cmd::Credit { cmd } = &cli.cmd {
+		return credit(&chain, &signer, cmd).await;
+	}
+	let slice_size = sds_core::units::parse_size(&cli.slice_size).map_err(|e| anyhow!(e))?;
+	let client = MetaClient::connect(MetaClientConfig {
+		metas: meta_hops(&chain).await?,
+		genesis_hash: chain.genesis_hash(),
+		account: pair.clone(),
+		slice_size,
+		replicas: cli.replicas.clamp(3, 16) as u8,
+		parallel: cli.parallel,
+	})
+	.await?;
+	match &cli.cmd {
+		Cmd::Put { file, path } => {
+			let remote = match path {
+				Some(p) => remote_path(p),
+				None => format!(
+					"/{}",
+					file.file_name()
+						.map(|n| n.to_string_lossy().into_owned())
+						.ok_or_else(|| anyhow!("{} has no file name: give an SDS path", file.display()))?
+				),
+			};
+			let size = std::fs::metadata(file).with_context(|| format!("cannot read {}", file.display()))?.len();
+			let b = bar(size, cli.quiet);
+			let t = Instant::now();
+			let up = client.put(file, &remote, &b).await?;
+			b.finish_and_clear();
+			let secs = t.elapsed().as_secs_f64();
+			eprintln!("uploaded {size} bytes in {secs:.1} s ({:.1} MB/s); waiting for the chain to record it", mbps(size, t));
+			let block = client.wait_recorded(&remote, Duration::from_secs(120)).await?;
+			println!(
+				"stored {remote}: file id {} ({size} bytes, {} holders), recorded on chain in block {block}",
+				up.file_id,
+				up.holders.len()
+			);
+		},
+		Cmd::Get { file, out, owner } => {
+			let owner = match owner {
+				None => me,
+				Some(h) => hex::decode(h.trim_start_matches("0x"))
+					.ok()
+					.and_then(|b| b.try_into().ok())
+					.ok_or_else(|| anyhow!("--owner must be a 32-byte public key in hex"))?,
+			};
+			let remote = remote_path(file);
+			let base = remote.rsplit('/').next().unwrap_or("download").to_string();
+			let out = match out {
+				None => PathBuf::from(&base),
+				Some(o) if o.is_dir() => o.join(&base),
+				Some(o) => o.clone(),
+			};
+			if out.exists() {
+				bail!("{} already exists: choose another output or remove it", out.display());
+			}
+			let size = client
+				.stat(owner, &remote)
+				.await?
+				.ok_or_else(|| anyhow!("{remote} is a directory"))?
+				.size;
+			let b = bar(size, cli.quiet);
+			let t = Instant::now();
+			let rec = client.get(owner, &remote, &out, &b).await?;
+			b.finish_and_clear();
+			println!(
+				"fetched {remote} -> {} ({} bytes, verified against {}) in {:.1} s, {:.1} MB/s",
+				out.display(),
+				rec.size,
+				rec.file_id,
+				t.elapsed().as_secs_f64(),
+				mbps(rec.size, t)
+			);
+		},
+		Cmd::Ls { path } => {
+			let path = remote_path(path.as_deref().unwrap_or("/"));
+			let list = client.ls(me, &path).await?;
+			if list.is_empty() {
+				println!("{path} is empty");
+			}
+			for (name, inode) in list {
+				match inode {
+					Inode::Dir => println!("{:>14}  {:64}  {name}/", "-", "-"),
+					Inode::File(id) => {
+						let full = if path == "/" { format!("/{name}") } else { format!("{path}/{name}") };
+						let size = client.stat(me, &full).await?.map(|f| f.size).unwrap_or(0);
+						println!("{size:>14}  {id}  {name}");
+					},
+				}
+			}
+		},
+		Cmd::Mkdir { path } => {
+			client.mkdir(&remote_path(path)).await?;
+			println!("created {}", remote_path(path));
+		},
+		Cmd::Mv { from, to } => {
+			client.mv(&remote_path(from), &remote_path(to)).await?;
+			println!("moved {} -> {}", remote_path(from), remote_path(to));
+		},
+		Cmd::Stat { path } => match client.stat(me, &remote_path(path)).await? {
+			None => println!("{}: directory", remote_path(path)),
+			Some(f) => {
+				println!("{}: file {}", remote_path(path), f.file_id);
+				println!("  size {} bytes, {} slices of {} bytes", f.size, f.slices.len(), f.slice_size);
+				match f.status {
+					FileStatus::OnChain(b) => println!("  recorded on chain in block {b}"),
+					FileStatus::Voting => println!("  being recorded on chain"),
+				}
+				for h in &f.holders {
+					println!("  holder {h}");
+				}
+			},
+		},
+		Cmd::Rm { path, recursive } => {
+			let remote = remote_path(path);
+			// Files that lose their last path are deleted on chain: collect them first.
+			let doomed = doomed_files(&client, me, &remote, *recursive).await?;
+			client.rm(&remote, *recursive).await?;
+			for id in &doomed {
+				chain.delete_file(&signer, id).await.with_context(|| format!("deleting file {id} on chain"))?;
+			}
+			println!("removed {remote}; {} file(s) deleted on chain (holders drop their slices)", doomed.len());
+		},
+		Cmd::Status => {
+			let (head, _) = chain.finalized_head().await?;
+			let s = client.status().await?;
+			println!("chain: finalized block {head} (the index follows block {})", s.finalized);
+			println!(
+				"meta: node {} is {}, term {}, leader {}, log index {}",
+				s.meta_node,
+				s.role,
+				s.term,
+				s.leader.as_deref().unwrap_or("unknown"),
+				s.applied
+			);
+			println!("ledger period {}, {} files in the index", s.ledger_period, s.files);
+			for n in &s.nodes {
+				println!(
+					"  resource node {} [{}] {}{}, free {} bytes, uptime {:.1} %, {} slices, last heard {}",
+					&n.node.to_hex()[..16],
+					n.region,
+					if n.healthy { "healthy" } else { "UNHEALTHY" },
+					if n.active { "" } else { " (not active on chain)" },
+					n.free,
+					n.uptime_permille as f64 / 10.0,
+					n.slices,
+					if n.silent_ms == u64::MAX { "never".to_string() } else { format!("{} s ago", n.silent_ms / 1000) }
+				);
+			}
+		},
+		Cmd::Credit { .. } | Cmd::Id { .. } => unreachable!("handled before"),
+	}
+	Ok(())
+}
+
+async fn doomed_files(client: &MetaClient, me: [u8; 32], remote: &str, recursive: bool) -> Result<Vec<stratos_primitives::FileId>> {
+	let mut out = Vec::new();
+	match client.stat(me, remote).await? {
+		Some(f) => out.push(f.file_id),
+		None if recursive => {
+			let mut stack = vec![remote.to_string()];
+			while let Some(dir) = stack.pop() {
+				for (name, inode) in client.ls(me, &dir).await? {
+					let full = if dir == "/" { format!("/{name}") } else { format!("{dir}/{name}") };
+					match inode {
+						Inode::Dir => stack.push(full),
+						Inode::File(id) => out.push(id),
+					}
+				}
+			}
+		},
+		None => {},
+	}
+	out.sort();
+	out.dedup();
+	Ok(out)
+}
+
+async fn credit(chain: &ChainClient, signer: &subxt_signer::sr25519::Keypair, cmd: &CreditCmd) -> Result<()> {
+	let who = signer.public_key().to_account_id();
+	match cmd {
+		CreditCmd::Buy { stos } => {
+			let amount = parse_stos(stos)?;
+			let bytes = chain.buy_credit(signer, amount, 0).await?;
+			println!("bought {bytes} bytes of download credit for {stos} STOS");
+		},
+		CreditCmd::Reserve { bytes } => {
+			let bytes = sds_core::units::parse_size(bytes).map_err(|e| anyhow!(e))?;
+			chain.reserve_credit(signer, bytes as u128).await?;
+			println!("reserved {bytes} bytes for downloads");
+		},
+		CreditCmd::Release { bytes } => {
+			let bytes = sds_core::units::parse_size(bytes).map_err(|e| anyhow!(e))?;
+			chain.release_credit(signer, bytes as u128).await?;
+			println!("released {bytes} bytes");
+		},
+		CreditCmd::Show => {
+			let (available, reserved) = chain.credit(&who).await?;
+			let (_, hash) = chain.finalized_head().await?;
+			let (_, until) = chain.reservation_at(hash, &who).await?;
+			println!("credit: {available} bytes available, {reserved} bytes reserved");
+			if reserved > 0 {
+				println!("  the reservation can be released from block {until}");
+			}
+		},
+	}
+	Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn stos_amounts_parse_exactly() {
+		assert_eq!(parse_stos("10").unwrap(), 10 * STOS);
+		assert_eq!(parse_stos("0.5").unwrap(), STOS / 2);
+		assert_eq!(parse_stos(".000000000001").unwrap(), 1);
+		assert!(parse_stos("1.0000000000001").is_err());
+		assert!(parse_stos("x").is_err());
+		assert!(parse_stos("").is_err());
+	}
+}

@@ -1,0 +1,422 @@
+//! The client of the meta nodes (ADR 0011): namespace operations, uploads placed and
+//! acknowledged through them, downloads against their tickets. The data still flows between
+//! the client and the resource nodes; the meta nodes decide where and authorise it.
+
+use crate::{run_parallel, Error, Progress, Result};
+use codec::Encode;
+use sds_core::{
+	meta_api::{
+		self, ClusterStatus, FileRecord, Inode, MetaRequest, MetaResponse, NsOp, PlaceRequest,
+		Signed, TicketRequest, META_PROTOCOL,
+	},
+	slicing::{self, SliceSpan},
+	wire::Hop,
+};
+use sds_net::{Host, HostConfig, Keypair, SignedTicket};
+use sp_core::{sr25519, Pair};
+use std::{
+	os::unix::fs::FileExt,
+	path::{Path, PathBuf},
+	sync::{
+		atomic::{AtomicU64, Ordering},
+		Arc,
+	},
+	time::{Duration, SystemTime, UNIX_EPOCH},
+};
+use stratos_primitives::{FileId, NodeId, SliceHash};
+
+/// How long one meta API call may take.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How the client works.
+pub struct MetaClientConfig {
+	/// The meta nodes to ask (any of them; followers forward writes to the leader).
+	pub metas: Vec<Hop>,
+	/// The chain's genesis hash.
+	pub genesis_hash: [u8; 32],
+	/// The account: owner of uploads, client of downloads.
+	pub account: sr25519::Pair,
+	/// Slice size for uploads.
+	pub slice_size: u64,
+	/// Copies of every file (at least 3).
+	pub replicas: u8,
+	/// Slices transferred at once.
+	pub parallel: usize,
+}
+
+/// A connected client of the meta nodes. Cheap to clone.
+#[derive(Clone)]
+pub struct MetaClient {
+	inner: Arc<Inner>,
+}
+
+struct Inner {
+	host: Host,
+	cfg: MetaClientConfig,
+	last_nonce: AtomicU64,
+	/// Highest log index this client wrote (reads wait for it: read-your-writes).
+	last_index: AtomicU64,
+}
+
+/// The outcome of an upload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Uploaded {
+	/// The file id.
+	pub file_id: FileId,
+	/// Log index of the completion.
+	pub index: u64,
+	/// Holders.
+	pub holders: Vec<NodeId>,
+}
+
+impl MetaClient {
+	/// Starts the client's libp2p host (it only dials).
+	pub async fn connect(cfg: MetaClientConfig) -> Result<Self> {
+		if cfg.metas.is_empty() {
+			return Err(Error::Config("no meta node to talk to".into()));
+		}
+		slicing::check_slice_size(cfg.slice_size).map_err(|e| Error::Config(e.to_string()))?;
+		let host = Host::start(HostConfig {
+			keypair: Keypair::generate_ed25519(),
+			listen: vec![],
+			store: None,
+			genesis_hash: cfg.genesis_hash,
+			max_concurrent_streams: 1,
+			gate: None,
+		})
+		.await?;
+		Ok(Self {
+			inner: Arc::new(Inner {
+				host,
+				cfg,
+				last_nonce: AtomicU64::new(0),
+				last_index: AtomicU64::new(0),
+			}),
+		})
+	}
+
+	/// The account's public key.
+	pub fn account(&self) -> [u8; 32] {
+		self.inner.cfg.account.public().0
+	}
+
+	/// A strictly increasing nonce: the microsecond clock, bumped past the last one used.
+	fn nonce(&self) -> u64 {
+		let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0);
+		let mut last = self.inner.last_nonce.load(Ordering::Relaxed);
+		loop {
+			let next = now.max(last + 1);
+			match self.inner.last_nonce.compare_exchange(last, next, Ordering::Relaxed, Ordering::Relaxed) {
+				Ok(_) => return next,
+				Err(actual) => last = actual,
+			}
+		}
+	}
+
+	fn signed<T: Encode>(&self, body: T) -> Signed<T> {
+		Signed::sign(&self.inner.cfg.account, &self.inner.cfg.genesis_hash, self.nonce(), body)
+	}
+
+	fn wrote(&self, index: u64) {
+		self.inner.last_index.fetch_max(index, Ordering::Relaxed);
+	}
+
+	/// Sends `req` to the meta nodes in turn until one answers; a refusal is an error with
+	/// the meta node's reason.
+	pub async fn call(&self, req: MetaRequest) -> Result<MetaResponse> {
+		let bytes = meta_api::encode(req);
+		let mut last = String::from("no meta node configured");
+		for hop in &self.inner.cfg.metas {
+			match self.inner.host.request(hop, META_PROTOCOL, &bytes, CALL_TIMEOUT).await {
+				Ok(answer) => {
+					let resp: MetaResponse = meta_api::decode(&answer).map_err(Error::Meta)?;
+					return match resp {
+						MetaResponse::Error { kind: meta_api::ErrorKind::Unavailable, message, .. } => {
+							last = message;
+							continue;
+						},
+						MetaResponse::Error { message, .. } => Err(Error::Meta(message)),
+						r => Ok(r),
+					};
+				},
+				Err(e) => last = e.to_string(),
+			}
+		}
+		Err(Error::Meta(format!("no meta node answered: {last}")))
+	}
+
+	fn unexpected(r: MetaResponse) -> Error {
+		Error::Meta(format!("unexpected answer from the meta node: {r:?}"))
+	}
+
+	async fn namespace(&self, op: NsOp) -> Result<MetaResponse> {
+		let r = self.call(MetaRequest::Namespace(self.signed(op))).await?;
+		if let MetaResponse::Written { index } = r {
+			self.wrote(index);
+		}
+		Ok(r)
+	}
+
+	/// Creates a directory (and its parents).
+	pub async fn mkdir(&self, path: &str) -> Result<()> {
+		self.namespace(NsOp::Mkdir { path: path.into() }).await.map(drop)
+	}
+
+	/// Renames a file or directory.
+	pub async fn mv(&self, from: &str, to: &str) -> Result<()> {
+		self.namespace(NsOp::Mv { from: from.into(), to: to.into() }).await.map(drop)
+	}
+
+	/// Removes a path (a directory only if empty unless `recursive`).
+	pub async fn rm(&self, path: &str, recursive: bool) -> Result<()> {
+		self.namespace(NsOp::Rm { path: path.into(), recursive }).await.map(drop)
+	}
+
+	/// Lists a directory of `owner`'s namespace.
+	pub async fn ls(&self, owner: [u8; 32], path: &str) -> Result<Vec<(String, Inode)>> {
+		let min_index = self.inner.last_index.load(Ordering::Relaxed);
+		match self.call(MetaRequest::Ls { owner, path: path.into(), min_index }).await? {
+			MetaResponse::Listing(l) => Ok(l),
+			r => Err(Self::unexpected(r)),
+		}
+	}
+
+	/// A file's record (`None` for a directory).
+	pub async fn stat(&self, owner: [u8; 32], path: &str) -> Result<Option<FileRecord>> {
+		let min_index = self.inner.last_index.load(Ordering::Relaxed);
+		match self.call(MetaRequest::Stat { owner, path: path.into(), min_index }).await? {
+			MetaResponse::Stat(f) => Ok(f),
+			r => Err(Self::unexpected(r)),
+		}
+	}
+
+	/// The cluster's status.
+	pub async fn status(&self) -> Result<ClusterStatus> {
+		match self.call(MetaRequest::Status).await? {
+			MetaResponse::Status(s) => Ok(s),
+			r => Err(Self::unexpected(r)),
+		}
+	}
+
+	/// Uploads `local` to `remote`: placement, pipelined slices along the holders (the first
+	/// holder rotating per slice), the holders' signed acknowledgements to the meta nodes.
+	/// The path appears once the chain records the file ([`MetaClient::wait_recorded`]).
+	pub async fn put<P: Progress + Clone + 'static>(
+		&self,
+		local: &Path,
+		remote: &str,
+		progress: &P,
+	) -> Result<Uploaded> {
+		let input = |source| Error::Input { path: local.display().to_string(), source };
+		let f = Arc::new(std::fs::File::open(local).map_err(input)?);
+		let meta = f.metadata().map_err(input)?;
+		if !meta.is_file() {
+			return Err(input(std::io::Error::other("not a regular file")));
+		}
+		let size = meta.len();
+		let cfg = &self.inner.cfg;
+		let place = PlaceRequest { path: remote.into(), size, slice_size: cfg.slice_size, replicas: cfg.replicas };
+		let (auth, addrs) = match self.call(MetaRequest::Place(self.signed(place))).await? {
+			MetaResponse::Placed { auth, addrs, .. } => (auth, addrs),
+			r => return Err(Self::unexpected(r)),
+		};
+		let hop_of = |node: &NodeId| -> Hop {
+			let i = auth.auth.holders.iter().position(|h| h == node).unwrap_or(0);
+			Hop { node: *node, addrs: addrs.get(i).cloned().unwrap_or_default() }
+		};
+		let spans: Vec<SliceSpan> = slicing::spans(size, cfg.slice_size).collect();
+		let jobs = spans.into_iter().map(|span| {
+			let chain: Vec<Hop> = auth.auth.chain_for(span.index as u32).iter().map(hop_of).collect();
+			let (host, f, progress, auth) = (self.inner.host.clone(), f.clone(), progress.clone(), auth.clone());
+			async move {
+				let mut last = String::new();
+				for _attempt in 0..3 {
+					let mut sent = 0u64;
+					let r = host
+						.put_slice_authorized(
+							&chain,
+							&auth,
+							span.len,
+							|buf, off| f.read_exact_at(buf, span.offset + off),
+							|n| {
+								sent += n;
+								progress.advance(n)
+							},
+						)
+						.await;
+					match r {
+						Ok((hash, acks)) => return Ok((span.index, hash, acks)),
+						Err(sds_net::Error::Local(e)) => {
+							return Err(Error::Input { path: "the file being uploaded".into(), source: e })
+						},
+						Err(e) => {
+							tracing::warn!(slice = span.index, error = %e, "slice upload failed; retrying");
+							progress.rewind(sent);
+							last = e.to_string();
+						},
+					}
+				}
+				Err(Error::UploadFailed { index: span.index, reason: last })
+			}
+		});
+		let mut done = run_parallel(cfg.parallel, jobs).await?;
+		done.sort_by_key(|(i, _, _)| *i);
+		let slices: Vec<SliceHash> = done.iter().map(|(_, h, _)| *h).collect();
+		let acks = done.into_iter().flat_map(|(_, _, a)| a).collect();
+		match self.call(MetaRequest::Complete { task: auth.auth.task, slices, acks }).await? {
+			MetaResponse::Completed { file_id, index } => {
+				self.wrote(index);
+				Ok(Uploaded { file_id, index, holders: auth.auth.holders })
+			},
+			r => Err(Self::unexpected(r)),
+		}
+	}
+
+	/// Waits until the chain recorded the file at `remote` (its path is visible); returns the
+	/// block it was recorded in.
+	pub async fn wait_recorded(&self, remote: &str, timeout: Duration) -> Result<u32> {
+		let deadline = tokio::time::Instant::now() + timeout;
+		loop {
+			match self.stat(self.account(), remote).await {
+				Ok(Some(FileRecord { status: meta_api::FileStatus::OnChain(b), .. })) => return Ok(b),
+				Ok(_) | Err(Error::Meta(_)) if tokio::time::Instant::now() < deadline => {
+					tokio::time::sleep(Duration::from_millis(500)).await
+				},
+				Ok(_) => return Err(Error::Meta(format!("{remote} was not recorded on chain within {timeout:?}"))),
+				Err(e) => return Err(e),
+			}
+		}
+	}
+
+	/// Downloads `owner`'s file at `remote` into `out`, verifying every chunk, each slice
+	/// from the holder its ticket names; a failing holder is avoided in a new ticket. Written
+	/// to a temporary file next to `out`, renamed into place when complete.
+	pub async fn get<P: Progress + Clone + 'static>(
+		&self,
+		owner: [u8; 32],
+		remote: &str,
+		out: &Path,
+		progress: &P,
+	) -> Result<FileRecord> {
+		let output = |source| Error::Output { path: out.display().to_string(), source };
+		let record = self.stat(owner, remote).await?.ok_or_else(|| Error::Meta(format!("{remote} is a directory")))?;
+		let id = slicing::file_id(
+			record.slices.iter().enumerate().map(|(i, s)| (record.slice_len(i), *s)),
+		);
+		if id != record.file_id {
+			return Err(Error::Meta("the meta node's record does not match its slices".into()));
+		}
+		let (tickets, addrs) = self.tickets(owner, remote, vec![], vec![], 0).await?;
+		let dir = match out.parent() {
+			Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+			_ => PathBuf::from("."),
+		};
+		let name = out.file_name().ok_or_else(|| output(std::io::Error::other("not a file name")))?;
+		let tmp = dir.join(format!(".{}.sds-partial-{:08x}", name.to_string_lossy(), rand::random::<u32>()));
+		let f = Arc::new(std::fs::File::create_new(&tmp).map_err(output)?);
+		let result = async {
+			f.set_len(record.size).map_err(output)?;
+			let mut jobs = Vec::new();
+			for (i, slice) in record.slices.iter().enumerate() {
+				let k = tickets.iter().position(|t| t.ticket.slice == *slice).ok_or_else(|| {
+					Error::Meta(format!("no ticket for slice {i}"))
+				})?;
+				let (me, f, progress, ticket, hop_addrs) =
+					(self.clone(), f.clone(), progress.clone(), tickets[k], addrs[k].clone());
+				let offset = i as u64 * record.slice_size;
+				let remote = remote.to_string();
+				jobs.push(async move {
+					me.get_one(owner, &remote, &f, i as u32, offset, ticket, hop_addrs, &progress).await
+				});
+			}
+			run_parallel(self.inner.cfg.parallel, jobs).await?;
+			f.sync_all().map_err(output)?;
+			std::fs::rename(&tmp, out).map_err(output)?;
+			std::fs::File::open(&dir).and_then(|d| d.sync_all()).map_err(output)
+		}
+		.await;
+		if result.is_err() {
+			let _ = std::fs::remove_file(&tmp);
+		}
+		result.map(|()| record)
+	}
+
+	async fn tickets(
+		&self,
+		owner: [u8; 32],
+		remote: &str,
+		slices: Vec<u32>,
+		avoid: Vec<NodeId>,
+		attempt: u32,
+	) -> Result<(Vec<SignedTicket>, Vec<Vec<String>>)> {
+		let req = TicketRequest { owner, path: remote.into(), slices, avoid, attempt };
+		match self.call(MetaRequest::Tickets(self.signed(req))).await? {
+			MetaResponse::Tickets { tickets, addrs, index } => {
+				self.wrote(index);
+				Ok((tickets, addrs))
+			},
+			r => Err(Self::unexpected(r)),
+		}
+	}
+
+	#[allow(clippy::too_many_arguments)]
+	async fn get_one(
+		&self,
+		owner: [u8; 32],
+		remote: &str,
+		f: &std::fs::File,
+		index: u32,
+		file_offset: u64,
+		mut ticket: SignedTicket,
+		mut addrs: Vec<String>,
+		progress: &dyn Progress,
+	) -> Result<()> {
+		let mut failed: Vec<NodeId> = Vec::new();
+		let mut failures = Vec::new();
+		for attempt in 0..4u32 {
+			if attempt > 0 {
+				// Fallback: a new ticket (a new task) for another healthy holder.
+				match self.tickets(owner, remote, vec![index], failed.clone(), attempt).await {
+					Ok((t, a)) if !t.is_empty() => {
+						ticket = t[0];
+						addrs = a.into_iter().next().unwrap_or_default();
+					},
+					Ok(_) => break,
+					Err(e) => {
+						failures.push(e.to_string());
+						break;
+					},
+				}
+			}
+			let hop = Hop { node: ticket.ticket.holder, addrs: addrs.clone() };
+			let mut got = 0u64;
+			let r = self
+				.inner
+				.host
+				.get_slice_ticketed(&hop, &ticket, 0, ticket.ticket.length, &self.inner.cfg.account, |off, bytes| {
+					f.write_all_at(bytes, file_offset + off)?;
+					got += bytes.len() as u64;
+					progress.advance(bytes.len() as u64);
+					Ok(())
+				})
+				.await;
+			match r {
+				Ok(_) => return Ok(()),
+				Err(sds_net::Error::Local(e)) => {
+					return Err(Error::Output { path: "the output file".into(), source: e })
+				},
+				Err(e) => {
+					tracing::warn!(slice = index, node = %hop.node, error = %e, "holder failed; asking for another");
+					progress.rewind(got);
+					failures.push(format!("{}: {e}", &hop.node.to_hex()[..16]));
+					failed.push(hop.node);
+				},
+			}
+		}
+		Err(Error::AllReplicasFailed {
+			index: index as u64,
+			slice: ticket.ticket.slice.to_hex(),
+			failures: failures.join("; "),
+		})
+	}
+}
