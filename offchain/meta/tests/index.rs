@@ -149,8 +149,13 @@ impl World {
 
 fn slices_of(size: u64, seed: u8) -> Vec<(SliceHash, u64)> {
 	let n = size.div_ceil(16 * MIB);
+	// A slice's hash stands for its content: equal seeds and lengths, equal slices.
 	(0..n)
-		.map(|i| (SliceHash([seed.wrapping_add(i as u8); 32]), (size - i * 16 * MIB).min(16 * MIB)))
+		.map(|i| {
+			let len = (size - i * 16 * MIB).min(16 * MIB);
+			let h = stratos_primitives::hash(&(seed.wrapping_add(i as u8), len).encode());
+			(SliceHash(h), len)
+		})
 		.collect()
 }
 
