@@ -21,7 +21,9 @@ cargo build --workspace --all-targets --locked
 BIN="$CARGO_TARGET_DIR/debug"
 CHAIN="ws://127.0.0.1:$RPC_PORT"
 
+# A validator needs a persistent libp2p key; the local network's is fixed.
 "$BIN/stratos-node" --chain dev-network --alice --force-authoring --base-path "$DATA/chain" \
+	--node-key 0000000000000000000000000000000000000000000000000000000000000001 \
 	--rpc-port "$RPC_PORT" --rpc-cors all --port 30333 --no-telemetry --name stratos-dev \
 	>"$DATA/node.log" 2>&1 &
 NODE_PID=$!

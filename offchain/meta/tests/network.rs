@@ -10,7 +10,7 @@
 use anyhow::{bail, Context, Result};
 use std::{
 	path::{Path, PathBuf},
-	process::{Child, Command, Output, Stdio},
+	process::{Child, Command, Output},
 	time::{Duration, Instant},
 };
 use stratos_chain_client::ChainClient;
@@ -52,11 +52,12 @@ impl Drop for Proc {
 
 fn spawn(dir: &Path, name: &str, program: &Path, args: &[String]) -> Result<Proc> {
 	let log = dir.join(format!("{name}.log"));
+	let out = std::fs::File::create(&log)?;
 	let child = Command::new(program)
 		.args(args)
-		.env("RUST_LOG", "info")
-		.stdout(Stdio::null())
-		.stderr(std::fs::File::create(&log)?)
+		.env("RUST_LOG", "info,openraft=warn")
+		.stdout(out.try_clone()?)
+		.stderr(out)
 		.spawn()
 		.with_context(|| format!("starting {}", program.display()))?;
 	Ok(Proc { child, log })
@@ -142,7 +143,16 @@ async fn files_flow_through_the_meta_nodes_and_survive_a_leader_crash() -> Resul
 	let node = Node::spawn(
 		"chain",
 		d,
-		&["--chain", "dev-network", "--alice", "--force-authoring", "--base-path", base.to_str().unwrap()],
+		&[
+			"--chain",
+			"dev-network",
+			"--alice",
+			"--force-authoring",
+			"--node-key",
+			&format!("{:064x}", 1),
+			"--base-path",
+			base.to_str().unwrap(),
+		],
 	)?;
 	let rpc = node.rpc(Duration::from_secs(90)).await?;
 	wait_finalized(&rpc, 1, Duration::from_secs(90)).await?;

@@ -61,6 +61,10 @@ pub async fn run(cfg: config::Config) -> Result<()> {
 		println!("STRATOS_META_ADDR {a}/p2p/{}", host.peer_id());
 	}
 
+	// Serve Raft and the API before anything asks: peers start at the same time.
+	let service = MetaService::new(replica.clone(), host.clone(), LiveChain(chain.clone()));
+	let serve = tokio::spawn(service.run(4096));
+
 	// Bootstrap: the cluster is the chain's active meta set; the lowest raft id initialises it
 	// (a no-op once it exists).
 	let (number, hash) = chain.finalized_head().await?;
@@ -92,8 +96,6 @@ pub async fn run(cfg: config::Config) -> Result<()> {
 			}
 		}
 	});
-	let service = MetaService::new(replica.clone(), host.clone(), LiveChain(chain.clone()));
-	let serve = tokio::spawn(service.run(4096));
 	let follower = tokio::spawn(follow::follow(chain, replica.clone(), blocks_tx, del_tx, vote_tx));
 	if let Some(addr) = cfg.metrics {
 		metrics(addr, replica.clone())?;

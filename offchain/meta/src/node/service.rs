@@ -155,10 +155,17 @@ impl<C: ChainFacts> MetaService<C> {
 				}
 			},
 			write => {
+				// The transport authenticated the sender: a resource node may only speak for
+				// itself; a meta node of the cluster forwards others' heartbeats.
+				if let MetaRequest::Heartbeat(beat) = &write {
+					if peer != Some(beat.node) && !peer.is_some_and(|p| self.is_member(&p)) {
+						return error(ErrorKind::Refused, "a heartbeat must come from the node it describes");
+					}
+				}
 				if self.replica.state() != openraft::ServerState::Leader {
 					return self.forward(raw).await;
 				}
-				self.write(peer, write).await
+				self.write(write).await
 			},
 		}
 	}
@@ -178,7 +185,13 @@ impl<C: ChainFacts> MetaService<C> {
 		}
 	}
 
-	async fn write(&self, peer: Option<NodeId>, req: MetaRequest) -> MetaResponse {
+	fn is_member(&self, node: &NodeId) -> bool {
+		let m = self.replica.raft.metrics().borrow().membership_config.clone();
+		let found = m.membership().nodes().any(|(_, n)| member_hop(n).is_some_and(|h| h.node == *node));
+		found
+	}
+
+	async fn write(&self, req: MetaRequest) -> MetaResponse {
 		let me = self.host.node_id();
 		let cmd = match req {
 			MetaRequest::Namespace(r) => {
@@ -208,13 +221,7 @@ impl<C: ChainFacts> MetaService<C> {
 				};
 				Command::Tickets { req: r, reserved, reserve_unlocks_at, issuer: me }
 			},
-			MetaRequest::Heartbeat(beat) => {
-				// The transport authenticated the sender: it may only speak for itself.
-				if peer != Some(beat.node) {
-					return error(ErrorKind::Refused, "a heartbeat must come from the node it describes");
-				}
-				Command::Heartbeat { now_ms: now_ms(), beat }
-			},
+			MetaRequest::Heartbeat(beat) => Command::Heartbeat { now_ms: now_ms(), beat },
 			other => return error(ErrorKind::Refused, format!("not a write: {other:?}")),
 		};
 		let (index, result) = match self.replica.write(cmd).await {
