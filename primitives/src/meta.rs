@@ -55,9 +55,7 @@ fn ed25519_ok(signer: &NodeId, payload: &[u8], signature: &[u8; 64]) -> bool {
 
 /// A holder's statement that it stores `slice` (of `length` bytes, uploaded by `owner`)
 /// durably. Signed with the holder's ed25519 node key once the slice is fsynced.
-#[derive(
-	Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, TypeInfo,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, TypeInfo)]
 pub struct StoreAck {
 	/// Genesis hash of the chain the file is recorded on.
 	pub genesis_hash: Hash,
@@ -72,9 +70,7 @@ pub struct StoreAck {
 }
 
 /// A store acknowledgement with the holder's signature.
-#[derive(
-	Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, TypeInfo,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, TypeInfo)]
 pub struct SignedStoreAck {
 	/// What is acknowledged.
 	pub ack: StoreAck,
@@ -92,8 +88,8 @@ impl StoreAck {
 impl SignedStoreAck {
 	/// Whether the signature is the named holder's, for the chain `genesis_hash`.
 	pub fn verify(&self, genesis_hash: &Hash) -> bool {
-		&self.ack.genesis_hash == genesis_hash &&
-			ed25519_ok(&self.ack.node, &self.ack.payload(), &self.signature)
+		&self.ack.genesis_hash == genesis_hash
+			&& ed25519_ok(&self.ack.node, &self.ack.payload(), &self.signature)
 	}
 }
 
@@ -181,7 +177,12 @@ impl SignedUploadAuth {
 	/// Checks chain, signature, expiry against the finalized block number `finalized`, and
 	/// that `node` is one of the holders. Whether `issuer` is an active meta node is the
 	/// caller's check (it needs the chain's registry).
-	pub fn verify(&self, genesis_hash: &Hash, finalized: u32, node: &NodeId) -> Result<(), AuthError> {
+	pub fn verify(
+		&self,
+		genesis_hash: &Hash,
+		finalized: u32,
+		node: &NodeId,
+	) -> Result<(), AuthError> {
 		let a = &self.auth;
 		if &a.genesis_hash != genesis_hash {
 			return Err(AuthError::WrongChain);
@@ -204,9 +205,7 @@ impl SignedUploadAuth {
 
 /// Permission for `client` to fetch `length` bytes at `offset` of `slice` (of `owner`'s file
 /// `file_id`) from `holder`, counted as traffic of `ledger_period` under `task`.
-#[derive(
-	Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, TypeInfo,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, TypeInfo)]
 pub struct DownloadTicket {
 	/// Genesis hash of the chain.
 	pub genesis_hash: Hash,
@@ -235,9 +234,7 @@ pub struct DownloadTicket {
 }
 
 /// A download ticket with the issuer's signature.
-#[derive(
-	Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, TypeInfo,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, TypeInfo)]
 pub struct SignedTicket {
 	/// The ticket.
 	pub ticket: DownloadTicket,
@@ -303,7 +300,11 @@ pub fn task_id(log_index: u64, client: &[u8; 32], slice: &SliceHash, attempt: u3
 /// holder order) serves `task`: `H(tag ‖ task ‖ finalized block hash) mod n`, reading the
 /// hash's first 16 bytes as a big-endian integer (the bias is below 2⁻⁶⁰ for up to
 /// [`MAX_HOLDERS`] candidates). `None` when there is no candidate.
-pub fn ticket_holder(task: &TaskId, finalized_hash: &Hash, candidates: &[NodeId]) -> Option<NodeId> {
+pub fn ticket_holder(
+	task: &TaskId,
+	finalized_hash: &Hash,
+	candidates: &[NodeId],
+) -> Option<NodeId> {
 	if candidates.is_empty() {
 		return None;
 	}
@@ -317,7 +318,12 @@ pub fn ticket_holder(task: &TaskId, finalized_hash: &Hash, candidates: &[NodeId]
 /// The bytes a client signs for a request to the meta nodes: `tag ‖ genesis ‖ account ‖
 /// nonce ‖ body`, where `body` is the request's SCALE encoding and `nonce` a strictly
 /// increasing per-account counter kept in the replicated index (no replay).
-pub fn client_request_payload(genesis_hash: &Hash, account: &[u8; 32], nonce: u64, body: &[u8]) -> Vec<u8> {
+pub fn client_request_payload(
+	genesis_hash: &Hash,
+	account: &[u8; 32],
+	nonce: u64,
+	body: &[u8],
+) -> Vec<u8> {
 	let mut v = Vec::with_capacity(CLIENT_REQUEST_TAG.len() + 32 + 32 + 8 + body.len());
 	v.extend_from_slice(CLIENT_REQUEST_TAG);
 	v.extend_from_slice(genesis_hash);
@@ -395,7 +401,8 @@ mod tests {
 			expires_at: 50,
 			issuer: nid(&meta),
 		};
-		let signed = SignedUploadAuth { signature: meta.sign(&auth.payload()).0, auth: auth.clone() };
+		let signed =
+			SignedUploadAuth { signature: meta.sign(&auth.payload()).0, auth: auth.clone() };
 		assert_eq!(signed.verify(&G, 50, &holders[1]), Ok(()));
 		assert_eq!(signed.verify(&G, 51, &holders[1]), Err(AuthError::Expired));
 		assert_eq!(signed.verify(&[0; 32], 1, &holders[1]), Err(AuthError::WrongChain));

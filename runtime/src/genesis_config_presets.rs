@@ -259,9 +259,9 @@ fn dev_region_node(
 /// stash run resource nodes on ports 7401–7404 in regions eu, us, asia and eu. Every node's key
 /// is the well-known dev key of its account (`//Dave`, `//Dave//stash`, ...).
 pub fn dev_network_config_genesis() -> Value {
+	use Ed25519Keyring as E;
 	use NodeKind::{Meta, Resource};
 	use Sr25519Keyring as S;
-	use Ed25519Keyring as E;
 	stratos_genesis(
 		vec![dev_authority(S::Alice, E::Alice)],
 		dev_endowed(),

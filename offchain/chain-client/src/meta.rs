@@ -6,7 +6,6 @@
 //! block and all replicas that read at that block see the same state.
 
 use crate::{node_from_rt, runtime, ChainClient, Error, Node, Result};
-use subxt_signer::sr25519::Keypair;
 use std::pin::Pin;
 use stratos_primitives::FileId;
 use subxt::{
@@ -14,6 +13,7 @@ use subxt::{
 	utils::{AccountId32, H256},
 	OnlineClientAtBlock, PolkadotConfig,
 };
+use subxt_signer::sr25519::Keypair;
 
 /// Bytes in a GiB, as the file registry prices storage (`pallet_node_registry::GIB`).
 const GIB: u128 = 1 << 30;

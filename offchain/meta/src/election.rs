@@ -70,12 +70,17 @@ pub fn evaluate(pair: &sr25519::Pair, input: &ElectionInput) -> Ticket {
 }
 
 /// The output `public` produced over `input`, if `ticket` proves it.
-pub fn verify(public: &sr25519::Public, input: &ElectionInput, ticket: &Ticket) -> Option<[u8; 32]> {
+pub fn verify(
+	public: &sr25519::Public,
+	input: &ElectionInput,
+	ticket: &Ticket,
+) -> Option<[u8; 32]> {
 	let transcript = input.transcript();
 	if !public.vrf_verify(&transcript.clone().into_sign_data(), &ticket.signature) {
 		return None;
 	}
-	let output = public.make_bytes::<32>(CONTEXT, &transcript, &ticket.signature.pre_output).ok()?;
+	let output =
+		public.make_bytes::<32>(CONTEXT, &transcript, &ticket.signature.pre_output).ok()?;
 	(output == ticket.output).then_some(output)
 }
 

@@ -321,7 +321,9 @@ impl Index {
 	pub fn list(&self, owner: &Account, path: &NsPath) -> Result<Vec<(String, Inode)>> {
 		match self.lookup(owner, path) {
 			Some(Inode::Dir) => {},
-			Some(Inode::File(_)) => return Err(Error::WrongKind(format!("{path}: not a directory"))),
+			Some(Inode::File(_)) => {
+				return Err(Error::WrongKind(format!("{path}: not a directory")))
+			},
 			None => return Err(Error::NotFound(path.to_string())),
 		}
 		let prefix = if path.is_root() { "/".to_string() } else { format!("{path}/") };
@@ -343,8 +345,9 @@ impl Index {
 	/// The record of the file at `path`.
 	pub fn file_at(&self, owner: &Account, path: &NsPath) -> Result<&FileRecord> {
 		match self.lookup(owner, path) {
-			Some(Inode::File(id)) =>
-				self.file(owner, &id).ok_or_else(|| Error::NotFound(path.to_string())),
+			Some(Inode::File(id)) => {
+				self.file(owner, &id).ok_or_else(|| Error::NotFound(path.to_string()))
+			},
 			Some(Inode::Dir) => Err(Error::WrongKind(format!("{path}: is a directory"))),
 			None => Err(Error::NotFound(path.to_string())),
 		}
@@ -354,11 +357,9 @@ impl Index {
 	/// [`HEALTH_TIMEOUT_MS`].
 	pub fn is_healthy(&self, node: &NodeId) -> bool {
 		let active = self.state.chain.resource_nodes.iter().any(|n| &n.id == node && n.active);
-		let heard = self
-			.state
-			.health
-			.get(node)
-			.is_some_and(|h| self.state.clock_ms.saturating_sub(h.last_seen_ms) <= HEALTH_TIMEOUT_MS);
+		let heard = self.state.health.get(node).is_some_and(|h| {
+			self.state.clock_ms.saturating_sub(h.last_seen_ms) <= HEALTH_TIMEOUT_MS
+		});
 		active && heard
 	}
 
@@ -414,11 +415,14 @@ impl Index {
 				Ok(r)
 			},
 			Command::Complete { task, slices, acks } => self.apply_complete(task, slices, acks),
-			Command::Recorded { owner, file_id, block } => self.apply_recorded(owner, file_id, *block),
+			Command::Recorded { owner, file_id, block } => {
+				self.apply_recorded(owner, file_id, *block)
+			},
 			Command::Dropped { owner, file_id } => self.apply_dropped(owner, file_id),
 			Command::Tickets { req, reserved, reserve_unlocks_at, issuer } => {
 				self.check_request(req)?;
-				let r = self.apply_tickets(log_index, req, *reserved, *reserve_unlocks_at, *issuer)?;
+				let r =
+					self.apply_tickets(log_index, req, *reserved, *reserve_unlocks_at, *issuer)?;
 				self.state.nonces.insert(req.account, req.nonce);
 				Ok(r)
 			},
@@ -505,8 +509,9 @@ impl Index {
 				while !p.is_root() {
 					match self.lookup(owner, &p) {
 						Some(Inode::Dir) => break,
-						Some(Inode::File(_)) =>
-							return Err(Error::WrongKind(format!("{p}: is a file"))),
+						Some(Inode::File(_)) => {
+							return Err(Error::WrongKind(format!("{p}: is a file")))
+						},
 						None => missing.push(p.clone()),
 					}
 					p = p.parent();
@@ -525,7 +530,8 @@ impl Index {
 				if from.is_root() || to.is_root() {
 					return Err(Error::Invalid("the root cannot be moved or replaced".into()));
 				}
-				let kind = self.lookup(owner, &from).ok_or_else(|| Error::NotFound(from.to_string()))?;
+				let kind =
+					self.lookup(owner, &from).ok_or_else(|| Error::NotFound(from.to_string()))?;
 				if self.lookup(owner, &to).is_some() {
 					return Err(Error::Exists(to.to_string()));
 				}
@@ -538,7 +544,9 @@ impl Index {
 				let moved: Vec<(String, Inode)> = self
 					.subtree(owner, &from)
 					.into_iter()
-					.map(|(p, i)| Ok((NsPath::parse(&p)?.rebase(&from, &to)?.as_str().to_string(), i)))
+					.map(|(p, i)| {
+						Ok((NsPath::parse(&p)?.rebase(&from, &to)?.as_str().to_string(), i))
+					})
 					.collect::<Result<_>>()?;
 				for (p, _) in self.subtree(owner, &from) {
 					self.remove_path(&(*owner, p));
@@ -553,7 +561,8 @@ impl Index {
 				if path.is_root() {
 					return Err(Error::Invalid("the root cannot be removed".into()));
 				}
-				let kind = self.lookup(owner, &path).ok_or_else(|| Error::NotFound(path.to_string()))?;
+				let kind =
+					self.lookup(owner, &path).ok_or_else(|| Error::NotFound(path.to_string()))?;
 				let under = self.subtree(owner, &path);
 				if kind == Inode::Dir && under.len() > 1 && !recursive {
 					return Err(Error::NotEmpty(path.to_string()));
@@ -630,7 +639,12 @@ impl Index {
 		if !balance_ok {
 			return Err(Error::InsufficientBalance);
 		}
-		let task = meta::task_id(log_index, &owner, &SliceHash(stratos_primitives::hash(path.as_str().as_bytes())), 0);
+		let task = meta::task_id(
+			log_index,
+			&owner,
+			&SliceHash(stratos_primitives::hash(path.as_str().as_bytes())),
+			0,
+		);
 		let mut seed_input = task.0.to_vec();
 		seed_input.extend_from_slice(&self.state.chain.hash);
 		let seed = stratos_primitives::hash(&seed_input);
@@ -664,7 +678,8 @@ impl Index {
 		slices: &[SliceHash],
 		acks: &[SignedStoreAck],
 	) -> Result<Response> {
-		let up = self.state.uploads.get(task).ok_or_else(|| Error::UnknownUpload(task.to_string()))?;
+		let up =
+			self.state.uploads.get(task).ok_or_else(|| Error::UnknownUpload(task.to_string()))?;
 		let owner = up.auth.owner;
 		let expected = up.size.div_ceil(up.slice_size) as usize;
 		if slices.len() != expected {
@@ -673,8 +688,9 @@ impl Index {
 				slices.len()
 			)));
 		}
-		let lens: Vec<u64> =
-			(0..expected).map(|i| (up.size - i as u64 * up.slice_size).min(up.slice_size)).collect();
+		let lens: Vec<u64> = (0..expected)
+			.map(|i| (up.size - i as u64 * up.slice_size).min(up.slice_size))
+			.collect();
 		let file_id = FileId(merkle::root_of(lens.iter().zip(slices).map(|(l, s)| (*l, s.0))));
 		// Every (slice, holder) needs a valid ack with the right length.
 		let mut acked: BTreeSet<(usize, NodeId)> = BTreeSet::new();
@@ -692,10 +708,14 @@ impl Index {
 				)));
 			}
 			if a.ack.owner != owner || !up.auth.holders.contains(&a.ack.node) {
-				return Err(Error::BadAck("an acknowledgement names another owner or holder".into()));
+				return Err(Error::BadAck(
+					"an acknowledgement names another owner or holder".into(),
+				));
 			}
 			let Some(idx) = by_slice.get(&a.ack.slice) else {
-				return Err(Error::BadAck("an acknowledgement names a slice not in the file".into()));
+				return Err(Error::BadAck(
+					"an acknowledgement names a slice not in the file".into(),
+				));
 			};
 			for &i in idx {
 				if a.ack.length == lens[i] {
@@ -744,7 +764,12 @@ impl Index {
 		Ok(Response::Completed(record))
 	}
 
-	fn apply_recorded(&mut self, owner: &Account, file_id: &FileId, block: u32) -> Result<Response> {
+	fn apply_recorded(
+		&mut self,
+		owner: &Account,
+		file_id: &FileId,
+		block: u32,
+	) -> Result<Response> {
 		let f = self
 			.state
 			.files
@@ -755,8 +780,8 @@ impl Index {
 		let parsed = NsPath::parse(&path)?;
 		// The path may have been taken (or its parent removed) meanwhile; the file then stays
 		// recorded without a path, reported to the owner as unlinked.
-		let free = self.lookup(owner, &parsed).is_none() &&
-			self.lookup(owner, &parsed.parent()) == Some(Inode::Dir);
+		let free = self.lookup(owner, &parsed).is_none()
+			&& self.lookup(owner, &parsed.parent()) == Some(Inode::Dir);
 		if free {
 			if let Some(f) = self.state.files.get_mut(&(*owner, *file_id)) {
 				f.links += 1;
@@ -824,7 +849,9 @@ impl Index {
 			r.slices.clone()
 		};
 		if indices.len() > MAX_TICKETS_PER_REQUEST {
-			return Err(Error::Invalid(format!("at most {MAX_TICKETS_PER_REQUEST} tickets at once")));
+			return Err(Error::Invalid(format!(
+				"at most {MAX_TICKETS_PER_REQUEST} tickets at once"
+			)));
 		}
 		if let Some(bad) = indices.iter().find(|i| **i as usize >= file.slices.len()) {
 			return Err(Error::Invalid(format!("slice {bad} is past the file's end")));

@@ -81,9 +81,9 @@ impl NsPath {
 
 	/// Whether `self` is `other` or lies below it.
 	pub fn starts_with(&self, other: &NsPath) -> bool {
-		other.is_root() ||
-			self.0 == other.0 ||
-			(self.0.starts_with(&other.0) && self.0.as_bytes().get(other.0.len()) == Some(&b'/'))
+		other.is_root()
+			|| self.0 == other.0
+			|| (self.0.starts_with(&other.0) && self.0.as_bytes().get(other.0.len()) == Some(&b'/'))
 	}
 
 	/// The number of names in the path.

@@ -68,9 +68,8 @@ pub fn choose_holders(
 	}
 	let mut chosen: Vec<&Candidate> = Vec::with_capacity(count);
 	for round in 0..count as u32 {
-		let fresh_region_and_account = |c: &&Candidate| {
-			!chosen.iter().any(|h| h.region == c.region || h.account == c.account)
-		};
+		let fresh_region_and_account =
+			|c: &&Candidate| !chosen.iter().any(|h| h.region == c.region || h.account == c.account);
 		let fresh_account = |c: &&Candidate| !chosen.iter().any(|h| h.account == c.account);
 		let unused = |c: &&Candidate| !chosen.iter().any(|h| h.id == c.id);
 		let tiers: [Vec<&Candidate>; 3] = [
@@ -164,8 +163,8 @@ mod tests {
 		}
 		// The draw follows the weights: a node with 9x the weight is picked about 9x as often.
 		let c = vec![cand(1, "a", 1, 90), cand(2, "a", 1, 10)];
-		let heavy =
-			(0..2000u32).filter(|s| {
+		let heavy = (0..2000u32)
+			.filter(|s| {
 				let seed = stratos_primitives::hash(&s.to_le_bytes());
 				choose_holders(&c, 1, 1, &seed).unwrap()[0] == NodeId([1; 32])
 			})

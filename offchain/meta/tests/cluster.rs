@@ -12,8 +12,8 @@ use stratos_meta::{
 	index::{Command, Inode, NsOp, Response, Signed},
 	path::NsPath,
 	raft::{
-		open_db, reconcile_membership, sim::SimNet, ElectionDriver, FinalizedBlock, LogStore, Replica,
-		StateMachine, Timing,
+		open_db, reconcile_membership, sim::SimNet, ElectionDriver, FinalizedBlock, LogStore,
+		Replica, StateMachine, Timing,
 	},
 	Error,
 };
@@ -59,7 +59,8 @@ impl Cluster {
 		for id in ids {
 			c.start(*id).await;
 		}
-		let members = ids.iter().map(|i| (*i, openraft::BasicNode::new(format!("meta-{i}")))).collect();
+		let members =
+			ids.iter().map(|i| (*i, openraft::BasicNode::new(format!("meta-{i}")))).collect();
 		c.nodes[&ids[0]].0.initialize(members).await.unwrap();
 		c
 	}
@@ -79,7 +80,9 @@ impl Cluster {
 			}
 		};
 		let sm = StateMachine::open(db.clone(), G).unwrap();
-		let r = Replica::start(id, timing(), self.net.factory(id), LogStore::new(db), sm).await.unwrap();
+		let r = Replica::start(id, timing(), self.net.factory(id), LogStore::new(db), sm)
+			.await
+			.unwrap();
 		self.net.register(id, r.raft.clone());
 		let driver = ElectionDriver::new(r.clone(), meta_key(id), self.block.subscribe());
 		let h = tokio::spawn(driver.run());
@@ -104,9 +107,9 @@ impl Cluster {
 		loop {
 			let leaders: Vec<Option<u64>> = self.nodes.values().map(|(r, _)| r.leader()).collect();
 			if let Some(Some(l)) = leaders.first() {
-				if leaders.iter().all(|x| *x == Some(*l)) &&
-					self.nodes.contains_key(l) &&
-					self.node(*l).state() == openraft::ServerState::Leader
+				if leaders.iter().all(|x| *x == Some(*l))
+					&& self.nodes.contains_key(l)
+					&& self.node(*l).state() == openraft::ServerState::Leader
 				{
 					return *l;
 				}
@@ -118,7 +121,12 @@ impl Cluster {
 
 	fn mkdir_cmd(&mut self, name: &str) -> Command {
 		self.nonce += 1;
-		Command::Namespace(Signed::sign(&self.owner, &G, self.nonce, NsOp::Mkdir { path: format!("/{name}") }))
+		Command::Namespace(Signed::sign(
+			&self.owner,
+			&G,
+			self.nonce,
+			NsOp::Mkdir { path: format!("/{name}") },
+		))
 	}
 
 	async fn mkdir(&mut self, via: u64, name: &str) -> Result<u64, Error> {
@@ -131,7 +139,10 @@ impl Cluster {
 	async fn exists(&self, on: u64, min_index: u64, name: &str) -> bool {
 		let owner = self.owner.public().0;
 		let path = NsPath::parse(&format!("/{name}")).unwrap();
-		self.node(on).read(min_index, |idx| idx.lookup(&owner, &path) == Some(Inode::Dir)).await.unwrap()
+		self.node(on)
+			.read(min_index, |idx| idx.lookup(&owner, &path) == Some(Inode::Dir))
+			.await
+			.unwrap()
 	}
 
 	async fn state_bytes(&self, on: u64, min_index: u64) -> Vec<u8> {
@@ -164,7 +175,10 @@ async fn leader_crash_loses_no_acknowledged_write_and_the_node_rejoins() {
 	assert!(c.exists(follower, idx, "after").await);
 	// Writes to a follower are refused with the leader's id.
 	let cmd = c.mkdir_cmd("via-follower");
-	assert_eq!(c.node(follower).write(cmd).await.unwrap_err(), Error::NotLeader { leader: Some(next) });
+	assert_eq!(
+		c.node(follower).write(cmd).await.unwrap_err(),
+		Error::NotLeader { leader: Some(next) }
+	);
 	// The crashed node restarts from its own database and catches up.
 	c.start(leader).await;
 	assert!(c.exists(leader, idx, "after").await);
@@ -187,7 +201,9 @@ async fn a_partitioned_leader_cannot_acknowledge_and_the_majority_goes_on() {
 	let others: Vec<u64> = [1, 2, 3].into_iter().filter(|i| *i != old).collect();
 	let deadline = Instant::now() + Duration::from_secs(20);
 	let new = loop {
-		if let Some(l) = others.iter().find(|i| c.node(**i).state() == openraft::ServerState::Leader) {
+		if let Some(l) =
+			others.iter().find(|i| c.node(**i).state() == openraft::ServerState::Leader)
+		{
 			break *l;
 		}
 		assert!(Instant::now() < deadline, "the majority elected no leader");
@@ -235,9 +251,14 @@ async fn membership_follows_the_chains_meta_set() {
 	let idx = c.mkdir(leader, "m").await.unwrap();
 	// The chain admits meta node 4: it joins, observes, then votes.
 	c.start(4).await;
-	let want = |ids: &[u64]| ids.iter().map(|i| (*i, openraft::BasicNode::new(format!("meta-{i}")))).collect();
+	let want = |ids: &[u64]| {
+		ids.iter().map(|i| (*i, openraft::BasicNode::new(format!("meta-{i}")))).collect()
+	};
 	assert!(reconcile_membership(c.node(leader), &want(&[1, 2, 3, 4])).await.unwrap());
-	assert!(!reconcile_membership(c.node(leader), &want(&[1, 2, 3, 4])).await.unwrap(), "no change");
+	assert!(
+		!reconcile_membership(c.node(leader), &want(&[1, 2, 3, 4])).await.unwrap(),
+		"no change"
+	);
 	assert!(c.exists(4, idx, "m").await);
 	let voters = |c: &Cluster, on: u64| -> Vec<u64> {
 		c.node(on).raft.metrics().borrow().membership_config.membership().voter_ids().collect()
@@ -272,7 +293,9 @@ async fn the_node_with_the_larger_vrf_output_takes_over() {
 	let followers: Vec<u64> = [1, 2, 3].into_iter().filter(|i| *i != leader).collect();
 	let chosen = (10..=255u8)
 		.map(block)
-		.find(|b| delay(followers[0], term + 1, *b).abs_diff(delay(followers[1], term + 1, *b)) >= 400)
+		.find(|b| {
+			delay(followers[0], term + 1, *b).abs_diff(delay(followers[1], term + 1, *b)) >= 400
+		})
 		.expect("some block separates the two");
 	c.block.send(chosen).unwrap();
 	let expected = *followers.iter().min_by_key(|f| delay(**f, term + 1, chosen)).unwrap();

@@ -3,11 +3,7 @@
 
 use codec::Encode;
 use sp_core::{ed25519, sr25519, Pair};
-use stratos_meta::{
-	index::*,
-	path::NsPath,
-	Error,
-};
+use stratos_meta::{index::*, path::NsPath, Error};
 use stratos_primitives::{
 	merkle,
 	meta::{self, SignedStoreAck, StoreAck},
@@ -107,9 +103,16 @@ impl World {
 
 	fn place(&mut self, path: &str, size: u64) -> Result<meta::UploadAuth, Error> {
 		let owner = self.owner.clone();
-		let req =
-			self.signed(&owner, PlaceRequest { path: path.into(), size, slice_size: 16 * MIB, replicas: 3 });
-		match self.apply(Command::Place { req, now_ms: 2_000, balance_ok: true, issuer: self.meta_key })? {
+		let req = self.signed(
+			&owner,
+			PlaceRequest { path: path.into(), size, slice_size: 16 * MIB, replicas: 3 },
+		);
+		match self.apply(Command::Place {
+			req,
+			now_ms: 2_000,
+			balance_ok: true,
+			issuer: self.meta_key,
+		})? {
 			Response::Placed(a) => Ok(a),
 			r => panic!("unexpected {r:?}"),
 		}
@@ -123,7 +126,13 @@ impl World {
 		let mut out = vec![];
 		for (s, len) in slices {
 			for h in &auth.holders {
-				let ack = StoreAck { genesis_hash: G, owner: auth.owner, slice: *s, length: *len, node: *h };
+				let ack = StoreAck {
+					genesis_hash: G,
+					owner: auth.owner,
+					slice: *s,
+					length: *len,
+					node: *h,
+				};
 				out.push(SignedStoreAck { ack, signature: self.key_of(h).sign(&ack.payload()).0 });
 			}
 		}
@@ -176,7 +185,9 @@ fn upload_is_placed_acknowledged_and_visible_once_recorded() {
 	let regions: std::collections::BTreeSet<_> = auth
 		.holders
 		.iter()
-		.map(|h| w.idx.state().chain.resource_nodes.iter().find(|n| n.id == *h).unwrap().region.clone())
+		.map(|h| {
+			w.idx.state().chain.resource_nodes.iter().find(|n| n.id == *h).unwrap().region.clone()
+		})
 		.collect();
 	assert_eq!(regions.len(), 3, "three regions are available, so the copies are offsite");
 
@@ -186,10 +197,12 @@ fn upload_is_placed_acknowledged_and_visible_once_recorded() {
 	let slices = slices_of(40 * MIB, 7);
 	let acks = w.acks(&auth, &slices);
 	let hashes: Vec<SliceHash> = slices.iter().map(|s| s.0).collect();
-	let rec = match w.apply(Command::Complete { task: auth.task, slices: hashes.clone(), acks }).unwrap() {
-		Response::Completed(r) => r,
-		r => panic!("{r:?}"),
-	};
+	let rec =
+		match w.apply(Command::Complete { task: auth.task, slices: hashes.clone(), acks }).unwrap()
+		{
+			Response::Completed(r) => r,
+			r => panic!("{r:?}"),
+		};
 	let expected_id = FileId(merkle::root_of(slices.iter().map(|(h, l)| (*l, h.0))));
 	assert_eq!(rec.file_id, expected_id, "the file id is the Merkle root over the slices");
 	assert_eq!(rec.status, FileStatus::Voting);
@@ -238,18 +251,28 @@ fn forged_missing_or_misdirected_acks_are_refused_and_change_nothing() {
 		(misdirected, "another owner or holder"),
 		(other_chain, "does not verify"),
 	] {
-		let e = w.apply(Command::Complete { task: auth.task, slices: hashes.clone(), acks }).unwrap_err();
+		let e = w
+			.apply(Command::Complete { task: auth.task, slices: hashes.clone(), acks })
+			.unwrap_err();
 		assert!(e.to_string().contains(why), "{e}");
 		assert_eq!(w.idx.state().encode(), before, "a refused completion changes nothing");
 	}
 	// Wrong slice count.
 	let e = w
-		.apply(Command::Complete { task: auth.task, slices: hashes[..1].to_vec(), acks: good.clone() })
+		.apply(Command::Complete {
+			task: auth.task,
+			slices: hashes[..1].to_vec(),
+			acks: good.clone(),
+		})
 		.unwrap_err();
 	assert!(matches!(e, Error::UploadMismatch(_)), "{e}");
 	// Unknown task.
 	let e = w
-		.apply(Command::Complete { task: Default::default(), slices: hashes.clone(), acks: good.clone() })
+		.apply(Command::Complete {
+			task: Default::default(),
+			slices: hashes.clone(),
+			acks: good.clone(),
+		})
 		.unwrap_err();
 	assert!(matches!(e, Error::UnknownUpload(_)), "{e}");
 	assert!(w.apply(Command::Complete { task: auth.task, slices: hashes, acks: good }).is_ok());
@@ -272,7 +295,10 @@ fn namespace_writes_must_be_signed_fresh_and_well_formed() {
 		assert!(matches!(e, Error::BadPath(_)), "{bad:?}: {e}");
 	}
 	assert!(matches!(w.ns(NsOp::Mkdir { path: "/a".into() }).unwrap_err(), Error::Exists(_)));
-	assert!(matches!(w.ns(NsOp::Rm { path: "/".into(), recursive: true }).unwrap_err(), Error::Invalid(_)));
+	assert!(matches!(
+		w.ns(NsOp::Rm { path: "/".into(), recursive: true }).unwrap_err(),
+		Error::Invalid(_)
+	));
 	assert!(matches!(
 		w.ns(NsOp::Rm { path: "/nope".into(), recursive: false }).unwrap_err(),
 		Error::NotFound(_)
@@ -326,7 +352,12 @@ fn tickets_stay_within_reserved_credit_and_name_verifiable_holders() {
 			&client,
 			TicketRequest { owner, path: "/m/movie".into(), slices, avoid, attempt: 0 },
 		);
-		w.apply(Command::Tickets { req, reserved, reserve_unlocks_at: 1_000, issuer: NodeId([0xee; 32]) })
+		w.apply(Command::Tickets {
+			req,
+			reserved,
+			reserve_unlocks_at: 1_000,
+			issuer: NodeId([0xee; 32]),
+		})
 	};
 	// No reservation: a clear error that says how to get one.
 	let e = ask(&mut w, 0, vec![], vec![]).unwrap_err();
@@ -429,9 +460,13 @@ fn routing_skips_silent_suspended_and_unknown_nodes() {
 	assert!(matches!(w.apply(Command::Heartbeat { now_ms: 1, beat }), Err(Error::UnknownNode(_))));
 	// The owner's balance must cover the first storage period.
 	let owner = w.owner.clone();
-	let req = w.signed(&owner, PlaceRequest { path: "/r/z".into(), size: 1, slice_size: 16 * MIB, replicas: 3 });
+	let req = w.signed(
+		&owner,
+		PlaceRequest { path: "/r/z".into(), size: 1, slice_size: 16 * MIB, replicas: 3 },
+	);
 	assert_eq!(
-		w.apply(Command::Place { req, now_ms: 5, balance_ok: false, issuer: w.meta_key }).unwrap_err(),
+		w.apply(Command::Place { req, now_ms: 5, balance_ok: false, issuer: w.meta_key })
+			.unwrap_err(),
 		Error::InsufficientBalance
 	);
 }

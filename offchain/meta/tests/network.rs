@@ -117,8 +117,11 @@ fn slices_held(ports: &[u16]) -> u64 {
 	ports
 		.iter()
 		.map(|p| {
-			let out = Command::new("curl").args(["-s", &format!("http://127.0.0.1:{p}/metrics")]).output();
-			let text = out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+			let out = Command::new("curl")
+				.args(["-s", &format!("http://127.0.0.1:{p}/metrics")])
+				.output();
+			let text =
+				out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
 			text.lines()
 				.find_map(|l| l.strip_prefix("stratos_rn_slices "))
 				.and_then(|v| v.trim().parse::<u64>().ok())
@@ -162,7 +165,9 @@ async fn files_flow_through_the_meta_nodes_and_survive_a_leader_crash() -> Resul
 	let metrics_ports: Vec<u16> = (0..4).map(|_| stratos_tests::free_port()).collect();
 	let mut procs = Vec::new();
 	for (i, (suri, region)) in
-		[("//Dave", "eu"), ("//Eve", "us"), ("//Ferdie", "asia"), ("//Dave//stash", "eu")].into_iter().enumerate()
+		[("//Dave", "eu"), ("//Eve", "us"), ("//Ferdie", "asia"), ("//Dave//stash", "eu")]
+			.into_iter()
+			.enumerate()
 	{
 		let args: Vec<String> = vec![
 			"--chain".into(),
@@ -233,7 +238,8 @@ async fn files_flow_through_the_meta_nodes_and_survive_a_leader_crash() -> Resul
 	let out = sds.ok(&home, &work, &["put", big.to_str().unwrap(), "/e2e/big.bin"]);
 	let big_id = file_id_in(&out);
 	let chain = ChainClient::connect(&url).await?;
-	let owner = AccountId32(subxt_signer::sr25519::Keypair::from_uri(&USER.parse()?)?.public_key().0);
+	let owner =
+		AccountId32(subxt_signer::sr25519::Keypair::from_uri(&USER.parse()?)?.public_key().0);
 	let rec = chain.file(&owner, &big_id).await?.expect("the file is recorded on chain");
 	assert_eq!((rec.size, rec.slices, rec.holders.len()), (100 << 20, 7, 3));
 

@@ -50,10 +50,14 @@ impl ChainGate {
 
 	/// Reads the chain at the finalized block `(number, hash)`.
 	pub async fn refresh(&self, chain: &ChainClient, number: u32, hash: [u8; 32]) -> Result<()> {
-		let active: HashSet<[u8; 32]> = chain.active_meta_at(hash).await?.into_iter().map(|a| a.0).collect();
+		let active: HashSet<[u8; 32]> =
+			chain.active_meta_at(hash).await?.into_iter().map(|a| a.0).collect();
 		let mut hops = Vec::new();
 		for (account, n) in chain.nodes_at(hash).await? {
-			if n.kind == NodeKind::Meta && n.status == NodeStatus::Active && active.contains(&account.0) {
+			if n.kind == NodeKind::Meta
+				&& n.status == NodeStatus::Active
+				&& active.contains(&account.0)
+			{
 				hops.push(Hop { node: n.node_id, addrs: vec![n.address.clone()] });
 			}
 		}
@@ -144,7 +148,10 @@ pub async fn register(
 	let who = operator.public_key().to_account_id();
 	match chain.node(&who).await? {
 		None => {
-			chain.register_resource(operator, node_key, &reg).await.context("registration refused")?;
+			chain
+				.register_resource(operator, node_key, &reg)
+				.await
+				.context("registration refused")?;
 			Ok(format!("registered resource node {} for {who}", NodeId(node_key.public().0)))
 		},
 		Some(n) if n.node_id != NodeId(node_key.public().0) => anyhow::bail!(
@@ -152,7 +159,10 @@ pub async fn register(
 			n.node_id
 		),
 		Some(n) if n.address != reg.address => {
-			chain.update_node_address(operator, &reg.address).await.context("address update refused")?;
+			chain
+				.update_node_address(operator, &reg.address)
+				.await
+				.context("address update refused")?;
 			Ok(format!("updated the address of node {} to {}", n.node_id, reg.address))
 		},
 		Some(n) => Ok(format!("node {} is registered already ({:?})", n.node_id, n.status)),

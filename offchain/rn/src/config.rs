@@ -171,7 +171,11 @@ pub fn key_from_suri(suri: &str) -> Result<Keypair> {
 /// The node key as an `sp_core` pair (to sign its registration).
 pub fn ed25519_pair(key: &Keypair) -> Result<sp_core::ed25519::Pair> {
 	use sp_core::Pair;
-	let secret = key.clone().try_into_ed25519().map_err(|_| anyhow!("the node key is not ed25519"))?.secret();
+	let secret = key
+		.clone()
+		.try_into_ed25519()
+		.map_err(|_| anyhow!("the node key is not ed25519"))?
+		.secret();
 	let seed: [u8; 32] =
 		secret.as_ref().try_into().map_err(|_| anyhow!("the node key is not a 32-byte seed"))?;
 	Ok(sp_core::ed25519::Pair::from_seed(&seed))

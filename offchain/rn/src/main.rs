@@ -56,7 +56,9 @@ async fn run(cli: Cli) -> Result<()> {
 				.with_context(|| format!("cannot connect to the chain at {url}"))?,
 		),
 	};
-	if let Some(config::Command::Register { account_file, deposit, address }) = config.command.take() {
+	if let Some(config::Command::Register { account_file, deposit, address }) =
+		config.command.take()
+	{
 		let chain = chain.ok_or_else(|| anyhow::anyhow!("register needs --chain"))?;
 		let suri = std::fs::read_to_string(&account_file)
 			.with_context(|| format!("cannot read account file {}", account_file.display()))?;

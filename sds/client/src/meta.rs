@@ -102,11 +102,17 @@ impl MetaClient {
 
 	/// A strictly increasing nonce: the microsecond clock, bumped past the last one used.
 	fn nonce(&self) -> u64 {
-		let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0);
+		let now =
+			SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0);
 		let mut last = self.inner.last_nonce.load(Ordering::Relaxed);
 		loop {
 			let next = now.max(last + 1);
-			match self.inner.last_nonce.compare_exchange(last, next, Ordering::Relaxed, Ordering::Relaxed) {
+			match self.inner.last_nonce.compare_exchange(
+				last,
+				next,
+				Ordering::Relaxed,
+				Ordering::Relaxed,
+			) {
 				Ok(_) => return next,
 				Err(actual) => last = actual,
 			}
@@ -131,7 +137,11 @@ impl MetaClient {
 				Ok(answer) => {
 					let resp: MetaResponse = meta_api::decode(&answer).map_err(Error::Meta)?;
 					return match resp {
-						MetaResponse::Error { kind: meta_api::ErrorKind::Unavailable, message, .. } => {
+						MetaResponse::Error {
+							kind: meta_api::ErrorKind::Unavailable,
+							message,
+							..
+						} => {
 							last = message;
 							continue;
 						},
@@ -215,7 +225,12 @@ impl MetaClient {
 		}
 		let size = meta.len();
 		let cfg = &self.inner.cfg;
-		let place = PlaceRequest { path: remote.into(), size, slice_size: cfg.slice_size, replicas: cfg.replicas };
+		let place = PlaceRequest {
+			path: remote.into(),
+			size,
+			slice_size: cfg.slice_size,
+			replicas: cfg.replicas,
+		};
 		let (auth, addrs) = match self.call(MetaRequest::Place(self.signed(place))).await? {
 			MetaResponse::Placed { auth, addrs, .. } => (auth, addrs),
 			r => return Err(Self::unexpected(r)),
@@ -226,8 +241,10 @@ impl MetaClient {
 		};
 		let spans: Vec<SliceSpan> = slicing::spans(size, cfg.slice_size).collect();
 		let jobs = spans.into_iter().map(|span| {
-			let chain: Vec<Hop> = auth.auth.chain_for(span.index as u32).iter().map(hop_of).collect();
-			let (host, f, progress, auth) = (self.inner.host.clone(), f.clone(), progress.clone(), auth.clone());
+			let chain: Vec<Hop> =
+				auth.auth.chain_for(span.index as u32).iter().map(hop_of).collect();
+			let (host, f, progress, auth) =
+				(self.inner.host.clone(), f.clone(), progress.clone(), auth.clone());
 			async move {
 				let mut last = String::new();
 				for _attempt in 0..3 {
@@ -247,7 +264,10 @@ impl MetaClient {
 					match r {
 						Ok((hash, acks)) => return Ok((span.index, hash, acks)),
 						Err(sds_net::Error::Local(e)) => {
-							return Err(Error::Input { path: "the file being uploaded".into(), source: e })
+							return Err(Error::Input {
+								path: "the file being uploaded".into(),
+								source: e,
+							})
 						},
 						Err(e) => {
 							tracing::warn!(slice = span.index, error = %e, "slice upload failed; retrying");
@@ -278,11 +298,17 @@ impl MetaClient {
 		let deadline = tokio::time::Instant::now() + timeout;
 		loop {
 			match self.stat(self.account(), remote).await {
-				Ok(Some(FileRecord { status: meta_api::FileStatus::OnChain(b), .. })) => return Ok(b),
+				Ok(Some(FileRecord { status: meta_api::FileStatus::OnChain(b), .. })) => {
+					return Ok(b)
+				},
 				Ok(_) | Err(Error::Meta(_)) if tokio::time::Instant::now() < deadline => {
 					tokio::time::sleep(Duration::from_millis(500)).await
 				},
-				Ok(_) => return Err(Error::Meta(format!("{remote} was not recorded on chain within {timeout:?}"))),
+				Ok(_) => {
+					return Err(Error::Meta(format!(
+						"{remote} was not recorded on chain within {timeout:?}"
+					)))
+				},
 				Err(e) => return Err(e),
 			}
 		}
@@ -299,7 +325,10 @@ impl MetaClient {
 		progress: &P,
 	) -> Result<FileRecord> {
 		let output = |source| Error::Output { path: out.display().to_string(), source };
-		let record = self.stat(owner, remote).await?.ok_or_else(|| Error::Meta(format!("{remote} is a directory")))?;
+		let record = self
+			.stat(owner, remote)
+			.await?
+			.ok_or_else(|| Error::Meta(format!("{remote} is a directory")))?;
 		let id = slicing::file_id(
 			record.slices.iter().enumerate().map(|(i, s)| (record.slice_len(i), *s)),
 		);
@@ -311,22 +340,29 @@ impl MetaClient {
 			Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
 			_ => PathBuf::from("."),
 		};
-		let name = out.file_name().ok_or_else(|| output(std::io::Error::other("not a file name")))?;
-		let tmp = dir.join(format!(".{}.sds-partial-{:08x}", name.to_string_lossy(), rand::random::<u32>()));
+		let name =
+			out.file_name().ok_or_else(|| output(std::io::Error::other("not a file name")))?;
+		let tmp = dir.join(format!(
+			".{}.sds-partial-{:08x}",
+			name.to_string_lossy(),
+			rand::random::<u32>()
+		));
 		let f = Arc::new(std::fs::File::create_new(&tmp).map_err(output)?);
 		let result = async {
 			f.set_len(record.size).map_err(output)?;
 			let mut jobs = Vec::new();
 			for (i, slice) in record.slices.iter().enumerate() {
-				let k = tickets.iter().position(|t| t.ticket.slice == *slice).ok_or_else(|| {
-					Error::Meta(format!("no ticket for slice {i}"))
-				})?;
+				let k = tickets
+					.iter()
+					.position(|t| t.ticket.slice == *slice)
+					.ok_or_else(|| Error::Meta(format!("no ticket for slice {i}")))?;
 				let (me, f, progress, ticket, hop_addrs) =
 					(self.clone(), f.clone(), progress.clone(), tickets[k], addrs[k].clone());
 				let offset = i as u64 * record.slice_size;
 				let remote = remote.to_string();
 				jobs.push(async move {
-					me.get_one(owner, &remote, &f, i as u32, offset, ticket, hop_addrs, &progress).await
+					me.get_one(owner, &remote, &f, i as u32, offset, ticket, hop_addrs, &progress)
+						.await
 				});
 			}
 			run_parallel(self.inner.cfg.parallel, jobs).await?;
@@ -393,12 +429,19 @@ impl MetaClient {
 			let r = self
 				.inner
 				.host
-				.get_slice_ticketed(&hop, &ticket, 0, ticket.ticket.length, &self.inner.cfg.account, |off, bytes| {
-					f.write_all_at(bytes, file_offset + off)?;
-					got += bytes.len() as u64;
-					progress.advance(bytes.len() as u64);
-					Ok(())
-				})
+				.get_slice_ticketed(
+					&hop,
+					&ticket,
+					0,
+					ticket.ticket.length,
+					&self.inner.cfg.account,
+					|off, bytes| {
+						f.write_all_at(bytes, file_offset + off)?;
+						got += bytes.len() as u64;
+						progress.advance(bytes.len() as u64);
+						Ok(())
+					},
+				)
 				.await;
 			match r {
 				Ok(_) => return Ok(()),

@@ -190,7 +190,6 @@ pub enum Inode {
 	File(FileId),
 }
 
-
 /// What a meta node is asked.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub enum MetaRequest {
@@ -374,7 +373,9 @@ pub fn decode<T: Decode>(bytes: &[u8]) -> Result<T, String> {
 	let mut input = bytes;
 	let version = u16::decode(&mut input).map_err(|e| format!("undecodable message: {e}"))?;
 	if version != API_VERSION {
-		return Err(format!("API version {version} is not spoken here (this node speaks {API_VERSION})"));
+		return Err(format!(
+			"API version {version} is not spoken here (this node speaks {API_VERSION})"
+		));
 	}
 	let body = T::decode(&mut input).map_err(|e| format!("undecodable message: {e}"))?;
 	if !input.is_empty() {

@@ -334,7 +334,8 @@ impl Host {
 		read_at: impl FnMut(&mut [u8], u64) -> std::io::Result<()>,
 		progress: impl FnMut(u64),
 	) -> Result<(SliceHash, Vec<NodeId>), Error> {
-		let (slice, reply, peer) = self.put_inner(chain, task, None, len, read_at, progress).await?;
+		let (slice, reply, peer) =
+			self.put_inner(chain, task, None, len, read_at, progress).await?;
 		match reply {
 			Frame::PutAck { slice: s, holders } if s == slice => Ok((slice, holders)),
 			other => Err(unexpected(other, &peer, "PutAck")),
@@ -361,10 +362,10 @@ impl Host {
 		let want: Vec<NodeId> = chain.iter().map(|h| h.node).collect();
 		let got: Vec<NodeId> = acks.iter().map(|a| a.ack.node).collect();
 		let valid = acks.iter().all(|a| {
-			a.verify(&self.inner.genesis_hash) &&
-				a.ack.slice == slice &&
-				a.ack.length == len &&
-				a.ack.owner == auth.auth.owner
+			a.verify(&self.inner.genesis_hash)
+				&& a.ack.slice == slice
+				&& a.ack.length == len
+				&& a.ack.owner == auth.auth.owner
 		});
 		if got != want || !valid {
 			return Err(Error::Verification {

@@ -16,9 +16,9 @@ mod rpc;
 mod server;
 
 pub use host::{Client, Host, HostConfig, Metrics, MetricsSnapshot};
-pub use stratos_primitives::meta::{SignedStoreAck, SignedTicket, SignedUploadAuth};
-pub use rpc::{Incoming, ANSWER_TIMEOUT, MAX_RPC_MESSAGE};
 pub use libp2p::{identity::Keypair, Multiaddr, PeerId};
+pub use rpc::{Incoming, ANSWER_TIMEOUT, MAX_RPC_MESSAGE};
+pub use stratos_primitives::meta::{SignedStoreAck, SignedTicket, SignedUploadAuth};
 
 use sds_core::wire::ErrorCode;
 use stratos_primitives::NodeId;

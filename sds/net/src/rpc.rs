@@ -33,7 +33,10 @@ impl Incoming {
 	}
 }
 
-async fn read_message<R: futures::AsyncRead + Unpin>(r: &mut R, peer: &str) -> Result<Vec<u8>, Error> {
+async fn read_message<R: futures::AsyncRead + Unpin>(
+	r: &mut R,
+	peer: &str,
+) -> Result<Vec<u8>, Error> {
 	let mut header = [0u8; 4];
 	r.read_exact(&mut header).await.map_err(|source| Error::Io { peer: peer.into(), source })?;
 	let len = u32::from_be_bytes(header) as usize;
@@ -45,9 +48,16 @@ async fn read_message<R: futures::AsyncRead + Unpin>(r: &mut R, peer: &str) -> R
 	Ok(body)
 }
 
-async fn write_message<W: futures::AsyncWrite + Unpin>(w: &mut W, body: &[u8], peer: &str) -> Result<(), Error> {
+async fn write_message<W: futures::AsyncWrite + Unpin>(
+	w: &mut W,
+	body: &[u8],
+	peer: &str,
+) -> Result<(), Error> {
 	if body.len() > MAX_RPC_MESSAGE {
-		return Err(Error::Protocol { peer: peer.into(), what: "message too large to send".into() });
+		return Err(Error::Protocol {
+			peer: peer.into(),
+			what: "message too large to send".into(),
+		});
 	}
 	let io = |source| Error::Io { peer: peer.into(), source };
 	w.write_all(&(body.len() as u32).to_be_bytes()).await.map_err(io)?;
@@ -65,7 +75,8 @@ impl Host {
 		timeout: Duration,
 	) -> Result<Vec<u8>, Error> {
 		let fut = async {
-			let (mut stream, label) = self.open_protocol(hop, StreamProtocol::new(protocol)).await?;
+			let (mut stream, label) =
+				self.open_protocol(hop, StreamProtocol::new(protocol)).await?;
 			write_message(&mut stream, body, &label).await?;
 			let answer = read_message(&mut stream, &label).await?;
 			let _ = stream.close().await;
@@ -80,7 +91,11 @@ impl Host {
 	/// Serves `protocol`: every request arrives on the returned channel (at most `queue`
 	/// waiting; further streams are closed unanswered) and is answered with
 	/// [`Incoming::respond`].
-	pub fn serve(&self, protocol: &'static str, queue: usize) -> Result<mpsc::Receiver<Incoming>, Error> {
+	pub fn serve(
+		&self,
+		protocol: &'static str,
+		queue: usize,
+	) -> Result<mpsc::Receiver<Incoming>, Error> {
 		let mut incoming = self
 			.inner
 			.control
@@ -96,7 +111,12 @@ impl Host {
 				};
 				tokio::spawn(async move {
 					let label = format!("peer {peer}");
-					let body = match tokio::time::timeout(crate::io::IDLE_TIMEOUT, read_message(&mut stream, &label)).await {
+					let body = match tokio::time::timeout(
+						crate::io::IDLE_TIMEOUT,
+						read_message(&mut stream, &label),
+					)
+					.await
+					{
 						Ok(Ok(b)) => b,
 						Ok(Err(e)) => return tracing::debug!(%peer, error = %e, "bad request"),
 						Err(_) => return,

@@ -72,8 +72,12 @@ async fn serve(host: &Host, peer: PeerId, mut stream: libp2p::Stream) -> Result<
 			let _ = stream.close().await;
 			Ok(())
 		},
-		Frame::PutAuthorized { req, auth } => serve_put(host, &label, stream, req, Some(auth)).await,
-		Frame::GetTicketed { req, ticket } => serve_get(host, &label, stream, req, Some(ticket)).await,
+		Frame::PutAuthorized { req, auth } => {
+			serve_put(host, &label, stream, req, Some(auth)).await
+		},
+		Frame::GetTicketed { req, ticket } => {
+			serve_get(host, &label, stream, req, Some(ticket)).await
+		},
 		Frame::Has { slice } => {
 			let store = host.store().expect("servers have a store");
 			let len = store.meta(&slice)?.map(|m| m.len);
@@ -139,10 +143,17 @@ async fn serve_put(
 		let (finalized, is_meta) = chain_check(host, &a.auth.issuer);
 		let me = host.node_id();
 		if let Err(e) = a.verify(&host.inner.genesis_hash, finalized, &me) {
-			return Err(unauthorized(host, &mut up, label, format!("upload authorisation refused: {e}")).await);
+			return Err(unauthorized(
+				host,
+				&mut up,
+				label,
+				format!("upload authorisation refused: {e}"),
+			)
+			.await);
 		}
 		if !is_meta {
-			let why = "upload authorisation refused: its issuer is not an active meta node".to_string();
+			let why =
+				"upload authorisation refused: its issuer is not an active meta node".to_string();
 			return Err(unauthorized(host, &mut up, label, why).await);
 		}
 		let within_budget = {
@@ -307,11 +318,20 @@ async fn serve_get(
 		} else if !is_meta {
 			Some("the ticket's issuer is not an active meta node".to_string())
 		} else {
-			let end = req.offset.saturating_add(req.length).min(tk.offset.saturating_add(tk.length));
+			let end =
+				req.offset.saturating_add(req.length).min(tk.offset.saturating_add(tk.length));
 			let len = end.saturating_sub(req.offset).max(1);
-			t.verify_request(&host.inner.genesis_hash, finalized, &host.node_id(), &req.client, &req.slice, req.offset, len)
-				.err()
-				.map(|e| e.to_string())
+			t.verify_request(
+				&host.inner.genesis_hash,
+				finalized,
+				&host.node_id(),
+				&req.client,
+				&req.slice,
+				req.offset,
+				len,
+			)
+			.err()
+			.map(|e| e.to_string())
 		};
 		if let Some(why) = why {
 			return Err(unauthorized(host, &mut s, label, format!("ticket refused: {why}")).await);
@@ -347,7 +367,8 @@ async fn serve_get(
 	let served_len = (end * CHUNK_SIZE as u64).min(meta.len) - first * CHUNK_SIZE as u64;
 	if let Some(t) = &ticket {
 		let tk = &t.ticket;
-		let within = first * CHUNK_SIZE as u64 >= tk.offset && first * CHUNK_SIZE as u64 + served_len <= tk.offset.saturating_add(tk.length);
+		let within = first * CHUNK_SIZE as u64 >= tk.offset
+			&& first * CHUNK_SIZE as u64 + served_len <= tk.offset.saturating_add(tk.length);
 		let ok = within && {
 			let mut redeemed = host.inner.redeemed.lock().expect("lock");
 			let used = redeemed.entry(tk.task).or_default();
@@ -358,7 +379,8 @@ async fn serve_get(
 			ok
 		};
 		if !ok {
-			let why = "ticket refused: the range is outside the ticket or its bytes are already served";
+			let why =
+				"ticket refused: the range is outside the ticket or its bytes are already served";
 			return Err(unauthorized(host, &mut s, label, why.into()).await);
 		}
 	}

@@ -10,7 +10,9 @@ fn main() -> std::process::ExitCode {
 	let cli = Cli::parse();
 	let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
 		// openraft narrates every vote and heartbeat at info.
-		tracing_subscriber::EnvFilter::new(cli.log.clone().unwrap_or_else(|| "info,openraft=warn".into()))
+		tracing_subscriber::EnvFilter::new(
+			cli.log.clone().unwrap_or_else(|| "info,openraft=warn".into()),
+		)
 	});
 	tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
 	let config = match Config::resolve(cli) {

@@ -10,7 +10,11 @@ use std::{net::SocketAddr, path::PathBuf};
 
 /// Command line of `stratos-meta`.
 #[derive(Parser, Debug, Default)]
-#[command(name = "stratos-meta", version, about = "Stratos meta node: replicated index, routing, tickets")]
+#[command(
+	name = "stratos-meta",
+	version,
+	about = "Stratos meta node: replicated index, routing, tickets"
+)]
 pub struct Cli {
 	/// TOML config file; flags override its values.
 	#[arg(long, short = 'c')]
@@ -91,7 +95,8 @@ impl Config {
 			Some(p) => {
 				let text = std::fs::read_to_string(p)
 					.with_context(|| format!("cannot read config file {}", p.display()))?;
-				toml::from_str(&text).with_context(|| format!("invalid config file {}", p.display()))?
+				toml::from_str(&text)
+					.with_context(|| format!("invalid config file {}", p.display()))?
 			},
 		};
 		let data_dir = cli.data_dir.or(file.data_dir).ok_or_else(|| {
@@ -112,7 +117,9 @@ impl Config {
 		};
 		let listen = listen
 			.iter()
-			.map(|a| a.parse::<Multiaddr>().map_err(|e| anyhow!("invalid listen address {a:?}: {e}")))
+			.map(|a| {
+				a.parse::<Multiaddr>().map_err(|e| anyhow!("invalid listen address {a:?}: {e}"))
+			})
 			.collect::<Result<Vec<_>>>()?;
 		let account_file = cli.account_file.or(file.account_file).ok_or_else(|| {
 			anyhow!("no account: pass --account-file with the meta node's secret URI")
@@ -120,8 +127,12 @@ impl Config {
 		let suri = std::fs::read_to_string(&account_file)
 			.with_context(|| format!("cannot read account file {}", account_file.display()))?;
 		let suri = suri.trim();
-		let account_pair = sp_core::sr25519::Pair::from_string(suri, None)
-			.map_err(|e| anyhow!("account file {} does not hold a valid secret URI: {e:?}", account_file.display()))?;
+		let account_pair = sp_core::sr25519::Pair::from_string(suri, None).map_err(|e| {
+			anyhow!(
+				"account file {} does not hold a valid secret URI: {e:?}",
+				account_file.display()
+			)
+		})?;
 		let uri: subxt_signer::SecretUri =
 			suri.parse().map_err(|e| anyhow!("account file {}: {e}", account_file.display()))?;
 		let account = subxt_signer::sr25519::Keypair::from_uri(&uri)
@@ -151,8 +162,8 @@ pub fn load_or_create_key(path: &std::path::Path) -> Result<Keypair> {
 	use std::{io::Write, os::unix::fs::OpenOptionsExt};
 	match std::fs::read_to_string(path) {
 		Ok(text) => {
-			let mut bytes =
-				hex::decode(text.trim()).map_err(|_| anyhow!("node key file {} is not hex", path.display()))?;
+			let mut bytes = hex::decode(text.trim())
+				.map_err(|_| anyhow!("node key file {} is not hex", path.display()))?;
 			Keypair::ed25519_from_bytes(&mut bytes).map_err(|_| {
 				anyhow!("node key file {} does not hold a 32-byte ed25519 secret", path.display())
 			})
@@ -161,7 +172,8 @@ pub fn load_or_create_key(path: &std::path::Path) -> Result<Keypair> {
 			let key = Keypair::generate_ed25519();
 			let secret = key.clone().try_into_ed25519().expect("ed25519").secret();
 			if let Some(dir) = path.parent() {
-				std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+				std::fs::create_dir_all(dir)
+					.with_context(|| format!("cannot create {}", dir.display()))?;
 			}
 			let mut f = std::fs::OpenOptions::new()
 				.write(true)

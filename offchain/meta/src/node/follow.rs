@@ -27,9 +27,14 @@ use tokio::sync::{mpsc, watch};
 pub type DeleteOrders = Vec<(NodeId, Vec<stratos_primitives::SliceHash>)>;
 
 /// Reads the chain view at a finalized block.
-pub async fn chain_view(chain: &ChainClient, number: u32, hash: [u8; 32]) -> anyhow::Result<ChainView> {
+pub async fn chain_view(
+	chain: &ChainClient,
+	number: u32,
+	hash: [u8; 32],
+) -> anyhow::Result<ChainView> {
 	let nodes = chain.nodes_at(hash).await?;
-	let active_meta: BTreeSet<AccountId32> = chain.active_meta_at(hash).await?.into_iter().collect();
+	let active_meta: BTreeSet<AccountId32> =
+		chain.active_meta_at(hash).await?.into_iter().collect();
 	let (ledger_period, _) = chain.pot_periods().await?;
 	let mut view = ChainView { number, hash, ledger_period, ..Default::default() };
 	for (account, n) in nodes {
@@ -97,7 +102,9 @@ async fn lead_block(
 	for ev in chain.file_events_at(hash).await? {
 		match ev {
 			FileEvent::Created { owner, file_id, .. } => {
-				let r = replica.write(Command::Recorded { owner: owner.0, file_id, block: number }).await?;
+				let r = replica
+					.write(Command::Recorded { owner: owner.0, file_id, block: number })
+					.await?;
 				if let Err(e) = r.1 {
 					tracing::debug!(%file_id, error = %e, "a file recorded on chain is not in the index");
 				}
@@ -145,7 +152,13 @@ pub async fn vote_loop(
 					let holders: Option<Vec<AccountId32>> = f
 						.holders
 						.iter()
-						.map(|h| s.chain.resource_nodes.iter().find(|n| n.id == *h).map(|n| AccountId32(n.account)))
+						.map(|h| {
+							s.chain
+								.resource_nodes
+								.iter()
+								.find(|n| n.id == *h)
+								.map(|n| AccountId32(n.account))
+						})
 						.collect();
 					(f.owner, f.file_id, f.size, f.slices.len() as u32, holders)
 				})

@@ -6,7 +6,9 @@ pub mod follow;
 pub mod net;
 pub mod service;
 
-use crate::raft::{open_db, raft_id, ElectionDriver, FinalizedBlock, LogStore, Replica, StateMachine, Timing};
+use crate::raft::{
+	open_db, raft_id, ElectionDriver, FinalizedBlock, LogStore, Replica, StateMachine, Timing,
+};
 use anyhow::{Context, Result};
 use sds_net::{Host, HostConfig};
 use service::{ChainFacts, MetaService};
@@ -20,7 +22,8 @@ pub struct LiveChain(pub ChainClient);
 impl ChainFacts for LiveChain {
 	async fn balance_covers(&self, owner: [u8; 32], size: u64) -> Result<bool, String> {
 		let (_, hash) = self.0.finalized_head().await.map_err(|e| e.to_string())?;
-		let free = self.0.free_balance_at(hash, &AccountId32(owner)).await.map_err(|e| e.to_string())?;
+		let free =
+			self.0.free_balance_at(hash, &AccountId32(owner)).await.map_err(|e| e.to_string())?;
 		let fee = self.0.storage_fee_per_period(size).await.map_err(|e| e.to_string())?;
 		Ok(free >= fee)
 	}
@@ -53,8 +56,14 @@ pub async fn run(cfg: config::Config) -> Result<()> {
 	let id = raft_id(&me);
 	let db = open_db(&cfg.data_dir.join("raft"))?;
 	let sm = StateMachine::open(db.clone(), genesis)?;
-	let replica = Replica::start(id, Timing::default(), net::P2pNet { host: host.clone() }, LogStore::new(db), sm)
-		.await?;
+	let replica = Replica::start(
+		id,
+		Timing::default(),
+		net::P2pNet { host: host.clone() },
+		LogStore::new(db),
+		sm,
+	)
+	.await?;
 	tracing::info!(node_id = %me, raft_id = id, "meta node started");
 	for a in host.listen_addrs() {
 		tracing::info!("listening on {a}/p2p/{}", host.peer_id());
@@ -88,9 +97,14 @@ pub async fn run(cfg: config::Config) -> Result<()> {
 		while let Some(orders) = del_rx.recv().await {
 			for (node, slices) in orders {
 				let addrs = del_replica.sm.read(|idx, _| service::addresses(idx, &[node]));
-				let hop = sds_core::wire::Hop { node, addrs: addrs.into_iter().next().unwrap_or_default() };
+				let hop = sds_core::wire::Hop {
+					node,
+					addrs: addrs.into_iter().next().unwrap_or_default(),
+				};
 				match del_host.delete_slices(&hop, slices.clone()).await {
-					Ok(n) => tracing::info!(%node, ordered = slices.len(), deleted = n, "holder dropped slices"),
+					Ok(n) => {
+						tracing::info!(%node, ordered = slices.len(), deleted = n, "holder dropped slices")
+					},
 					Err(e) => tracing::warn!(%node, error = %e, "delete order not delivered"),
 				}
 			}

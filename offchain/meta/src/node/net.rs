@@ -6,8 +6,8 @@ use openraft::{
 	error::{InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable},
 	network::{RPCOption, RaftNetwork, RaftNetworkFactory},
 	raft::{
-		AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
-		VoteRequest, VoteResponse,
+		AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest,
+		InstallSnapshotResponse, VoteRequest, VoteResponse,
 	},
 	AnyError, BasicNode,
 };
@@ -52,7 +52,9 @@ impl RaftNetworkFactory<TypeConfig> for P2pNet {
 	}
 }
 
-fn unreachable<E: std::error::Error>(msg: String) -> RPCError<RaftId, BasicNode, RaftError<RaftId, E>> {
+fn unreachable<E: std::error::Error>(
+	msg: String,
+) -> RPCError<RaftId, BasicNode, RaftError<RaftId, E>> {
 	Unreachable::new(&AnyError::error(msg)).into()
 }
 
@@ -86,7 +88,10 @@ impl P2pConn {
 					.map_err(|e| NetworkError::new(&AnyError::error(e.to_string())))?;
 				r.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
 			},
-			Ok(other) => Err(NetworkError::new(&AnyError::error(format!("unexpected answer {other:?}"))).into()),
+			Ok(other) => {
+				Err(NetworkError::new(&AnyError::error(format!("unexpected answer {other:?}")))
+					.into())
+			},
 			Err(e) => Err(NetworkError::new(&AnyError::error(e)).into()),
 		}
 	}
@@ -128,9 +133,12 @@ pub async fn serve_raft(raft: &Raft, kind: RaftRpcKind, body: &[u8]) -> Result<V
 	}
 	let bad = |e: serde_json::Error| format!("undecodable Raft request: {e}");
 	match kind {
-		RaftRpcKind::Append => json(&raft.append_entries(serde_json::from_slice(body).map_err(bad)?).await),
+		RaftRpcKind::Append => {
+			json(&raft.append_entries(serde_json::from_slice(body).map_err(bad)?).await)
+		},
 		RaftRpcKind::Vote => json(&raft.vote(serde_json::from_slice(body).map_err(bad)?).await),
-		RaftRpcKind::Snapshot =>
-			json(&raft.install_snapshot(serde_json::from_slice(body).map_err(bad)?).await),
+		RaftRpcKind::Snapshot => {
+			json(&raft.install_snapshot(serde_json::from_slice(body).map_err(bad)?).await)
+		},
 	}
 }

@@ -108,7 +108,8 @@ impl<C: ChainFacts> MetaService<C> {
 		let mut b = self.buckets.lock().expect("rate lock");
 		let now = Instant::now();
 		let e = b.entry(account).or_insert(Bucket { tokens: WRITE_BURST, at: now });
-		e.tokens = (e.tokens + now.duration_since(e.at).as_secs_f64() * WRITES_PER_SECOND).min(WRITE_BURST);
+		e.tokens = (e.tokens + now.duration_since(e.at).as_secs_f64() * WRITES_PER_SECOND)
+			.min(WRITE_BURST);
 		e.at = now;
 		if e.tokens >= 1.0 {
 			e.tokens -= 1.0;
@@ -121,9 +122,11 @@ impl<C: ChainFacts> MetaService<C> {
 	/// Handles one decoded request (`raw` is its encoding, for forwarding).
 	pub async fn handle(&self, peer: Option<NodeId>, req: MetaRequest, raw: &[u8]) -> MetaResponse {
 		match req {
-			MetaRequest::Raft { kind, body } => match serve_raft(&self.replica.raft, kind, &body).await {
-				Ok(json) => MetaResponse::Raft(json),
-				Err(e) => error(ErrorKind::Refused, e),
+			MetaRequest::Raft { kind, body } => {
+				match serve_raft(&self.replica.raft, kind, &body).await {
+					Ok(json) => MetaResponse::Raft(json),
+					Err(e) => error(ErrorKind::Refused, e),
+				}
 			},
 			MetaRequest::Status => MetaResponse::Status(self.status()),
 			MetaRequest::Ls { owner, path, min_index } => {
@@ -145,7 +148,9 @@ impl<C: ChainFacts> MetaService<C> {
 					.replica
 					.read(min_index, |idx| match idx.lookup(&owner, &path) {
 						Some(crate::index::Inode::Dir) => Ok(None),
-						Some(crate::index::Inode::File(_)) => idx.file_at(&owner, &path).cloned().map(Some),
+						Some(crate::index::Inode::File(_)) => {
+							idx.file_at(&owner, &path).cloned().map(Some)
+						},
 						None => Err(Error::NotFound(path.to_string())),
 					})
 					.await;
@@ -159,7 +164,10 @@ impl<C: ChainFacts> MetaService<C> {
 				// itself; a meta node of the cluster forwards others' heartbeats.
 				if let MetaRequest::Heartbeat(beat) = &write {
 					if peer != Some(beat.node) && !peer.is_some_and(|p| self.is_member(&p)) {
-						return error(ErrorKind::Refused, "a heartbeat must come from the node it describes");
+						return error(
+							ErrorKind::Refused,
+							"a heartbeat must come from the node it describes",
+						);
 					}
 				}
 				if self.replica.state() != openraft::ServerState::Leader {
@@ -177,17 +185,23 @@ impl<C: ChainFacts> MetaService<C> {
 			.and_then(|l| m.membership_config.membership().get_node(&l).cloned())
 			.and_then(|n| member_hop(&n));
 		let Some(hop) = leader else {
-			return error(ErrorKind::Unavailable, "no meta node leads right now; try again in a few seconds");
+			return error(
+				ErrorKind::Unavailable,
+				"no meta node leads right now; try again in a few seconds",
+			);
 		};
 		match self.host.request(&hop, META_PROTOCOL, raw, Duration::from_secs(30)).await {
-			Ok(bytes) => meta_api::decode(&bytes).unwrap_or_else(|e| error(ErrorKind::Unavailable, e)),
+			Ok(bytes) => {
+				meta_api::decode(&bytes).unwrap_or_else(|e| error(ErrorKind::Unavailable, e))
+			},
 			Err(e) => error(ErrorKind::Unavailable, format!("the leader did not answer: {e}")),
 		}
 	}
 
 	fn is_member(&self, node: &NodeId) -> bool {
 		let m = self.replica.raft.metrics().borrow().membership_config.clone();
-		let found = m.membership().nodes().any(|(_, n)| member_hop(n).is_some_and(|h| h.node == *node));
+		let found =
+			m.membership().nodes().any(|(_, n)| member_hop(n).is_some_and(|h| h.node == *node));
 		found
 	}
 
@@ -206,18 +220,24 @@ impl<C: ChainFacts> MetaService<C> {
 				}
 				let balance_ok = match self.chain.balance_covers(r.account, r.body.size).await {
 					Ok(b) => b,
-					Err(e) => return error(ErrorKind::Unavailable, format!("cannot read the chain: {e}")),
+					Err(e) => {
+						return error(ErrorKind::Unavailable, format!("cannot read the chain: {e}"))
+					},
 				};
 				Command::Place { req: r, now_ms: now_ms(), balance_ok, issuer: me }
 			},
-			MetaRequest::Complete { task, slices, acks } => Command::Complete { task, slices, acks },
+			MetaRequest::Complete { task, slices, acks } => {
+				Command::Complete { task, slices, acks }
+			},
 			MetaRequest::Tickets(r) => {
 				if !self.rate_ok(r.account) {
 					return error(ErrorKind::RateLimited, "too many requests; slow down");
 				}
 				let (reserved, reserve_unlocks_at) = match self.chain.reservation(r.account).await {
 					Ok(x) => x,
-					Err(e) => return error(ErrorKind::Unavailable, format!("cannot read the chain: {e}")),
+					Err(e) => {
+						return error(ErrorKind::Unavailable, format!("cannot read the chain: {e}"))
+					},
 				};
 				Command::Tickets { req: r, reserved, reserve_unlocks_at, issuer: me }
 			},
@@ -279,7 +299,9 @@ impl<C: ChainFacts> MetaService<C> {
 						region: n.region.clone(),
 						active: n.active,
 						healthy: idx.is_healthy(&n.id),
-						silent_ms: h.map(|h| s.clock_ms.saturating_sub(h.last_seen_ms)).unwrap_or(u64::MAX),
+						silent_ms: h
+							.map(|h| s.clock_ms.saturating_sub(h.last_seen_ms))
+							.unwrap_or(u64::MAX),
 						free: h.map(|h| h.free).unwrap_or(0),
 						uptime_permille: h.map(|h| h.uptime_permille).unwrap_or(0),
 						slices: s.node_slices.get(&n.id).map(|m| m.len() as u64).unwrap_or(0),

@@ -26,7 +26,9 @@ use crate::{
 	Error, Result,
 };
 use codec::{Decode, Encode};
-use openraft::{error::ClientWriteError, BasicNode, ChangeMembers, Config, ServerState, SnapshotPolicy};
+use openraft::{
+	error::ClientWriteError, BasicNode, ChangeMembers, Config, ServerState, SnapshotPolicy,
+};
 use std::{
 	collections::{BTreeMap, BTreeSet},
 	io::Cursor,
@@ -63,12 +65,17 @@ pub type Raft = openraft::Raft<TypeConfig>;
 macro_rules! scale_as_hex_serde {
 	($t:ty) => {
 		impl serde::Serialize for $t {
-			fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+			fn serialize<S: serde::Serializer>(
+				&self,
+				s: S,
+			) -> std::result::Result<S::Ok, S::Error> {
 				s.serialize_str(&hex::encode(self.encode()))
 			}
 		}
 		impl<'de> serde::Deserialize<'de> for $t {
-			fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+			fn deserialize<D: serde::Deserializer<'de>>(
+				d: D,
+			) -> std::result::Result<Self, D::Error> {
 				let s = <String as serde::Deserialize>::deserialize(d)?;
 				let b = hex::decode(s).map_err(serde::de::Error::custom)?;
 				<$t>::decode(&mut &b[..]).map_err(serde::de::Error::custom)
@@ -185,8 +192,9 @@ impl Replica {
 	pub async fn initialize(&self, members: BTreeMap<RaftId, BasicNode>) -> Result<()> {
 		match self.raft.initialize(members).await {
 			Ok(()) => Ok(()),
-			Err(openraft::error::RaftError::APIError(openraft::error::InitializeError::NotAllowed(_))) =>
-				Ok(()),
+			Err(openraft::error::RaftError::APIError(
+				openraft::error::InitializeError::NotAllowed(_),
+			)) => Ok(()),
 			Err(e) => Err(Error::Raft(e.to_string())),
 		}
 	}
@@ -200,8 +208,9 @@ impl Replica {
 				"no majority acknowledged the write in time (this node may be cut off)".into(),
 			)),
 			Ok(Ok(r)) => Ok((r.log_id.index, r.data.0)),
-			Ok(Err(openraft::error::RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) =>
-				Err(Error::NotLeader { leader: f.leader_id }),
+			Ok(Err(openraft::error::RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => {
+				Err(Error::NotLeader { leader: f.leader_id })
+			},
 			Ok(Err(e)) => Err(Error::Raft(e.to_string())),
 		}
 	}
@@ -249,7 +258,10 @@ pub fn raft_id(node: &stratos_primitives::NodeId) -> RaftId {
 /// Makes the cluster's voters `desired` (the chain's finalized active meta set): new members
 /// join as learners ("observing") and are promoted once caught up; members gone from the
 /// chain are removed. Call on the leader; a no-op when nothing changed.
-pub async fn reconcile_membership(leader: &Replica, desired: &BTreeMap<RaftId, BasicNode>) -> Result<bool> {
+pub async fn reconcile_membership(
+	leader: &Replica,
+	desired: &BTreeMap<RaftId, BasicNode>,
+) -> Result<bool> {
 	let current: BTreeSet<RaftId> = {
 		let m = leader.raft.metrics().borrow().membership_config.clone();
 		m.membership().voter_ids().collect()
@@ -294,7 +306,11 @@ pub struct ElectionDriver {
 
 impl ElectionDriver {
 	/// A driver for `replica` with its meta node's account key and the finalized-block feed.
-	pub fn new(replica: Replica, key: sp_core::sr25519::Pair, block: watch::Receiver<FinalizedBlock>) -> Self {
+	pub fn new(
+		replica: Replica,
+		key: sp_core::sr25519::Pair,
+		block: watch::Receiver<FinalizedBlock>,
+	) -> Self {
 		Self { replica, key, block }
 	}
 
@@ -324,12 +340,14 @@ impl ElectionDriver {
 				Ok(t) => t,
 				Err(_) => return,
 			};
-			let silent_ms = last
-				.map(|t| t.elapsed().as_millis() as u64)
-				.unwrap_or(u64::MAX);
+			let silent_ms = last.map(|t| t.elapsed().as_millis() as u64).unwrap_or(u64::MAX);
 			let block = *self.block.borrow();
 			if silent_ms >= self.delay_for(m.current_term + 1, block) {
-				tracing::debug!(id = self.replica.id, term = m.current_term + 1, "standing for election");
+				tracing::debug!(
+					id = self.replica.id,
+					term = m.current_term + 1,
+					"standing for election"
+				);
 				if self.replica.raft.trigger().elect().await.is_err() {
 					return;
 				}

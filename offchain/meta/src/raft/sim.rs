@@ -7,8 +7,8 @@ use openraft::{
 	error::{InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable},
 	network::{RPCOption, RaftNetwork, RaftNetworkFactory},
 	raft::{
-		AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
-		VoteRequest, VoteResponse,
+		AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest,
+		InstallSnapshotResponse, VoteRequest, VoteResponse,
 	},
 	AnyError, BasicNode,
 };
@@ -76,7 +76,9 @@ impl SimNet {
 	) -> Result<Raft, RPCError<RaftId, BasicNode, RaftError<RaftId, E>>> {
 		let s = self.lock();
 		if s.cut.contains(&(from, to)) {
-			return Err(NetworkError::new(&AnyError::error(format!("link {from}->{to} cut"))).into());
+			return Err(
+				NetworkError::new(&AnyError::error(format!("link {from}->{to} cut"))).into()
+			);
 		}
 		s.nodes
 			.get(&to)

@@ -20,7 +20,9 @@ use openraft::{
 	RaftSnapshotBuilder, Snapshot, SnapshotMeta, StorageError, StorageIOError, StoredMembership,
 	Vote,
 };
-use rocksdb::{ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, WriteOptions, DB};
+use rocksdb::{
+	ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, WriteOptions, DB,
+};
 use std::{
 	fmt::Debug,
 	io::Cursor,
@@ -79,7 +81,8 @@ impl LogStore {
 	}
 
 	fn get_json<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, SErr> {
-		let raw = self.db.get_cf(self.cf(CF_META), key).map_err(|e| StorageIOError::read(any(e)))?;
+		let raw =
+			self.db.get_cf(self.cf(CF_META), key).map_err(|e| StorageIOError::read(any(e)))?;
 		raw.map(|b| serde_json::from_slice(&b).map_err(|e| StorageIOError::read(any(e)).into()))
 			.transpose()
 	}
@@ -103,9 +106,10 @@ impl RaftLogReader<TypeConfig> for LogStore {
 			Bound::Unbounded => 0,
 		};
 		let mut out = Vec::new();
-		let iter = self
-			.db
-			.iterator_cf(self.cf(CF_LOG), IteratorMode::From(&start.to_be_bytes(), Direction::Forward));
+		let iter = self.db.iterator_cf(
+			self.cf(CF_LOG),
+			IteratorMode::From(&start.to_be_bytes(), Direction::Forward),
+		);
 		for item in iter {
 			let (k, v) = item.map_err(|e| StorageIOError::read_logs(any(e)))?;
 			let idx = u64::from_be_bytes(k[..8].try_into().expect("8-byte keys"));
@@ -189,7 +193,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 	async fn purge(&mut self, log_id: LogId<Nid>) -> Result<(), SErr> {
 		self.put_json(KEY_PURGED, &log_id)?;
 		let mut batch = WriteBatch::default();
-		batch.delete_range_cf(self.cf(CF_LOG), 0u64.to_be_bytes(), (log_id.index + 1).to_be_bytes());
+		batch.delete_range_cf(
+			self.cf(CF_LOG),
+			0u64.to_be_bytes(),
+			(log_id.index + 1).to_be_bytes(),
+		);
 		self.db.write_opt(batch, &synced()).map_err(|e| StorageIOError::write_logs(any(e)).into())
 	}
 }
@@ -243,7 +251,11 @@ impl StateMachine {
 			Some(s) => {
 				let state = State::decode(&mut &s.data[..])
 					.map_err(|e| crate::Error::Storage(format!("corrupt snapshot state: {e}")))?;
-				(Index::from_state(genesis, state), s.meta.last_log_id, s.meta.last_membership.clone())
+				(
+					Index::from_state(genesis, state),
+					s.meta.last_log_id,
+					s.meta.last_membership.clone(),
+				)
 			},
 			None => (Index::new(genesis), None, StoredMembership::default()),
 		};

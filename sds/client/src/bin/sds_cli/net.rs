@@ -9,7 +9,11 @@ use sds_core::{
 	wire::Hop,
 };
 use sp_core::Pair;
-use std::{path::Path, path::PathBuf, time::{Duration, Instant}};
+use std::{
+	path::Path,
+	path::PathBuf,
+	time::{Duration, Instant},
+};
 use stratos_chain_client::{ChainClient, NodeKind, NodeStatus};
 
 /// One STOS in plancks (12 decimals).
@@ -21,15 +25,18 @@ fn signer(cli: &Cli, home: &Path) -> Result<subxt_signer::sr25519::Keypair> {
 	if let Some(suri) = &cli.account {
 		let uri: subxt_signer::SecretUri =
 			suri.parse().map_err(|e| anyhow!("--account / SDS_ACCOUNT: {e}"))?;
-		return subxt_signer::sr25519::Keypair::from_uri(&uri).map_err(|e| anyhow!("--account / SDS_ACCOUNT: {e}"));
+		return subxt_signer::sr25519::Keypair::from_uri(&uri)
+			.map_err(|e| anyhow!("--account / SDS_ACCOUNT: {e}"));
 	}
 	let p = home.join("account");
-	let text = std::fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))?;
+	let text =
+		std::fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))?;
 	let seed: [u8; 32] = hex::decode(text.trim())
 		.ok()
 		.and_then(|b| b.try_into().ok())
 		.ok_or_else(|| anyhow!("account file {} does not hold a 32-byte hex seed", p.display()))?;
-	subxt_signer::sr25519::Keypair::from_secret_key(seed).map_err(|e| anyhow!("account file {}: {e}", p.display()))
+	subxt_signer::sr25519::Keypair::from_secret_key(seed)
+		.map_err(|e| anyhow!("account file {}: {e}", p.display()))
 }
 
 fn parse_stos(s: &str) -> Result<u128> {
@@ -39,7 +46,8 @@ fn parse_stos(s: &str) -> Result<u128> {
 		return Err(bad());
 	}
 	let int: u128 = if int.is_empty() { 0 } else { int.parse().map_err(|_| bad())? };
-	let frac: u128 = if frac.is_empty() { 0 } else { format!("{frac:0<12}").parse().map_err(|_| bad())? };
+	let frac: u128 =
+		if frac.is_empty() { 0 } else { format!("{frac:0<12}").parse().map_err(|_| bad())? };
 	int.checked_mul(STOS).and_then(|v| v.checked_add(frac)).ok_or_else(bad)
 }
 
@@ -70,9 +78,9 @@ async fn meta_hops(chain: &ChainClient) -> Result<Vec<Hop>> {
 }
 
 pub async fn run(cli: &Cli, home: &Path) -> Result<()> {
-	let chain = ChainClient::connect(&cli.chain)
-		.await
-		.with_context(|| format!("cannot reach the chain at {} (pass --chain or SDS_CHAIN)", cli.chain))?;
+	let chain = ChainClient::connect(&cli.chain).await.with_context(|| {
+		format!("cannot reach the chain at {} (pass --chain or SDS_CHAIN)", cli.chain)
+	})?;
 	let pair = account(cli, home)?;
 	let me = pair.public().0;
 	let signer = signer(cli, home)?;
@@ -98,12 +106,14 @@ pub async fn run(cli: &Cli, home: &Path) -> Result<()> {
 				Some(p) => remote_path(p),
 				None => format!(
 					"/{}",
-					file.file_name()
-						.map(|n| n.to_string_lossy().into_owned())
-						.ok_or_else(|| anyhow!("{} has no file name: give an SDS path", file.display()))?
+					file.file_name().map(|n| n.to_string_lossy().into_owned()).ok_or_else(
+						|| anyhow!("{} has no file name: give an SDS path", file.display())
+					)?
 				),
 			};
-			let size = std::fs::metadata(file).with_context(|| format!("cannot read {}", file.display()))?.len();
+			let size = std::fs::metadata(file)
+				.with_context(|| format!("cannot read {}", file.display()))?
+				.len();
 			let b = bar(size, cli.quiet);
 			let t = Instant::now();
 			let up = client.put(file, &remote, &b).await?;
@@ -163,7 +173,8 @@ pub async fn run(cli: &Cli, home: &Path) -> Result<()> {
 				match inode {
 					Inode::Dir => println!("{:>14}  {:64}  {name}/", "-", "-"),
 					Inode::File(id) => {
-						let full = if path == "/" { format!("/{name}") } else { format!("{path}/{name}") };
+						let full =
+							if path == "/" { format!("/{name}") } else { format!("{path}/{name}") };
 						let size = client.stat(me, &full).await?.map(|f| f.size).unwrap_or(0);
 						println!("{size:>14}  {id}  {name}");
 					},
@@ -182,7 +193,12 @@ pub async fn run(cli: &Cli, home: &Path) -> Result<()> {
 			None => println!("{}: directory", remote_path(path)),
 			Some(f) => {
 				println!("{}: file {}", remote_path(path), f.file_id);
-				println!("  size {} bytes, {} slices of {} bytes", f.size, f.slices.len(), f.slice_size);
+				println!(
+					"  size {} bytes, {} slices of {} bytes",
+					f.size,
+					f.slices.len(),
+					f.slice_size
+				);
 				match f.status {
 					FileStatus::OnChain(b) => println!("  recorded on chain in block {b}"),
 					FileStatus::Voting => println!("  being recorded on chain"),
@@ -198,9 +214,15 @@ pub async fn run(cli: &Cli, home: &Path) -> Result<()> {
 			let doomed = doomed_files(&client, me, &remote, *recursive).await?;
 			client.rm(&remote, *recursive).await?;
 			for id in &doomed {
-				chain.delete_file(&signer, id).await.with_context(|| format!("deleting file {id} on chain"))?;
+				chain
+					.delete_file(&signer, id)
+					.await
+					.with_context(|| format!("deleting file {id} on chain"))?;
 			}
-			println!("removed {remote}; {} file(s) deleted on chain (holders drop their slices)", doomed.len());
+			println!(
+				"removed {remote}; {} file(s) deleted on chain (holders drop their slices)",
+				doomed.len()
+			);
 		},
 		Cmd::Status => {
 			let (head, _) = chain.finalized_head().await?;
@@ -234,7 +256,12 @@ pub async fn run(cli: &Cli, home: &Path) -> Result<()> {
 	Ok(())
 }
 
-async fn doomed_files(client: &MetaClient, me: [u8; 32], remote: &str, recursive: bool) -> Result<Vec<stratos_primitives::FileId>> {
+async fn doomed_files(
+	client: &MetaClient,
+	me: [u8; 32],
+	remote: &str,
+	recursive: bool,
+) -> Result<Vec<stratos_primitives::FileId>> {
 	let mut out = Vec::new();
 	match client.stat(me, remote).await? {
 		Some(f) => out.push(f.file_id),
@@ -242,7 +269,8 @@ async fn doomed_files(client: &MetaClient, me: [u8; 32], remote: &str, recursive
 			let mut stack = vec![remote.to_string()];
 			while let Some(dir) = stack.pop() {
 				for (name, inode) in client.ls(me, &dir).await? {
-					let full = if dir == "/" { format!("/{name}") } else { format!("{dir}/{name}") };
+					let full =
+						if dir == "/" { format!("/{name}") } else { format!("{dir}/{name}") };
 					match inode {
 						Inode::Dir => stack.push(full),
 						Inode::File(id) => out.push(id),
@@ -257,7 +285,11 @@ async fn doomed_files(client: &MetaClient, me: [u8; 32], remote: &str, recursive
 	Ok(out)
 }
 
-async fn credit(chain: &ChainClient, signer: &subxt_signer::sr25519::Keypair, cmd: &CreditCmd) -> Result<()> {
+async fn credit(
+	chain: &ChainClient,
+	signer: &subxt_signer::sr25519::Keypair,
+	cmd: &CreditCmd,
+) -> Result<()> {
 	let who = signer.public_key().to_account_id();
 	match cmd {
 		CreditCmd::Buy { stos } => {
