@@ -617,7 +617,7 @@ impl Index {
 		if r.size == 0 {
 			return Err(Error::Invalid("the file is empty".into()));
 		}
-		if r.slice_size == 0 || r.slice_size % u64::from(merkle::CHUNK_SIZE) != 0 {
+		if r.slice_size == 0 || !r.slice_size.is_multiple_of(u64::from(merkle::CHUNK_SIZE)) {
 			return Err(Error::Invalid("slice size must be a positive multiple of 64 KiB".into()));
 		}
 		if r.size.div_ceil(r.slice_size) > u64::from(MAX_SLICES) {

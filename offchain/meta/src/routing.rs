@@ -61,7 +61,7 @@ pub fn choose_holders(
 	seed: &Hash,
 ) -> Result<Vec<NodeId>> {
 	let mut pool: Vec<&Candidate> = candidates.iter().filter(|c| c.free >= bytes).collect();
-	pool.sort_by(|a, b| a.id.cmp(&b.id));
+	pool.sort_by_key(|a| a.id);
 	pool.dedup_by(|a, b| a.id == b.id);
 	if pool.len() < count {
 		return Err(Error::NotEnoughNodes { need: count as u32, have: pool.len() as u32 });

@@ -237,7 +237,7 @@ fn forged_missing_or_misdirected_acks_are_refused_and_change_nothing() {
 	forged[0].ack.length += 1;
 	let mut missing = good.clone();
 	missing.pop();
-	let outsider = w.nodes.iter().find(|k| !auth.holders.contains(&nid(k))).unwrap().clone();
+	let outsider = *w.nodes.iter().find(|k| !auth.holders.contains(&nid(k))).unwrap();
 	let mut misdirected = good.clone();
 	let ack = StoreAck { node: nid(&outsider), ..good[0].ack };
 	misdirected[0] = SignedStoreAck { ack, signature: outsider.sign(&ack.payload()).0 };

@@ -51,8 +51,8 @@ pub async fn chain_view(
 			NodeKind::Meta => {},
 		}
 	}
-	view.resource_nodes.sort_by(|a, b| a.id.cmp(&b.id));
-	view.meta_nodes.sort_by(|a, b| a.id.cmp(&b.id));
+	view.resource_nodes.sort_by_key(|a| a.id);
+	view.meta_nodes.sort_by_key(|a| a.id);
 	Ok(view)
 }
 
