@@ -190,6 +190,10 @@ pub enum Frame {
 		req: GetRequest,
 		/// The signed ticket naming this node.
 		ticket: SignedTicket,
+		/// The client's sr25519 signature over
+		/// `client_request_payload(genesis, client, 0, SCALE(req))`: only the ticket's client
+		/// redeems it.
+		client_signature: [u8; 64],
 	},
 	/// A meta node's order to drop slices no file on this node needs any more (the sender
 	/// must be an active meta node, authenticated by the transport).

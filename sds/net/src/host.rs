@@ -484,7 +484,16 @@ impl Host {
 		let (mut stream, peer) = self.open(hop).await?;
 		let verr = |what: String| Error::Verification { peer: peer.clone(), what };
 		let opening = match ticket {
-			Some(t) => Frame::GetTicketed { req: req.clone(), ticket: *t },
+			Some(t) => {
+				let payload = stratos_primitives::meta::client_request_payload(
+					&self.inner.genesis_hash,
+					&req.client,
+					0,
+					&codec::Encode::encode(&req),
+				);
+				let client_signature = client_key.sign(&payload).0;
+				Frame::GetTicketed { req: req.clone(), ticket: *t, client_signature }
+			},
 			None => Frame::Get(req.clone()),
 		};
 		write_frame(&mut stream, &opening, &peer).await?;

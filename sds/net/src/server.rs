@@ -75,7 +75,19 @@ async fn serve(host: &Host, peer: PeerId, mut stream: libp2p::Stream) -> Result<
 		Frame::PutAuthorized { req, auth } => {
 			serve_put(host, &label, stream, req, Some(auth)).await
 		},
-		Frame::GetTicketed { req, ticket } => {
+		Frame::GetTicketed { req, ticket, client_signature } => {
+			// Only the client the ticket names may redeem it.
+			if !stratos_primitives::meta::verify_client_request(
+				&host.inner.genesis_hash,
+				&req.client,
+				0,
+				&codec::Encode::encode(&req),
+				&client_signature,
+			) {
+				let why =
+					"ticket refused: the request is not signed by the ticket's client".to_string();
+				return Err(unauthorized(host, &mut stream, &label, why).await);
+			}
 			serve_get(host, &label, stream, req, Some(ticket)).await
 		},
 		Frame::Has { slice } => {
@@ -173,6 +185,25 @@ async fn serve_put(
 			return Err(unauthorized(host, &mut up, label, why).await);
 		}
 	}
+	let budget = auth.as_ref().map(|a| (a.auth.task, req.slice_len));
+	let result = store_and_forward(host, label, up, req, auth, store).await;
+	// Only slices that were stored count against the budget: a failed attempt is retried.
+	if let (Err(_), Some((task, len))) = (&result, budget) {
+		if let Some(used) = host.inner.stored.lock().expect("lock").get_mut(&task) {
+			*used = used.saturating_sub(len);
+		}
+	}
+	result
+}
+
+async fn store_and_forward(
+	host: &Host,
+	label: &str,
+	mut up: libp2p::Stream,
+	req: PutRequest,
+	auth: Option<SignedUploadAuth>,
+	store: std::sync::Arc<sds_store::Store>,
+) -> Result<(), Error> {
 	let mut writer = match store.begin_put(req.slice_len) {
 		Ok(w) => w,
 		Err(e) => {
