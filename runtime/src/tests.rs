@@ -38,6 +38,7 @@ fn every_preset_builds_with_its_validators() {
 		(sp_genesis_builder::DEV_RUNTIME_PRESET, 1),
 		(sp_genesis_builder::LOCAL_TESTNET_RUNTIME_PRESET, 4),
 		(presets::TESTNET_RUNTIME_PRESET, 3),
+		(presets::DEV_NETWORK_RUNTIME_PRESET, 1),
 	] {
 		preset_ext(id).execute_with(|| {
 			let set = pallet_validator_set::Validators::<Runtime>::get();
@@ -47,7 +48,7 @@ fn every_preset_builds_with_its_validators() {
 			assert_eq!(pallet_grandpa::Pallet::<Runtime>::grandpa_authorities().len(), validators);
 		});
 	}
-	assert_eq!(presets::preset_names().len(), 3);
+	assert_eq!(presets::preset_names().len(), 4);
 }
 
 #[test]
@@ -84,6 +85,7 @@ fn every_preset_has_storage_nodes_and_its_own_periods() {
 			presets::DEV_STORAGE.storage_period,
 		),
 		(presets::TESTNET_RUNTIME_PRESET, 3, 0, presets::TESTNET_STORAGE.storage_period),
+		(presets::DEV_NETWORK_RUNTIME_PRESET, 3, 4, presets::DEV_STORAGE.storage_period),
 	] {
 		preset_ext(id).execute_with(|| {
 			assert_eq!(ActiveMeta::<Runtime>::get().len(), metas, "{id}");
@@ -118,6 +120,7 @@ fn every_preset_has_traffic_rewards_that_pay_and_cap_wash_traffic() {
 			presets::DEV_STORAGE.traffic.period_length,
 		),
 		(presets::TESTNET_RUNTIME_PRESET, presets::TESTNET_STORAGE.traffic.period_length),
+		(presets::DEV_NETWORK_RUNTIME_PRESET, presets::DEV_STORAGE.traffic.period_length),
 	] {
 		preset_ext(id).execute_with(|| {
 			let p = pallet_pot::Params::<Runtime>::get();
