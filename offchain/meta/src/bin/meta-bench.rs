@@ -47,8 +47,12 @@ fn main() {
 	// Absent keys: indices past n.
 	let probes = 2_000_000u64.min(n.max(1));
 	let absent: Vec<_> = (0..probes).map(|i| key((i % owners as u64) as u32, n + i)).collect();
-	let present: Vec<_> =
-		(0..probes).map(|i| key((i % owners as u64) as u32, (i * 7919) % n)).collect();
+	let present: Vec<_> = (0..probes)
+		.map(|i| {
+			let j = (i * 7919) % n;
+			key((j % owners as u64) as u32, j)
+		})
+		.collect();
 
 	let t = Instant::now();
 	let mut fp = 0u64;
