@@ -516,8 +516,9 @@ impl Index {
 					}
 					p = p.parent();
 				}
+				// Like `mkdir -p`: an existing directory is fine.
 				if missing.is_empty() {
-					return Err(Error::Exists(path.to_string()));
+					return Ok(Response::Done);
 				}
 				for p in missing {
 					self.add_path((*owner, p.as_str().to_string()), Inode::Dir);

@@ -225,6 +225,12 @@ impl MetaClient {
 		}
 		let size = meta.len();
 		let cfg = &self.inner.cfg;
+		// Like `cp` into a new tree: missing parent directories are created.
+		if let Some((parent, _)) = remote.rsplit_once('/') {
+			if !parent.is_empty() {
+				self.mkdir(parent).await?;
+			}
+		}
 		let place = PlaceRequest {
 			path: remote.into(),
 			size,

@@ -77,7 +77,7 @@ impl<T: Encode> Signed<T> {
 /// A namespace write.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub enum NsOp {
-	/// Create a directory (and missing parents).
+	/// Create a directory and missing parents (an existing directory is not an error).
 	Mkdir {
 		/// The directory.
 		path: String,
