@@ -2,7 +2,7 @@
 
 use anyhow::{anyhow, Context, Result};
 use clap::Parser;
-use sds_net::{Keypair, Multiaddr};
+use sds_net::Multiaddr;
 use serde::Deserialize;
 use std::{net::SocketAddr, path::PathBuf};
 
@@ -159,61 +159,7 @@ impl Config {
 	}
 }
 
-/// The node key from a secret URI (dev keys).
-pub fn key_from_suri(suri: &str) -> Result<Keypair> {
-	use sp_core::Pair;
-	let pair = sp_core::ed25519::Pair::from_string(suri, None)
-		.map_err(|e| anyhow!("invalid node key URI: {e:?}"))?;
-	let mut seed = pair.seed();
-	Keypair::ed25519_from_bytes(&mut seed).map_err(|e| anyhow!("invalid node key: {e}"))
-}
-
-/// The node key as an `sp_core` pair (to sign its registration).
-pub fn ed25519_pair(key: &Keypair) -> Result<sp_core::ed25519::Pair> {
-	use sp_core::Pair;
-	let secret = key
-		.clone()
-		.try_into_ed25519()
-		.map_err(|_| anyhow!("the node key is not ed25519"))?
-		.secret();
-	let seed: [u8; 32] =
-		secret.as_ref().try_into().map_err(|_| anyhow!("the node key is not a 32-byte seed"))?;
-	Ok(sp_core::ed25519::Pair::from_seed(&seed))
-}
-
-/// Loads the ed25519 node key (32-byte secret, hex) or creates it with mode 0600.
-pub fn load_or_create_key(path: &std::path::Path) -> Result<Keypair> {
-	use std::io::Write;
-	use std::os::unix::fs::OpenOptionsExt;
-	match std::fs::read_to_string(path) {
-		Ok(text) => {
-			let mut bytes = hex::decode(text.trim())
-				.map_err(|_| anyhow!("node key file {} is not hex", path.display()))?;
-			Keypair::ed25519_from_bytes(&mut bytes).map_err(|_| {
-				anyhow!("node key file {} does not hold a 32-byte ed25519 secret", path.display())
-			})
-		},
-		Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-			let key = Keypair::generate_ed25519();
-			let secret = key.clone().try_into_ed25519().expect("ed25519").secret();
-			if let Some(dir) = path.parent() {
-				std::fs::create_dir_all(dir)
-					.with_context(|| format!("cannot create {}", dir.display()))?;
-			}
-			let mut f = std::fs::OpenOptions::new()
-				.write(true)
-				.create_new(true)
-				.mode(0o600)
-				.open(path)
-				.with_context(|| format!("cannot create node key file {}", path.display()))?;
-			writeln!(f, "{}", hex::encode(secret.as_ref()))?;
-			f.sync_all()?;
-			tracing::info!(path = %path.display(), "created a new node key");
-			Ok(key)
-		},
-		Err(e) => Err(anyhow!("cannot read node key file {}: {e}", path.display())),
-	}
-}
+pub use sds_net::keys::{ed25519_pair, key_from_suri, load_or_create_key};
 
 #[cfg(test)]
 mod tests {
@@ -239,16 +185,5 @@ mod tests {
 		assert!(format!("{e:#}").contains("unknown field `capacty`"), "{e:#}");
 		let e = Config::resolve(Cli::default()).unwrap_err();
 		assert!(e.to_string().contains("no data directory"));
-	}
-
-	#[test]
-	fn the_key_is_created_once_and_reloaded() {
-		let dir = tempfile::tempdir().unwrap();
-		let p = dir.path().join("k/node-key");
-		let a = load_or_create_key(&p).unwrap();
-		let b = load_or_create_key(&p).unwrap();
-		assert_eq!(a.public(), b.public());
-		std::fs::write(&p, "zz").unwrap();
-		assert!(load_or_create_key(&p).unwrap_err().to_string().contains("not hex"));
 	}
 }

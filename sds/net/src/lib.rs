@@ -12,6 +12,7 @@
 
 mod host;
 mod io;
+pub mod keys;
 mod rpc;
 mod server;
 
@@ -104,6 +105,9 @@ pub enum Error {
 	/// Reading the local data to send failed.
 	#[error("reading local data: {0}")]
 	Local(std::io::Error),
+	/// A node key cannot be loaded, created or derived.
+	#[error("{0}")]
+	Key(String),
 }
 
 /// The libp2p peer id of a node id (its ed25519 key).

@@ -149,42 +149,4 @@ impl Config {
 	}
 }
 
-/// The node key from a secret URI (dev keys).
-pub fn key_from_suri(suri: &str) -> Result<Keypair> {
-	let pair = sp_core::ed25519::Pair::from_string(suri, None)
-		.map_err(|e| anyhow!("invalid node key URI: {e:?}"))?;
-	let mut seed = pair.seed();
-	Keypair::ed25519_from_bytes(&mut seed).map_err(|e| anyhow!("invalid node key: {e}"))
-}
-
-/// Loads the ed25519 node key (32-byte secret, hex) or creates it with mode 0600.
-pub fn load_or_create_key(path: &std::path::Path) -> Result<Keypair> {
-	use std::{io::Write, os::unix::fs::OpenOptionsExt};
-	match std::fs::read_to_string(path) {
-		Ok(text) => {
-			let mut bytes = hex::decode(text.trim())
-				.map_err(|_| anyhow!("node key file {} is not hex", path.display()))?;
-			Keypair::ed25519_from_bytes(&mut bytes).map_err(|_| {
-				anyhow!("node key file {} does not hold a 32-byte ed25519 secret", path.display())
-			})
-		},
-		Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-			let key = Keypair::generate_ed25519();
-			let secret = key.clone().try_into_ed25519().expect("ed25519").secret();
-			if let Some(dir) = path.parent() {
-				std::fs::create_dir_all(dir)
-					.with_context(|| format!("cannot create {}", dir.display()))?;
-			}
-			let mut f = std::fs::OpenOptions::new()
-				.write(true)
-				.create_new(true)
-				.mode(0o600)
-				.open(path)
-				.with_context(|| format!("cannot create node key file {}", path.display()))?;
-			writeln!(f, "{}", hex::encode(secret.as_ref()))?;
-			f.sync_all()?;
-			Ok(key)
-		},
-		Err(e) => Err(anyhow!("cannot read node key file {}: {e}", path.display())),
-	}
-}
+pub use sds_net::keys::{key_from_suri, load_or_create_key};
