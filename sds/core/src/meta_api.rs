@@ -1,6 +1,7 @@
 //! The meta nodes' API: what clients and resource nodes ask the meta nodes and what they
 //! answer, on the libp2p protocol [`META_PROTOCOL`] of the `sds-net` host (one request and
-//! one response per stream, each a 4-byte big-endian length and a SCALE-encoded body).
+//! one response per stream, each a 4-byte big-endian length and a SCALE-encoded body of at
+//! most `sds_net::MAX_RPC_MESSAGE` bytes).
 //!
 //! Versioned and additive: every message is wrapped in an [`Envelope`] naming
 //! [`API_VERSION`]; new requests and responses are new enum variants at the end, so an older
@@ -21,8 +22,6 @@ pub type Account = [u8; 32];
 pub const META_PROTOCOL: &str = "/stratos/meta/1";
 /// The API version this build speaks.
 pub const API_VERSION: u16 = 1;
-/// Largest request or response body, in bytes.
-pub const MAX_MESSAGE: usize = 32 << 20;
 
 /// A message with the API version.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
