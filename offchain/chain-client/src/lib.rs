@@ -174,6 +174,51 @@ pub enum VoteOutcome {
 	},
 }
 
+/// The most votes one `vote_batch` extrinsic carries (the runtime's bound).
+pub const MAX_VOTE_BATCH: usize = 64;
+
+/// A meta node's vote on a file, for [`ChainClient::vote_batched`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FileVote {
+	/// Record a completed upload.
+	Create {
+		/// The file's owner.
+		owner: AccountId32,
+		/// Its id.
+		file_id: FileId,
+		/// Bytes.
+		size: u64,
+		/// Slices.
+		slices: u32,
+		/// Holders' accounts, in the canonical order every meta node uses.
+		holders: Vec<AccountId32>,
+	},
+	/// Replace a file's holders.
+	SetHolders {
+		/// The file's owner.
+		owner: AccountId32,
+		/// Its id.
+		file_id: FileId,
+		/// The new holders' accounts.
+		holders: Vec<AccountId32>,
+	},
+}
+
+/// The name of a dispatch error the runtime reported in an event (`AlreadyVoted`, …).
+fn dispatch_error_name(
+	metadata: &subxt::Metadata,
+	e: &runtime::runtime_types::sp_runtime::DispatchError,
+) -> String {
+	use runtime::runtime_types::sp_runtime::DispatchError as E;
+	match e {
+		E::Module(m) => metadata
+			.pallet_by_error_index(m.index)
+			.and_then(|p| p.error_variant_by_index(m.error[0]).map(|v| v.name.clone()))
+			.unwrap_or_else(|| format!("module error {}:{}", m.index, m.error[0])),
+		other => format!("{other:?}"),
+	}
+}
+
 /// Where a ledger period's report stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PeriodStatus {
@@ -215,6 +260,7 @@ pub struct Rewards {
 #[derive(Clone)]
 pub struct ChainClient {
 	api: OnlineClient<PolkadotConfig>,
+	rpc: subxt::rpcs::RpcClient,
 }
 
 fn rt_node(id: &NodeId) -> RtNodeId {
@@ -253,12 +299,13 @@ fn node_from_rt(n: NodeInfo) -> Node {
 impl ChainClient {
 	/// Connects to a node's JSON-RPC (`ws://` or `wss://`).
 	pub async fn connect(url: &str) -> Result<Self> {
-		let api = if url.starts_with("ws://") {
-			OnlineClient::<PolkadotConfig>::from_insecure_url(url).await?
+		let rpc = if url.starts_with("ws://") {
+			subxt::rpcs::RpcClient::from_insecure_url(url).await?
 		} else {
-			OnlineClient::<PolkadotConfig>::from_url(url).await?
+			subxt::rpcs::RpcClient::from_url(url).await?
 		};
-		Ok(Self { api })
+		let api = OnlineClient::<PolkadotConfig>::from_rpc_client(rpc.clone()).await?;
+		Ok(Self { api, rpc })
 	}
 
 	/// The underlying subxt client.
@@ -284,6 +331,54 @@ impl ChainClient {
 			.transactions()
 			.sign_and_submit_then_watch_default(call, signer)
 			.await?;
+		Self::finalized(progress).await
+	}
+
+	/// Signs `calls` with `signer` under consecutive nonces, submits them all at once (so
+	/// they can share a block) and then waits until each is finalized. One result per call,
+	/// in order. The next nonce is read from the node (`system_accountNextIndex`), which
+	/// counts the signer's transactions already in its pool.
+	pub async fn submit_pipelined<C: Payload>(
+		&self,
+		calls: &[C],
+		signer: &Keypair,
+	) -> Result<Vec<Result<ExtrinsicEvents<PolkadotConfig>>>> {
+		let at = self.api.at_current_block().await?;
+		let next = self.next_nonce(&account(signer)).await?;
+		let mut watching = Vec::with_capacity(calls.len());
+		for (i, call) in calls.iter().enumerate() {
+			let params = subxt::config::DefaultExtrinsicParamsBuilder::<PolkadotConfig>::new()
+				.nonce(next + i as u64)
+				.build();
+			let submitted = match at.transactions().create_signed(call, signer, params).await {
+				Ok(tx) => tx.submit_and_watch().await.map_err(Error::from),
+				Err(e) => Err(e.into()),
+			};
+			watching.push(submitted);
+		}
+		let waits = watching.into_iter().map(|w| async move {
+			match w {
+				Ok(progress) => Self::finalized(progress).await,
+				Err(e) => Err(e),
+			}
+		});
+		Ok(futures::future::join_all(waits).await)
+	}
+
+	/// The nonce `who`'s next transaction must carry, counting those in the node's pool.
+	pub async fn next_nonce(&self, who: &AccountId32) -> Result<u64> {
+		let rpc = subxt::rpcs::LegacyRpcMethods::<subxt::config::RpcConfigFor<PolkadotConfig>>::new(
+			self.rpc.clone(),
+		);
+		Ok(rpc.system_account_next_index(who).await?)
+	}
+
+	async fn finalized(
+		progress: subxt::transactions::TransactionProgress<
+			PolkadotConfig,
+			subxt::client::OnlineClientAtBlockImpl<PolkadotConfig>,
+		>,
+	) -> Result<ExtrinsicEvents<PolkadotConfig>> {
 		match progress.wait_for_finalized_success().await {
 			Ok(events) => Ok(events),
 			Err(TransactionFinalizedSuccessError::SuccessError(
@@ -536,6 +631,71 @@ impl ChainClient {
 		let changed =
 			events.find_first::<runtime::file_registry::events::HoldersChanged>().is_some();
 		Self::outcome(&events, changed)
+	}
+
+	/// Casts `votes` (as a meta node): [`MAX_VOTE_BATCH`] per `vote_batch` extrinsic, the
+	/// extrinsics submitted pipelined ([`ChainClient::submit_pipelined`]), so recording or
+	/// re-homing many files costs a few extrinsics in one block rather than a block each.
+	/// Returns one outcome per vote, in order: `Ok` when it counted, else the runtime's error
+	/// name (e.g. `AlreadyVoted`, `FileExists`).
+	pub async fn vote_batched(
+		&self,
+		meta: &Keypair,
+		votes: &[FileVote],
+	) -> Result<Vec<std::result::Result<(), String>>> {
+		use runtime::runtime_types::{
+			bounded_collections::bounded_vec::BoundedVec, pallet_file_registry::FileProposal,
+		};
+		let calls: Vec<_> = votes
+			.chunks(MAX_VOTE_BATCH)
+			.map(|chunk| {
+				let proposals = chunk
+					.iter()
+					.map(|v| match v {
+						FileVote::Create { owner, file_id, size, slices, holders } => {
+							FileProposal::Create {
+								owner: *owner,
+								file_id: rt_file(file_id),
+								size: *size,
+								slices: *slices,
+								holders: BoundedVec(holders.clone()),
+							}
+						},
+						FileVote::SetHolders { owner, file_id, holders } => {
+							FileProposal::SetHolders {
+								owner: *owner,
+								file_id: rt_file(file_id),
+								holders: BoundedVec(holders.clone()),
+							}
+						},
+					})
+					.collect();
+				runtime::transactions().file_registry().vote_batch(BoundedVec(proposals))
+			})
+			.collect();
+		let metadata = self.api.at_current_block().await?.metadata();
+		let results = self.submit_pipelined(&calls, meta).await?;
+		let mut out = Vec::with_capacity(votes.len());
+		for (chunk, result) in votes.chunks(MAX_VOTE_BATCH).zip(results) {
+			match result {
+				Ok(events) => {
+					let mut outcome = vec![Ok(()); chunk.len()];
+					for refused in
+						events.find::<runtime::file_registry::events::VoteRefused>().flatten()
+					{
+						if let Some(o) = outcome.get_mut(refused.index as usize) {
+							*o = Err(dispatch_error_name(&metadata, &refused.error));
+						}
+					}
+					out.extend(outcome);
+				},
+				Err(e) => {
+					let why = e.rejection().map(str::to_string).unwrap_or_else(|| e.to_string());
+					out.extend(chunk.iter().map(|_| Err(why.clone())));
+				},
+			}
+		}
+		Ok(out)
 	}
 
 	/// Deletes one of the signer's files.

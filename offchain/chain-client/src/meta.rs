@@ -51,6 +51,57 @@ pub enum FileEvent {
 	},
 }
 
+/// One of an owner's files as the storage fees see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredFile {
+	/// The owner's id of the file.
+	pub file_id: FileId,
+	/// Bytes.
+	pub size: u64,
+	/// Storage periods before this one are paid.
+	pub paid_through: u32,
+	/// Its fee per storage period, in plancks.
+	pub fee: u128,
+}
+
+/// An owner's files and what pays for them ([`ChainClient::storage_account`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StorageAccount {
+	/// The finalized block read.
+	pub block: u32,
+	/// Its storage period.
+	pub period: u32,
+	/// Blocks per storage period (0: storage is free).
+	pub period_blocks: u32,
+	/// Unpaid periods after which a file expires.
+	pub grace_periods: u32,
+	/// The owner's files.
+	pub files: Vec<StoredFile>,
+	/// The owner's free balance in plancks.
+	pub free: u128,
+}
+
+impl StorageAccount {
+	/// Fees per storage period for all files.
+	pub fn fee_per_period(&self) -> u128 {
+		self.files.iter().map(|f| f.fee).sum()
+	}
+
+	/// Fees due now (periods before the current one not paid yet).
+	pub fn due(&self) -> u128 {
+		self.files
+			.iter()
+			.map(|f| f.fee.saturating_mul(u128::from(self.period.saturating_sub(f.paid_through))))
+			.sum()
+	}
+
+	/// Storage periods the free balance pays for after what is due (`None`: nothing to pay).
+	pub fn periods_covered(&self) -> Option<u128> {
+		let per = self.fee_per_period();
+		(per > 0).then(|| self.free.saturating_sub(self.due()) / per)
+	}
+}
+
 /// A block number of this chain (`u32`) from subxt's `u64`.
 fn block_number(n: u64) -> Result<u32> {
 	u32::try_from(n).map_err(|e| Error::from(subxt::Error::other(e)))
@@ -144,6 +195,100 @@ impl ChainClient {
 		let per_gib =
 			at.constants().entry(runtime::constants().file_registry().storage_fee_per_gi_b())?;
 		Ok(per_gib.saturating_mul(u128::from(size)) / GIB)
+	}
+
+	/// The storage period block `number` (with hash `hash`) is in, and the files whose
+	/// storage fees are due (paid through an earlier period), in storage order.
+	pub async fn files_due_at(
+		&self,
+		hash: [u8; 32],
+		number: u32,
+	) -> Result<(u32, Vec<(AccountId32, FileId)>)> {
+		let period = self.storage_period_at(hash, number).await?;
+		let at = self.at(hash).await?;
+		let mut entries =
+			at.storage().entry(runtime::storage().file_registry().files())?.iter(()).await?;
+		let mut due = Vec::new();
+		while let Some(kv) = entries.next().await {
+			let kv = kv?;
+			let (owner, file_id) = kv.key()?.decode()?;
+			if kv.value().decode()?.paid_through < period {
+				due.push((owner, FileId(file_id.0)));
+			}
+		}
+		Ok((period, due))
+	}
+
+	/// What `owner` stores and can pay for, at the latest finalized block.
+	pub async fn storage_account(&self, owner: &AccountId32) -> Result<StorageAccount> {
+		let at = self.api.at_current_block().await?;
+		let number = block_number(at.block_number())?;
+		let period_blocks = at
+			.storage()
+			.entry(runtime::storage().file_registry().storage_period())?
+			.fetch(())
+			.await?
+			.decode()?;
+		let grace_periods =
+			at.constants().entry(runtime::constants().file_registry().grace_periods())?;
+		let per_gib =
+			at.constants().entry(runtime::constants().file_registry().storage_fee_per_gi_b())?;
+		let mut entries =
+			at.storage().entry(runtime::storage().file_registry().files())?.iter((*owner,)).await?;
+		let mut files = Vec::new();
+		while let Some(kv) = entries.next().await {
+			let kv = kv?;
+			let (_, file_id) = kv.key()?.decode()?;
+			let r = kv.value().decode()?;
+			files.push(StoredFile {
+				file_id: FileId(file_id.0),
+				size: r.size,
+				paid_through: r.paid_through,
+				fee: per_gib.saturating_mul(u128::from(r.size)) / GIB,
+			});
+		}
+		let account = at
+			.storage()
+			.entry(runtime::storage().system().account())?
+			.fetch((*owner,))
+			.await?
+			.decode()?;
+		Ok(StorageAccount {
+			block: number,
+			period: number.checked_div(period_blocks).unwrap_or(0),
+			period_blocks,
+			grace_periods,
+			files,
+			free: account.data.free,
+		})
+	}
+
+	/// The storage period block `number` (with hash `hash`) is in.
+	pub async fn storage_period_at(&self, hash: [u8; 32], number: u32) -> Result<u32> {
+		let at = self.at(hash).await?;
+		let len = at
+			.storage()
+			.entry(runtime::storage().file_registry().storage_period())?
+			.fetch(())
+			.await?
+			.decode()?;
+		Ok(number.checked_div(len).unwrap_or(0))
+	}
+
+	/// Settles the storage fees of `files` (owner, file id), pipelined: one extrinsic each,
+	/// submitted together. One outcome per file, in order.
+	pub async fn settle_storage_many(
+		&self,
+		caller: &Keypair,
+		files: &[(AccountId32, FileId)],
+	) -> Result<Vec<Result<()>>> {
+		let calls: Vec<_> = files
+			.iter()
+			.map(|(owner, id)| {
+				runtime::transactions().file_registry().settle_storage(*owner, crate::rt_file(id))
+			})
+			.collect();
+		Ok(self.submit_pipelined(&calls, caller).await?.into_iter().map(|r| r.map(drop)).collect())
 	}
 
 	/// The file registry's `FileCreated`, `FileDeleted` and `FileExpired` events in block

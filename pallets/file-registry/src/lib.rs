@@ -29,7 +29,7 @@
 extern crate alloc;
 
 use alloc::vec::Vec;
-use codec::{Decode, Encode, MaxEncodedLen};
+use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use frame_support::{
 	pallet_prelude::*,
 	traits::{
@@ -75,6 +75,9 @@ pub type HoldersOf<T> =
 
 pub use pallet_node_registry::GIB;
 
+/// The most votes one [`Pallet::vote_batch`] carries.
+pub const MAX_VOTE_BATCH: u32 = 64;
+
 /// A file on chain.
 #[derive(
 	Encode, Decode, MaxEncodedLen, TypeInfo, CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound,
@@ -96,7 +99,15 @@ pub struct FileRecord<T: Config> {
 
 /// What the meta nodes vote on.
 #[derive(
-	Encode, Decode, MaxEncodedLen, TypeInfo, CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+	CloneNoBound,
+	PartialEqNoBound,
+	EqNoBound,
+	DebugNoBound,
 )]
 #[scale_info(skip_type_params(T))]
 #[codec(mel_bound(T: Config))]
@@ -308,6 +319,8 @@ pub mod pallet {
 		StorageFeeMissed { owner: T::AccountId, file_id: FileId, unpaid_periods: u32 },
 		/// The grace period ended unpaid: the file is gone, holders may drop it.
 		FileExpired { owner: T::AccountId, file_id: FileId },
+		/// Vote `index` of a [`Pallet::vote_batch`] was refused (the others counted).
+		VoteRefused { voter: T::AccountId, index: u32, error: DispatchError },
 	}
 
 	#[pallet::error]
@@ -348,6 +361,8 @@ pub mod pallet {
 		InactiveHolder,
 		/// The new holders are the current ones.
 		SameHolders,
+		/// A batch of votes must hold at least one vote.
+		EmptyBatch,
 	}
 
 	#[pallet::call]
@@ -422,7 +437,7 @@ pub mod pallet {
 
 		/// Vote (as an active meta node) that `owner`'s upload of `file_id` is complete with
 		/// these holders. At quorum the file is recorded; storage fees run from the next
-		/// storage period.
+		/// storage period. A vote that counts is free; a refused one pays its fee.
 		#[pallet::call_index(3)]
 		#[pallet::weight(T::WeightInfo::vote_create_file(T::MaxHolders::get()))]
 		pub fn vote_create_file(
@@ -432,16 +447,16 @@ pub mod pallet {
 			size: u64,
 			slices: u32,
 			holders: Vec<T::AccountId>,
-		) -> DispatchResult {
+		) -> DispatchResultWithPostInfo {
 			let voter = ensure_signed(origin)?;
-			ensure!(!Files::<T>::contains_key(&owner, file_id), Error::<T>::FileExists);
-			ensure!(size > 0 && slices > 0 && slices as u64 <= size, Error::<T>::BadFileShape);
-			let holders = Self::check_holders(holders)?;
-			Self::vote(voter, FileProposal::Create { owner, file_id, size, slices, holders })
+			let holders = BoundedVec::try_from(holders).map_err(|_| Error::<T>::BadHolderCount)?;
+			Self::vote_on(voter, FileProposal::Create { owner, file_id, size, slices, holders })?;
+			Ok(Pays::No.into())
 		}
 
 		/// Vote (as an active meta node) to replace the holders of `owner`'s `file_id`. At
-		/// quorum, fees due are settled with the old holders, then the new ones hold it.
+		/// quorum, fees due are settled with the old holders, then the new ones hold it. A
+		/// vote that counts is free; a refused one pays its fee.
 		#[pallet::call_index(4)]
 		#[pallet::weight(T::WeightInfo::vote_set_holders(
 			T::MaxHolders::get(),
@@ -452,12 +467,11 @@ pub mod pallet {
 			owner: T::AccountId,
 			file_id: FileId,
 			holders: Vec<T::AccountId>,
-		) -> DispatchResult {
+		) -> DispatchResultWithPostInfo {
 			let voter = ensure_signed(origin)?;
-			let record = Files::<T>::get(&owner, file_id).ok_or(Error::<T>::UnknownFile)?;
-			let holders = Self::check_holders(holders)?;
-			ensure!(holders != record.holders, Error::<T>::SameHolders);
-			Self::vote(voter, FileProposal::SetHolders { owner, file_id, holders })
+			let holders = BoundedVec::try_from(holders).map_err(|_| Error::<T>::BadHolderCount)?;
+			Self::vote_on(voter, FileProposal::SetHolders { owner, file_id, holders })?;
+			Ok(Pays::No.into())
 		}
 
 		/// Delete one of the caller's files. Fees due are settled first (as far as the owner
@@ -512,6 +526,38 @@ pub mod pallet {
 			CreditLimit::<T>::put(limit);
 			Self::deposit_event(Event::CreditSupplySet { supply, limit });
 			Ok(())
+		}
+
+		/// Cast several votes (as an active meta node) in one extrinsic, in order: what a
+		/// meta node that recorded or re-homed many files at once submits. Each vote is
+		/// applied on its own: one that is refused is reported as [`Event::VoteRefused`] and
+		/// rolled back, the others count. Free when every vote counts. Its weight is the sum
+		/// of the benchmarked weights of the single votes.
+		#[pallet::call_index(8)]
+		#[pallet::weight(Pallet::<T>::batch_weight(votes))]
+		pub fn vote_batch(
+			origin: OriginFor<T>,
+			votes: BoundedVec<FileProposal<T>, ConstU32<MAX_VOTE_BATCH>>,
+		) -> DispatchResultWithPostInfo {
+			let voter = ensure_signed(origin)?;
+			ensure!(!votes.is_empty(), Error::<T>::EmptyBatch);
+			ensure!(T::Nodes::is_active_meta(&voter), Error::<T>::NotActiveMeta);
+
+			let mut refused = 0u32;
+			for (index, proposal) in votes.into_iter().enumerate() {
+				let counted = frame_support::storage::with_storage_layer(|| {
+					Self::vote_on(voter.clone(), proposal)
+				});
+				if let Err(error) = counted {
+					refused += 1;
+					Self::deposit_event(Event::VoteRefused {
+						voter: voter.clone(),
+						index: index as u32,
+						error,
+					});
+				}
+			}
+			Ok(if refused == 0 { Pays::No } else { Pays::Yes }.into())
 		}
 	}
 
@@ -586,6 +632,41 @@ impl<T: Config> Pallet<T> {
 			ensure!(T::Nodes::is_active_resource(h), Error::<T>::InactiveHolder);
 		}
 		Ok(BoundedVec::truncate_from(holders))
+	}
+
+	/// The weight of a batch of votes: the sum of the single votes' weights.
+	pub fn batch_weight(votes: &[FileProposal<T>]) -> Weight {
+		votes.iter().fold(Weight::zero(), |w, p| {
+			w.saturating_add(match p {
+				FileProposal::Create { holders, .. } => {
+					T::WeightInfo::vote_create_file(holders.len() as u32)
+				},
+				FileProposal::SetHolders { holders, .. } => T::WeightInfo::vote_set_holders(
+					holders.len() as u32,
+					T::MaxSettlePeriods::get(),
+				),
+			})
+		})
+	}
+
+	/// Checks `proposal` against the current records and counts `voter`'s vote for it.
+	fn vote_on(voter: T::AccountId, proposal: FileProposal<T>) -> DispatchResult {
+		match &proposal {
+			FileProposal::Create { owner, file_id, size, slices, holders } => {
+				ensure!(!Files::<T>::contains_key(owner, file_id), Error::<T>::FileExists);
+				ensure!(
+					*size > 0 && *slices > 0 && *slices as u64 <= *size,
+					Error::<T>::BadFileShape
+				);
+				Self::check_holders(holders.to_vec())?;
+			},
+			FileProposal::SetHolders { owner, file_id, holders } => {
+				let record = Files::<T>::get(owner, file_id).ok_or(Error::<T>::UnknownFile)?;
+				Self::check_holders(holders.to_vec())?;
+				ensure!(*holders != record.holders, Error::<T>::SameHolders);
+			},
+		}
+		Self::vote(voter, proposal)
 	}
 
 	/// Counts `voter`'s vote for `proposal`; applies it at quorum.

@@ -17,6 +17,8 @@ fn fid(n: u8) -> FileId {
 
 fn create(voter: u64, owner: u64, file: u8, size: u64, holders: Vec<u64>) -> DispatchResult {
 	FileRegistry::vote_create_file(RuntimeOrigin::signed(voter), owner, fid(file), size, 1, holders)
+		.map(drop)
+		.map_err(|e| e.error)
 }
 
 /// Records file `file` of `owner` (1 GiB, holders 10, 11, 12) with votes of metas 1 and 2.
@@ -392,5 +394,107 @@ fn a_meta_node_admitted_mid_vote_cannot_vote_on_it() {
 		// The threshold is still 2 of the 3 members the vote opened with.
 		assert_ok!(create(2, 20, 1, GIB, vec![10]));
 		assert!(Files::<Test>::contains_key(20, fid(1)));
+	});
+}
+
+#[test]
+fn counted_votes_are_free_refused_ones_pay() {
+	build_and_execute(|| {
+		let vote = |voter| {
+			FileRegistry::vote_create_file(
+				RuntimeOrigin::signed(voter),
+				20,
+				fid(1),
+				GIB,
+				1,
+				vec![10, 11, 12],
+			)
+		};
+		assert_eq!(vote(1).expect("counts").pays_fee, Pays::No);
+		let refused = vote(1).expect_err("a second vote does not count");
+		assert_eq!(refused.error, Error::<Test>::AlreadyVoted.into());
+		assert_eq!(refused.post_info.pays_fee, Pays::Yes);
+		let outsider = vote(10).expect_err("a resource node cannot vote");
+		assert_eq!(outsider.post_info.pays_fee, Pays::Yes);
+		assert_eq!(vote(2).expect("counts and records").pays_fee, Pays::No);
+		assert!(Files::<Test>::contains_key(20, fid(1)));
+	});
+}
+
+#[test]
+fn a_batch_counts_each_vote_and_reports_the_refused_ones() {
+	build_and_execute(|| {
+		let create = |file, holders: Vec<u64>| FileProposal::<Test>::Create {
+			owner: 20,
+			file_id: fid(file),
+			size: GIB,
+			slices: 1,
+			holders: BoundedVec::truncate_from(holders),
+		};
+		recorded(20, 9);
+		System::reset_events();
+		let good = vec![create(1, vec![10, 11, 12]), create(2, vec![11, 12, 13])];
+		let mut mixed = good.clone();
+		mixed.push(create(9, vec![10]));
+		mixed.push(create(3, vec![10, 10]));
+
+		let info =
+			FileRegistry::vote_batch(RuntimeOrigin::signed(1), BoundedVec::truncate_from(mixed))
+				.expect("the good votes count");
+		assert_eq!(info.pays_fee, Pays::Yes, "a batch with refused votes pays");
+		let evs = events();
+		assert!(evs.contains(&Event::VoteRefused {
+			voter: 1,
+			index: 2,
+			error: Error::<Test>::FileExists.into()
+		}));
+		assert!(evs.contains(&Event::VoteRefused {
+			voter: 1,
+			index: 3,
+			error: Error::<Test>::DuplicateHolder.into()
+		}));
+		assert_eq!(
+			evs.iter().filter(|e| matches!(e, Event::FileVoted { voter: 1, .. })).count(),
+			2
+		);
+		assert!(!Files::<Test>::contains_key(20, fid(1)));
+
+		let info = FileRegistry::vote_batch(
+			RuntimeOrigin::signed(2),
+			BoundedVec::truncate_from(good.clone()),
+		)
+		.expect("both count");
+		assert_eq!(info.pays_fee, Pays::No, "a batch whose votes all count is free");
+		assert_eq!(Files::<Test>::get(20, fid(1)).unwrap().holders.to_vec(), vec![10, 11, 12]);
+		assert_eq!(Files::<Test>::get(20, fid(2)).unwrap().holders.to_vec(), vec![11, 12, 13]);
+		assert!(!Files::<Test>::contains_key(20, fid(3)));
+
+		// Re-homing in a batch, next to a vote for a file that does not exist.
+		let rehome = FileProposal::<Test>::SetHolders {
+			owner: 20,
+			file_id: fid(1),
+			holders: BoundedVec::truncate_from(vec![11, 12, 13]),
+		};
+		let unknown = FileProposal::<Test>::SetHolders {
+			owner: 20,
+			file_id: fid(7),
+			holders: BoundedVec::truncate_from(vec![11]),
+		};
+		for m in [1, 2] {
+			assert_ok!(FileRegistry::vote_batch(
+				RuntimeOrigin::signed(m),
+				BoundedVec::truncate_from(vec![rehome.clone(), unknown.clone()]),
+			));
+		}
+		assert_eq!(Files::<Test>::get(20, fid(1)).unwrap().holders.to_vec(), vec![11, 12, 13]);
+
+		assert_noop!(
+			FileRegistry::vote_batch(RuntimeOrigin::signed(10), BoundedVec::truncate_from(good)),
+			Error::<Test>::NotActiveMeta
+		);
+		assert_noop!(
+			FileRegistry::vote_batch(RuntimeOrigin::signed(1), BoundedVec::new()),
+			Error::<Test>::EmptyBatch
+		);
 	});
 }

@@ -41,7 +41,6 @@ extern crate alloc;
 use alloc::{collections::BTreeMap, vec::Vec};
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use frame_support::{
-	dispatch::PostDispatchInfo,
 	pallet_prelude::*,
 	traits::{
 		fungible::{Inspect, Mutate},
@@ -694,10 +693,14 @@ pub mod pallet {
 	#[pallet::call]
 	impl<T: Config> Pallet<T> {
 		/// Commit to the digest of `period`'s report: `commitment = H(tag ‖ digest ‖ salt ‖
-		/// account)` ([`stratos_primitives::traffic::commitment`]).
+		/// account)` ([`stratos_primitives::traffic::commitment`]). Free when it counts.
 		#[pallet::call_index(0)]
 		#[pallet::weight(T::WeightInfo::commit())]
-		pub fn commit(origin: OriginFor<T>, period: u32, commitment: Hash) -> DispatchResult {
+		pub fn commit(
+			origin: OriginFor<T>,
+			period: u32,
+			commitment: Hash,
+		) -> DispatchResultWithPostInfo {
 			let who = ensure_signed(origin)?;
 			let now = frame_system::Pallet::<T>::block_number();
 			let mut report = Self::open_report(period)?;
@@ -717,12 +720,12 @@ pub mod pallet {
 				Self::start_reveal(period, &mut report, now);
 			}
 			Reports::<T>::insert(period, report);
-			Ok(())
+			Ok(Pays::No.into())
 		}
 
 		/// Reveal the digest committed to. When a digest reaches the quorum it is accepted
 		/// and may be streamed; reveals that differ from it are recorded. An accepted empty
-		/// report (no traffic at all) settles at once.
+		/// report (no traffic at all) settles at once. Free when it counts.
 		#[pallet::call_index(1)]
 		#[pallet::weight(T::WeightInfo::reveal().saturating_add(Pallet::<T>::settle_weight()))]
 		pub fn reveal(
@@ -793,17 +796,17 @@ pub mod pallet {
 						if digest == traffic::report_end(&Self::genesis_hash(), period) {
 							// Nothing to stream: no node and no client had traffic.
 							Self::finish(period, &report);
-							return Ok(PostDispatchInfo::default());
+							return Ok(Pays::No.into());
 						}
 					}
 				},
 			}
 			Reports::<T>::insert(period, report);
-			Ok(Some(T::WeightInfo::reveal()).into())
+			Ok((Some(T::WeightInfo::reveal()), Pays::No).into())
 		}
 
 		/// Stream the next chunk of the accepted report, with the link of the chunk after
-		/// it. The last chunk settles the period.
+		/// it. The last chunk settles the period. Free when it is the accepted report's.
 		#[pallet::call_index(2)]
 		#[pallet::weight(
 			Pallet::<T>::chunk_weight(entries).saturating_add(Pallet::<T>::settle_weight())
@@ -833,7 +836,7 @@ pub mod pallet {
 			// breaks fails the period (the call itself succeeds).
 			if let Err(reason) = Self::apply_chunk(period, stream, &entries, params.top_nodes) {
 				Self::fail(period, FailReason::Invalid(reason));
-				return Ok(Some(chunk_weight).into());
+				return Ok((Some(chunk_weight), Pays::No).into());
 			}
 			stream.expected = next;
 			stream.chunks = stream.chunks.saturating_add(1);
@@ -845,10 +848,10 @@ pub mod pallet {
 			});
 			if next != traffic::report_end(&Self::genesis_hash(), period) {
 				Reports::<T>::insert(period, report);
-				return Ok(Some(chunk_weight).into());
+				return Ok((Some(chunk_weight), Pays::No).into());
 			}
 			Self::finish(period, &report);
-			Ok(PostDispatchInfo::default())
+			Ok(Pays::No.into())
 		}
 
 		/// Claim matured rewards. Debts recorded by the node registry are paid (burned) first.

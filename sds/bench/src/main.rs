@@ -40,6 +40,15 @@ struct Args {
 	/// Only measure the baselines and hash candidates.
 	#[arg(long)]
 	baselines_only: bool,
+	/// Also put and get through the meta nodes of the network whose chain RPC this is (the
+	/// local network of `scripts/start-local-network.sh`: ws://127.0.0.1:9944), next to the
+	/// direct data-plane figures of the same run.
+	#[arg(long)]
+	chain: Option<String>,
+	/// The account that stores and downloads through the meta nodes (needs balance for the
+	/// storage fee and reserved download credit; the start script gives //Alice//stash both).
+	#[arg(long, default_value = "//Alice//stash")]
+	account: String,
 }
 
 fn bin(name: &str) -> Result<PathBuf> {
@@ -61,10 +70,10 @@ fn mbps(bytes: u64, secs: f64) -> f64 {
 	bytes as f64 / 1e6 / secs
 }
 
-/// Runs a command to completion; returns seconds and the child's peak RSS in KiB (its
-/// VmHWM, sampled every 20 ms while it runs; `ru_maxrss` would include the forking
-/// parent's memory).
-fn run_measured(cmd: &mut Command) -> Result<(f64, u64, String)> {
+/// Runs a command to completion; returns seconds, the child's peak RSS in KiB (its VmHWM,
+/// sampled every 20 ms while it runs; `ru_maxrss` would include the forking parent's memory)
+/// and its standard output and error.
+fn run_measured(cmd: &mut Command) -> Result<(f64, u64, String, String)> {
 	let t = Instant::now();
 	let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
 	let pid = child.id();
@@ -91,7 +100,12 @@ fn run_measured(cmd: &mut Command) -> Result<(f64, u64, String)> {
 			String::from_utf8_lossy(&out.stderr)
 		);
 	}
-	Ok((secs, peak, String::from_utf8_lossy(&out.stdout).into_owned()))
+	Ok((
+		secs,
+		peak,
+		String::from_utf8_lossy(&out.stdout).into_owned(),
+		String::from_utf8_lossy(&out.stderr).into_owned(),
+	))
 }
 
 fn peak_rss_kib(pid: u32) -> u64 {
@@ -284,7 +298,7 @@ fn main() -> Result<()> {
 	]);
 	put1.args(["--parallel", &args.parallel.to_string(), "--replicas", "1", "--node", &solo.1]);
 	put1.arg("put").arg(&input).arg("/bench.bin");
-	let (put1_s, _, _) = run_measured(&mut put1)?;
+	let (put1_s, _, _, _) = run_measured(&mut put1)?;
 	let upload1 = mbps(size, put1_s);
 	drop(solo);
 	let _ = std::fs::remove_dir_all(dir.join("solo"));
@@ -292,17 +306,23 @@ fn main() -> Result<()> {
 	let mut put = Command::new(&sds);
 	base(&mut put);
 	put.arg("put").arg(&input).arg("/bench.bin");
-	let (put_s, put_rss, _) = run_measured(&mut put)?;
+	let (put_s, put_rss, _, _) = run_measured(&mut put)?;
 	let upload = mbps(size, put_s);
 	drop_caches();
 	let output = dir.join("output.bin");
 	let mut get = Command::new(&sds);
 	base(&mut get);
 	get.args(["get", "/bench.bin"]).arg(&output);
-	let (get_s, get_rss, _) = run_measured(&mut get)?;
+	let (get_s, get_rss, _, _) = run_measured(&mut get)?;
 	let download = mbps(size, get_s);
 	let rn_rss: Vec<u64> = rns.iter().map(|r| peak_rss_kib(r.0.id())).collect();
 	let same = std::fs::read(&input).ok() == std::fs::read(&output).ok();
+	let _ = std::fs::remove_file(&output);
+	drop(rns);
+	let through_meta = match &args.chain {
+		Some(chain) => Some(through_meta(&args, chain, &sds, &input, &dir, size)?),
+		None => None,
+	};
 
 	let limit3 = dd / 3.0;
 	let read_limit = read.min(hash);
@@ -332,16 +352,99 @@ fn main() -> Result<()> {
 	println!("  upload, 1 replica         {upload1:8.1} MB/s   (3 replicas take {:.2}x its time; store-and-forward would take ~3x)", put_s / put1_s);
 	println!("  download, verified        {download:8.1} MB/s   {:5.0}% of min(read, hash) (goal >= 60%), {:.0}% of the CPU ceiling", 100.0 * download / read_limit, 100.0 * download / ceiling);
 	println!("  download identical        {same}");
+	if let Some(m) = &through_meta {
+		println!(
+			"sds through the meta nodes ({}; 3 holders, same slice size and parallelism)",
+			m.chain
+		);
+		println!(
+			"  upload, 3 replicas        {:8.1} MB/s   {:5.1}% of the direct upload (goal >= 95%); placement, transfer, acks",
+			m.upload,
+			100.0 * m.upload / upload
+		);
+		println!(
+			"  upload + on-chain record  {:8.1} s      (until the chain finalized the file record)",
+			m.recorded_s
+		);
+		println!(
+			"  download, verified        {:8.1} MB/s   {:5.1}% of the direct download (goal >= 95%); stat, tickets, transfer",
+			m.download,
+			100.0 * m.download / download
+		);
+		println!("  download identical        {}", m.same);
+	}
 	println!("peak RSS (goal <= 256 MiB each)");
 	println!("  sds put                   {:8.1} MiB", put_rss as f64 / 1024.0);
 	println!("  sds get                   {:8.1} MiB", get_rss as f64 / 1024.0);
 	for (i, r) in rn_rss.iter().enumerate() {
 		println!("  stratos-rn {i}              {:8.1} MiB", *r as f64 / 1024.0);
 	}
-	drop(rns);
 	let _ = std::fs::remove_dir_all(&dir);
-	if !same {
+	if !same || through_meta.is_some_and(|m| !m.same) {
 		bail!("the downloaded file differs from the input");
 	}
 	Ok(())
+}
+
+/// Figures of a put and get through real meta nodes.
+struct ThroughMeta {
+	chain: String,
+	upload: f64,
+	recorded_s: f64,
+	download: f64,
+	same: bool,
+}
+
+/// Puts `input` through the meta nodes of the network at `chain`, gets it back into a fresh
+/// directory, removes it again. The upload rate is the client's own figure (placement,
+/// pipelined transfer, signed acks, completion); recording on chain is timed apart.
+fn through_meta(
+	args: &Args,
+	chain: &str,
+	sds: &Path,
+	input: &Path,
+	dir: &Path,
+	size: u64,
+) -> Result<ThroughMeta> {
+	let remote = format!(
+		"/sds-bench/{}.bin",
+		std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis()
+	);
+	let sds_cmd = |home: &str| {
+		let mut c = Command::new(sds);
+		c.arg("--home").arg(dir.join(home)).args(["--quiet", "--slice-size", &args.slice_size]);
+		c.args(["--parallel", &args.parallel.to_string()]);
+		c.args(["--chain", chain, "--account", &args.account]);
+		c
+	};
+	drop_caches();
+	let mut put = sds_cmd("meta-client");
+	put.arg("put").arg(input).arg(&remote);
+	let (recorded_s, _, _, err) = run_measured(&mut put)?;
+	// "uploaded N bytes in S s (R MB/s); waiting for the chain to record it"
+	let upload_s: f64 = err
+		.lines()
+		.find_map(|l| l.strip_prefix(&format!("uploaded {size} bytes in ")))
+		.and_then(|rest| rest.split(' ').next())
+		.and_then(|secs| secs.parse().ok())
+		.with_context(|| format!("sds put did not report its upload time: {err}"))?;
+	drop_caches();
+	let output = dir.join("meta-output.bin");
+	let mut get = sds_cmd("meta-client-2");
+	get.arg("get").arg(&remote).arg(&output);
+	let (get_s, _, _, _) = run_measured(&mut get)?;
+	let same = std::fs::read(input).ok() == std::fs::read(&output).ok();
+	let _ = std::fs::remove_file(&output);
+	let mut rm = sds_cmd("meta-client");
+	rm.arg("rm").arg(&remote);
+	if let Err(e) = run_measured(&mut rm) {
+		eprintln!("could not remove {remote} again: {e}");
+	}
+	Ok(ThroughMeta {
+		chain: chain.to_string(),
+		upload: mbps(size, upload_s),
+		recorded_s,
+		download: mbps(size, get_s),
+		same,
+	})
 }

@@ -13,11 +13,8 @@ use crate::{
 	raft::{raft_id, reconcile_membership, FinalizedBlock, Replica},
 };
 use futures::StreamExt;
-use std::{
-	collections::{BTreeMap, BTreeSet},
-	time::Duration,
-};
-use stratos_chain_client::{ChainClient, FileEvent, NodeKind, NodeStatus};
+use std::collections::{BTreeMap, BTreeSet};
+use stratos_chain_client::{ChainClient, FileEvent, FileVote, NodeKind, NodeStatus};
 use stratos_primitives::{FileId, NodeId};
 use subxt::utils::AccountId32;
 use subxt_signer::sr25519::Keypair;
@@ -131,8 +128,9 @@ async fn lead_block(
 	Ok(())
 }
 
-/// Votes `vote_create_file` for every completed upload this node has not voted yet. Woken
-/// after each finalized block.
+/// Votes `vote_create_file` for every completed upload this node has not voted yet, all of
+/// them at once (batched and pipelined: [`ChainClient::vote_batched`]). Woken after each
+/// finalized block.
 pub async fn vote_loop(
 	chain: ChainClient,
 	replica: Replica,
@@ -164,28 +162,106 @@ pub async fn vote_loop(
 				})
 				.collect::<Vec<_>>()
 		});
+		let mut votes = Vec::with_capacity(pending.len());
 		for (owner, file_id, size, slices, holders) in pending {
-			let Some(holders) = holders else {
-				tracing::warn!(%file_id, "a holder left the registry; not voting");
-				voted.insert((owner, file_id));
-				continue;
-			};
-			match chain
-				.vote_create_file(&account, &AccountId32(owner), &file_id, size, slices, &holders)
-				.await
-			{
-				Ok(outcome) => {
-					tracing::info!(%file_id, ?outcome, "voted to record the file");
+			match holders {
+				Some(holders) => votes.push(FileVote::Create {
+					owner: AccountId32(owner),
+					file_id,
+					size,
+					slices,
+					holders,
+				}),
+				None => {
+					tracing::warn!(%file_id, "a holder left the registry; not voting");
 					voted.insert((owner, file_id));
 				},
-				Err(e) if matches!(e.rejection(), Some("AlreadyVoted" | "FileExists")) => {
-					voted.insert((owner, file_id));
+			}
+		}
+		if votes.is_empty() {
+			continue;
+		}
+		let outcomes = match chain.vote_batched(&account, &votes).await {
+			Ok(o) => o,
+			Err(e) => {
+				tracing::warn!(votes = votes.len(), error = %e, "voting failed; retrying after the next block");
+				continue;
+			},
+		};
+		for (vote, outcome) in votes.iter().zip(outcomes) {
+			let FileVote::Create { owner, file_id, .. } = vote else { continue };
+			match outcome {
+				Ok(()) => {
+					tracing::info!(%file_id, "voted to record the file");
+					voted.insert((owner.0, *file_id));
+				},
+				Err(e) if matches!(e.as_str(), "AlreadyVoted" | "FileExists") => {
+					voted.insert((owner.0, *file_id));
 				},
 				Err(e) => {
-					tracing::warn!(%file_id, error = %e, "vote_create_file failed; retrying after the next block");
-					tokio::time::sleep(Duration::from_secs(1)).await;
+					tracing::warn!(%file_id, error = %e, "vote_create_file refused; retrying after the next block");
 				},
 			}
 		}
 	}
 }
+
+/// Settles stored files' fees once per storage period (the leader only): in the first
+/// finalized block of a new period it lists the files paid through an earlier one and calls
+/// `settle_storage` for each, pipelined. Holders are paid, and files whose owners cannot
+/// pay move through their grace period to `FileExpired` without anyone having to ask.
+pub async fn settle_loop(
+	chain: ChainClient,
+	replica: Replica,
+	account: Keypair,
+	mut blocks: watch::Receiver<FinalizedBlock>,
+) {
+	let mut settled: Option<u32> = None;
+	while blocks.changed().await.is_ok() {
+		let b = *blocks.borrow_and_update();
+		if replica.state() != openraft::ServerState::Leader {
+			continue;
+		}
+		let period = match chain.storage_period_at(b.hash, b.number).await {
+			Ok(p) => p,
+			Err(e) => {
+				tracing::warn!(error = %e, "cannot read the storage period");
+				continue;
+			},
+		};
+		if settled == Some(period) {
+			continue;
+		}
+		let due = match chain.files_due_at(b.hash, b.number).await {
+			Ok((_, due)) => due,
+			Err(e) => {
+				tracing::warn!(error = %e, "cannot list the files due");
+				continue;
+			},
+		};
+		let mut failed = 0usize;
+		for chunk in due.chunks(SETTLE_CHUNK) {
+			match chain.settle_storage_many(&account, chunk).await {
+				Ok(outcomes) => {
+					for ((_, file_id), r) in chunk.iter().zip(outcomes) {
+						if let Err(e) = r {
+							failed += 1;
+							tracing::warn!(%file_id, error = %e, "settle_storage failed");
+						}
+					}
+				},
+				Err(e) => {
+					failed += chunk.len();
+					tracing::warn!(error = %e, "settle_storage submission failed");
+				},
+			}
+		}
+		tracing::info!(period, files = due.len(), failed, "storage fees settled for the period");
+		if failed == 0 {
+			settled = Some(period);
+		}
+	}
+}
+
+/// Settlements submitted together.
+const SETTLE_CHUNK: usize = 64;

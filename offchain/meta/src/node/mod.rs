@@ -88,6 +88,12 @@ pub async fn run(cfg: config::Config) -> Result<()> {
 	}
 
 	let (blocks_tx, blocks_rx) = watch::channel(FinalizedBlock { number, hash });
+	tokio::spawn(follow::settle_loop(
+		chain.clone(),
+		replica.clone(),
+		cfg.account.clone(),
+		blocks_rx.clone(),
+	));
 	tokio::spawn(ElectionDriver::new(replica.clone(), cfg.account_pair.clone(), blocks_rx).run());
 	let (del_tx, mut del_rx) = mpsc::unbounded_channel::<follow::DeleteOrders>();
 	let (vote_tx, vote_rx) = mpsc::unbounded_channel::<()>();

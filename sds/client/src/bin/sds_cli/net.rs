@@ -14,7 +14,8 @@ use std::{
 	path::PathBuf,
 	time::{Duration, Instant},
 };
-use stratos_chain_client::{ChainClient, NodeKind, NodeStatus};
+use stratos_chain_client::{ChainClient, NodeKind, NodeStatus, StorageAccount};
+use subxt::utils::AccountId32;
 
 /// One STOS in plancks (12 decimals).
 const STOS: u128 = 1_000_000_000_000;
@@ -37,6 +38,59 @@ fn signer(cli: &Cli, home: &Path) -> Result<subxt_signer::sr25519::Keypair> {
 		.ok_or_else(|| anyhow!("account file {} does not hold a 32-byte hex seed", p.display()))?;
 	subxt_signer::sr25519::Keypair::from_secret_key(seed)
 		.map_err(|e| anyhow!("account file {}: {e}", p.display()))
+}
+
+/// `sds status` warns when the balance pays for fewer storage periods than this.
+const WARN_PERIODS: u128 = 3;
+
+fn stos(plancks: u128) -> String {
+	format!("{}.{:04}", plancks / STOS, (plancks % STOS) / (STOS / 10_000))
+}
+
+/// What `sds status` says about the account's stored files: a summary line and warnings
+/// when files are close to expiry (fees unpaid, or the balance running out soon).
+fn storage_report(a: &StorageAccount) -> (String, Vec<String>) {
+	let per = a.fee_per_period();
+	let summary = format!(
+		"storage: {} files on chain, {} STOS per storage period ({} blocks), balance {} STOS",
+		a.files.len(),
+		stos(per),
+		a.period_blocks,
+		stos(a.free)
+	);
+	let mut warnings = Vec::new();
+	let Some(covered) = a.periods_covered() else { return (summary, warnings) };
+	// A file expires when it is settled more than `grace_periods` periods unpaid.
+	let expiry_block = |paid_through: u32| {
+		let period = u64::from(paid_through) + u64::from(a.grace_periods) + 1;
+		(period * u64::from(a.period_blocks)).saturating_sub(u64::from(a.block))
+	};
+	let due = a.due();
+	if due > a.free {
+		let first = a
+			.files
+			.iter()
+			.filter(|f| f.paid_through < a.period)
+			.min_by_key(|f| f.paid_through)
+			.map(|f| (f.file_id, expiry_block(f.paid_through)));
+		if let Some((id, blocks)) = first {
+			warnings.push(format!(
+				"the balance does not cover the {} STOS of fees due: unpaid files expire after {} \
+				 periods, the first ({id}) in about {blocks} blocks. Add funds to keep them.",
+				stos(due),
+				a.grace_periods
+			));
+		}
+	} else if covered < WARN_PERIODS {
+		let out = a.period as u128 + covered;
+		let blocks = expiry_block(out.min(u32::MAX as u128) as u32);
+		warnings.push(format!(
+			"the balance pays for only {covered} more storage period(s); then your {} files \
+			 go unpaid and expire in about {blocks} blocks. Add funds to keep them.",
+			a.files.len()
+		));
+	}
+	(summary, warnings)
 }
 
 fn parse_stos(s: &str) -> Result<u128> {
@@ -119,7 +173,7 @@ pub async fn run(cli: &Cli, home: &Path) -> Result<()> {
 			let up = client.put(file, &remote, &b).await?;
 			b.finish_and_clear();
 			let secs = t.elapsed().as_secs_f64();
-			eprintln!("uploaded {size} bytes in {secs:.1} s ({:.1} MB/s); waiting for the chain to record it", mbps(size, t));
+			eprintln!("uploaded {size} bytes in {secs:.2} s ({:.1} MB/s); waiting for the chain to record it", mbps(size, t));
 			let block = client.wait_recorded(&remote, Duration::from_secs(120)).await?;
 			println!(
 				"stored {remote}: file id {} ({size} bytes, {} holders), recorded on chain in block {block}",
@@ -237,6 +291,12 @@ pub async fn run(cli: &Cli, home: &Path) -> Result<()> {
 				s.applied
 			);
 			println!("ledger period {}, {} files in the index", s.ledger_period, s.files);
+			let account = chain.storage_account(&AccountId32(me)).await?;
+			let (summary, warnings) = storage_report(&account);
+			println!("{summary}");
+			for w in warnings {
+				println!("WARNING: {w}");
+			}
 			for n in &s.nodes {
 				println!(
 					"  resource node {} [{}] {}{}, free {} bytes, uptime {:.1} %, {} slices, last heard {}",
@@ -323,6 +383,50 @@ async fn credit(
 #[cfg(test)]
 mod tests {
 	use super::*;
+
+	fn account(free: u128, files: &[(u64, u32)]) -> StorageAccount {
+		StorageAccount {
+			block: 1050,
+			period: 10,
+			period_blocks: 100,
+			grace_periods: 2,
+			files: files
+				.iter()
+				.enumerate()
+				.map(|(i, (fee, paid_through))| stratos_chain_client::StoredFile {
+					file_id: stratos_primitives::FileId([i as u8; 32]),
+					size: 1 << 30,
+					paid_through: *paid_through,
+					fee: u128::from(*fee) * STOS,
+				})
+				.collect(),
+			free: free * STOS,
+		}
+	}
+
+	#[test]
+	fn status_warns_of_files_close_to_expiry() {
+		// Nothing stored: nothing to warn of.
+		assert!(storage_report(&account(0, &[])).1.is_empty());
+		// 100 periods paid for: quiet.
+		let (summary, w) = storage_report(&account(200, &[(1, 10), (1, 11)]));
+		assert!(summary.contains("2 files on chain, 2.0000 STOS per storage period"), "{summary}");
+		assert!(w.is_empty(), "{w:?}");
+		// Two periods left: warned, with the expiry (period 10 + 2 + 2 + 1 = 15 → block 1500).
+		let w = storage_report(&account(5, &[(1, 10), (1, 11)])).1;
+		assert_eq!(w.len(), 1);
+		assert!(
+			w[0].contains("only 2 more storage period(s)") && w[0].contains("about 450 blocks"),
+			"{w:?}"
+		);
+		// Fees due and not payable: the oldest unpaid file expires first (period 8 + 3 = 11).
+		let w = storage_report(&account(1, &[(1, 9), (1, 8)])).1;
+		assert_eq!(w.len(), 1);
+		assert!(
+			w[0].contains("3.0000 STOS of fees due") && w[0].contains("about 50 blocks"),
+			"{w:?}"
+		);
+	}
 
 	#[test]
 	fn stos_amounts_parse_exactly() {
