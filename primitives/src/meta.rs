@@ -8,6 +8,9 @@
 //!   for which owner, until when. A resource node refuses puts without one.
 //! * [`DownloadTicket`]: a meta node's signed permission for one client to fetch a byte range
 //!   of one slice from one named holder in one ledger period, until a block.
+//! * [`FileManifest`]: what a holder keeps of each file it holds (slices in order, the path
+//!   it was uploaded to), so the meta nodes' index can be rebuilt from the chain's file
+//!   records and the holders when every meta node lost its disk.
 //! * [`task_id`] and [`ticket_holder`]: nobody chooses a ticket's task id or its holder; both
 //!   are hashes of data in the replicated log and on the finalized chain, so every auditor
 //!   recomputes them.
@@ -16,7 +19,7 @@
 //! so no signature stands for another kind of message or another chain.
 
 use crate::{hash, FileId, Hash, NodeId, SliceHash, TaskId};
-use alloc::vec::Vec;
+use alloc::{string::String, vec::Vec};
 use codec::{Decode, DecodeWithMemTracking, Encode};
 use scale_info::TypeInfo;
 use sp_core::{ed25519, sr25519};
@@ -491,5 +494,41 @@ mod tests {
 		assert!(!verify_client_request(&G, &acct, 5, b"mkdir /b", &sig));
 		assert!(!verify_client_request(&[0; 32], &acct, 5, b"mkdir /a", &sig));
 		assert!(!verify_client_request(&G, &[4; 32], 5, b"mkdir /a", &sig));
+	}
+}
+
+/// What a holder keeps of a file it holds, handed to it by the meta nodes once the upload
+/// completed. Holders answer the meta nodes' `rebuild-index` with their manifests; the file
+/// id binds the slices, so a manifest that does not hash to it is worthless.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct FileManifest {
+	/// The owner's account.
+	pub owner: [u8; 32],
+	/// The file id (Merkle root over the slices).
+	pub file_id: FileId,
+	/// Bytes.
+	pub size: u64,
+	/// Slice size (every slice but the last has it).
+	pub slice_size: u64,
+	/// Slice hashes in order.
+	pub slices: Vec<SliceHash>,
+	/// The path the owner uploaded it to (renames later are not reflected).
+	pub path: String,
+}
+
+impl FileManifest {
+	/// Slice count, slice lengths and Merkle root agree with size and file id.
+	pub fn is_consistent(&self) -> bool {
+		if self.slice_size == 0 || self.size == 0 {
+			return false;
+		}
+		if self.slices.len() as u64 != self.size.div_ceil(self.slice_size) {
+			return false;
+		}
+		let leaves = self.slices.iter().enumerate().map(|(i, s)| {
+			let start = i as u64 * self.slice_size;
+			((self.size - start).min(self.slice_size), s.0)
+		});
+		crate::merkle::root_of(leaves) == self.file_id.0
 	}
 }

@@ -5,7 +5,7 @@
 //! or [`ChainClient::subscribe_finalized`]), so a caller reads everything it needs at one
 //! block and all replicas that read at that block see the same state.
 
-use crate::{node_from_rt, runtime, ChainClient, Error, Node, Result};
+use crate::{node_from_rt, runtime, ChainClient, Error, FileInfo, Node, Result};
 use std::pin::Pin;
 use stratos_primitives::FileId;
 use subxt::{
@@ -261,6 +261,31 @@ impl ChainClient {
 			files,
 			free: account.data.free,
 		})
+	}
+
+	/// Every file the chain records at block `hash`: (owner, file id, record), in storage
+	/// order.
+	pub async fn files_at(&self, hash: [u8; 32]) -> Result<Vec<(AccountId32, FileId, FileInfo)>> {
+		let at = self.at(hash).await?;
+		let mut entries =
+			at.storage().entry(runtime::storage().file_registry().files())?.iter(()).await?;
+		let mut out = Vec::new();
+		while let Some(kv) = entries.next().await {
+			let kv = kv?;
+			let (owner, file_id) = kv.key()?.decode()?;
+			let r = kv.value().decode()?;
+			out.push((
+				owner,
+				FileId(file_id.0),
+				FileInfo {
+					size: r.size,
+					slices: r.slices,
+					holders: r.holders.0,
+					paid_through: r.paid_through,
+				},
+			));
+		}
+		Ok(out)
 	}
 
 	/// The storage period block `number` (with hash `hash`) is in.

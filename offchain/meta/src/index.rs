@@ -17,10 +17,13 @@
 //!   (being voted on chain, or recorded at a block) and how many paths name it;
 //! * per resource node the slices placed on it (reference-counted, so a slice shared by two
 //!   files is dropped only with the last) and its health from heartbeats;
-//! * pending uploads (placements not yet completed) and outstanding download tickets.
+//! * pending uploads (placements not yet completed), completed ones (so holders learn what
+//!   became of the slices they took, and keep the file's manifest), and outstanding
+//!   download tickets.
 
 pub use sds_core::meta_api::{
-	FileRecord, FileStatus, Heartbeat, Inode, NsOp, PlaceRequest, Signed, TicketRequest,
+	FileRecord, FileStatus, Heartbeat, Inode, NsOp, PlaceRequest, RestoredFile, Signed,
+	TicketRequest, UploadFate,
 };
 
 use crate::{
@@ -136,6 +139,9 @@ pub enum Command {
 		/// File.
 		file_id: FileId,
 	},
+	/// Files recovered from the chain's records and the holders' manifests (`stratos-meta
+	/// rebuild-index`), checked against the chain by the meta node that wrote the entry.
+	Restore(Vec<RestoredFile>),
 	/// Issue download tickets. `reserved` and `reserve_unlocks_at` are the client's reserved
 	/// credit and its unlock block at the entry's chain view, read by the leader.
 	Tickets {
@@ -222,6 +228,8 @@ pub enum Response {
 	DeleteOrders(Vec<(NodeId, Vec<SliceHash>)>),
 	/// Placements that lapsed.
 	Expired(Vec<TaskId>),
+	/// Files restored: how many were new.
+	Restored(u32),
 }
 
 /// An entry in a directory listing.
@@ -246,6 +254,9 @@ pub struct State {
 	pub tickets: BTreeMap<Account, BTreeMap<TaskId, Outstanding>>,
 	/// Last nonce per account.
 	pub nonces: BTreeMap<Account, u64>,
+	/// Completed uploads: task → (owner, file id, path uploaded to), so holders learn what
+	/// became of the slices they took ([`Index::upload_fate`]). Gone with the file.
+	pub completed: BTreeMap<TaskId, (Account, FileId, String)>,
 }
 
 /// The index: its state plus the derived existence filter.
@@ -292,6 +303,25 @@ impl Index {
 		} else {
 			self.state.paths.insert(key, inode);
 		}
+	}
+
+	/// Like `mkdir -p`: creates `path` and its missing ancestors; an existing directory is
+	/// fine, a file on the way is not (verified before anything is written).
+	fn mkdir_p(&mut self, owner: &Account, path: &NsPath) -> Result<()> {
+		let mut missing = Vec::new();
+		let mut p = path.clone();
+		while !p.is_root() {
+			match self.lookup(owner, &p) {
+				Some(Inode::Dir) => break,
+				Some(Inode::File(_)) => return Err(Error::WrongKind(format!("{p}: is a file"))),
+				None => missing.push(p.clone()),
+			}
+			p = p.parent();
+		}
+		for p in missing {
+			self.add_path((*owner, p.as_str().to_string()), Inode::Dir);
+		}
+		Ok(())
 	}
 
 	fn remove_path(&mut self, key: &(Account, String)) -> Option<Inode> {
@@ -419,6 +449,7 @@ impl Index {
 				self.apply_recorded(owner, file_id, *block)
 			},
 			Command::Dropped { owner, file_id } => self.apply_dropped(owner, file_id),
+			Command::Restore(files) => Ok(Response::Restored(self.apply_restore(files))),
 			Command::Tickets { req, reserved, reserve_unlocks_at, issuer } => {
 				self.check_request(req)?;
 				let r =
@@ -503,26 +534,7 @@ impl Index {
 		match op {
 			NsOp::Mkdir { path } => {
 				let path = NsPath::parse(path)?;
-				// Verify first: every existing ancestor is a directory.
-				let mut missing = Vec::new();
-				let mut p = path.clone();
-				while !p.is_root() {
-					match self.lookup(owner, &p) {
-						Some(Inode::Dir) => break,
-						Some(Inode::File(_)) => {
-							return Err(Error::WrongKind(format!("{p}: is a file")))
-						},
-						None => missing.push(p.clone()),
-					}
-					p = p.parent();
-				}
-				// Like `mkdir -p`: an existing directory is fine.
-				if missing.is_empty() {
-					return Ok(Response::Done);
-				}
-				for p in missing {
-					self.add_path((*owner, p.as_str().to_string()), Inode::Dir);
-				}
+				self.mkdir_p(owner, &path)?;
 				Ok(Response::Done)
 			},
 			NsOp::Mv { from, to } => {
@@ -735,6 +747,7 @@ impl Index {
 			}
 		}
 		let up = self.state.uploads.remove(task).expect("checked above");
+		self.state.completed.insert(*task, (owner, file_id, up.path.clone()));
 		if let Some(existing) = self.state.files.get_mut(&(owner, file_id)) {
 			// Same content again: the new path names the existing file.
 			if let FileStatus::OnChain(_) = existing.status {
@@ -792,10 +805,97 @@ impl Index {
 		Ok(Response::Done)
 	}
 
+	fn apply_restore(&mut self, files: &[RestoredFile]) -> u32 {
+		let mut added = 0;
+		for r in files {
+			let m = &r.manifest;
+			let key = (m.owner, m.file_id);
+			if !m.is_consistent()
+				|| r.holders.is_empty()
+				|| r.holders.len() > meta::MAX_HOLDERS
+				|| self.state.files.contains_key(&key)
+			{
+				continue;
+			}
+			for h in &r.holders {
+				let held = self.state.node_slices.entry(*h).or_default();
+				for s in &m.slices {
+					*held.entry(*s).or_default() += 1;
+				}
+			}
+			// The path it was uploaded to when that is still free, else under /recovered.
+			let wanted = NsPath::parse(&m.path).ok().filter(|p| {
+				self.lookup(&m.owner, p).is_none() && self.mkdir_p(&m.owner, &p.parent()).is_ok()
+			});
+			let path = match wanted {
+				Some(p) => p,
+				None => {
+					let p =
+						NsPath::parse(&format!("/recovered/{}", m.file_id)).expect("a valid path");
+					if self.mkdir_p(&m.owner, &p.parent()).is_err() {
+						// `/recovered` is a file of the owner's: recorded, without a path.
+						self.insert_restored(r, 0);
+						added += 1;
+						continue;
+					}
+					p
+				},
+			};
+			self.insert_restored(r, 1);
+			self.add_path((m.owner, path.as_str().to_string()), Inode::File(m.file_id));
+			added += 1;
+		}
+		added
+	}
+
+	fn insert_restored(&mut self, r: &RestoredFile, links: u32) {
+		let m = &r.manifest;
+		self.state.files.insert(
+			(m.owner, m.file_id),
+			FileRecord {
+				owner: m.owner,
+				file_id: m.file_id,
+				size: m.size,
+				slice_size: m.slice_size,
+				slices: m.slices.clone(),
+				holders: r.holders.clone(),
+				status: FileStatus::OnChain(r.block),
+				links,
+				pending_path: None,
+			},
+		);
+	}
+
+	/// What became of upload `task`, as told to `asker`: only the upload's holders (for an
+	/// open upload) or the file's holders (for a completed one) learn anything.
+	pub fn upload_fate(&self, task: &TaskId, asker: &NodeId) -> UploadFate {
+		if let Some(up) = self.state.uploads.get(task) {
+			if up.auth.holders.contains(asker) {
+				return UploadFate::Pending;
+			}
+			return UploadFate::Unknown;
+		}
+		let Some((owner, file_id, path)) = self.state.completed.get(task) else {
+			return UploadFate::Unknown;
+		};
+		match self.state.files.get(&(*owner, *file_id)) {
+			Some(f) if f.holders.contains(asker) => UploadFate::Completed(meta::FileManifest {
+				owner: *owner,
+				file_id: *file_id,
+				size: f.size,
+				slice_size: f.slice_size,
+				slices: f.slices.clone(),
+				path: path.clone(),
+			}),
+			_ => UploadFate::Unknown,
+		}
+	}
+
 	fn apply_dropped(&mut self, owner: &Account, file_id: &FileId) -> Result<Response> {
 		let Some(f) = self.state.files.remove(&(*owner, *file_id)) else {
 			return Ok(Response::DeleteOrders(Vec::new()));
 		};
+		self.state.completed.retain(|_, (o, id, _)| (&*o, &*id) != (owner, file_id));
 		let linked: Vec<(Account, String)> = self
 			.state
 			.paths

@@ -525,3 +525,103 @@ impl DecodeFrom for State {
 		<State as codec::Decode>::decode(&mut &b[..]).unwrap()
 	}
 }
+
+#[test]
+fn holders_learn_what_became_of_their_uploads_and_nobody_else_does() {
+	let mut w = World::new(5);
+	let owner = w.owner_acct();
+	w.ns(NsOp::Mkdir { path: "/u".into() }).unwrap();
+	let auth = w.place("/u/f", 20 * MIB).unwrap();
+	let holder = auth.holders[0];
+	let outsider = w.nodes.iter().map(nid).find(|n| !auth.holders.contains(n)).unwrap();
+	assert_eq!(w.idx.upload_fate(&auth.task, &holder), UploadFate::Pending);
+	assert_eq!(w.idx.upload_fate(&auth.task, &outsider), UploadFate::Unknown);
+
+	let slices = slices_of(20 * MIB, 3);
+	let acks = w.acks(&auth, &slices);
+	let hashes: Vec<SliceHash> = slices.iter().map(|s| s.0).collect();
+	let rec =
+		match w.apply(Command::Complete { task: auth.task, slices: hashes.clone(), acks }).unwrap()
+		{
+			Response::Completed(r) => r,
+			r => panic!("{r:?}"),
+		};
+	let UploadFate::Completed(m) = w.idx.upload_fate(&auth.task, &holder) else {
+		panic!("a holder learns the file")
+	};
+	assert_eq!(
+		(m.owner, m.file_id, m.size, &m.slices, m.path.as_str()),
+		(owner, rec.file_id, 20 * MIB, &hashes, "/u/f")
+	);
+	assert!(m.is_consistent(), "the manifest hashes to the file id");
+	assert_eq!(w.idx.upload_fate(&auth.task, &outsider), UploadFate::Unknown);
+
+	// A placement that lapses is unknown to everyone: its holders may drop what they took.
+	let lapsed = w.place("/u/g", MIB).unwrap();
+	w.apply(Command::Tick { now_ms: 2_000 + 2 * 3_600_000 }).unwrap();
+	assert_eq!(w.idx.upload_fate(&lapsed.task, &lapsed.holders[0]), UploadFate::Unknown);
+	// Once the file is gone, so is what its upload became.
+	w.apply(Command::Recorded { owner, file_id: rec.file_id, block: 11 }).unwrap();
+	w.apply(Command::Dropped { owner, file_id: rec.file_id }).unwrap();
+	assert_eq!(w.idx.upload_fate(&auth.task, &holder), UploadFate::Unknown);
+}
+
+#[test]
+fn an_index_rebuilt_from_manifests_serves_the_files_again() {
+	let mut w = World::new(4);
+	let owner = w.owner_acct();
+	w.ns(NsOp::Mkdir { path: "/r/deep".into() }).unwrap();
+	let a = w.upload("/r/deep/a", 40 * MIB, 1);
+	let b = w.upload("/r/b", 10 * MIB, 2);
+	for f in [&a, &b] {
+		w.apply(Command::Recorded { owner, file_id: f.file_id, block: 11 }).unwrap();
+	}
+	let manifest = |f: &FileRecord, path: &str| meta::FileManifest {
+		owner,
+		file_id: f.file_id,
+		size: f.size,
+		slice_size: f.slice_size,
+		slices: f.slices.clone(),
+		path: path.into(),
+	};
+	let restored = |f: &FileRecord, path: &str| RestoredFile {
+		manifest: manifest(f, path),
+		holders: f.holders.clone(),
+		block: 30,
+	};
+
+	// Every meta node lost its disk: a fresh index, the same chain.
+	let before = w.idx.state().clone();
+	let mut fresh = World::new(4);
+	fresh.owner = w.owner.clone();
+	let mut forged = restored(&b, "/r/forged");
+	forged.manifest.slices.reverse();
+	forged.manifest.file_id = FileId([9; 32]);
+	let r = fresh
+		.apply(Command::Restore(vec![restored(&a, "/r/deep/a"), restored(&b, "/r/b"), forged]))
+		.unwrap();
+	assert_eq!(r, Response::Restored(2), "a manifest that does not hash to its id is skipped");
+	for (f, path) in [(&a, "/r/deep/a"), (&b, "/r/b")] {
+		assert_eq!(fresh.idx.lookup(&owner, &p(path)), Some(Inode::File(f.file_id)));
+		let got = fresh.idx.file_at(&owner, &p(path)).unwrap();
+		assert_eq!(
+			(&got.slices, &got.holders, got.status),
+			(&f.slices, &f.holders, FileStatus::OnChain(30))
+		);
+	}
+	assert_eq!(fresh.idx.state().node_slices, before.node_slices, "holdings are rebuilt too");
+	// Restoring again adds nothing; a path taken meanwhile sends the file to /recovered.
+	assert_eq!(
+		fresh.apply(Command::Restore(vec![restored(&a, "/r/deep/a")])).unwrap(),
+		Response::Restored(0)
+	);
+	let c = w.upload("/r/c", MIB, 3);
+	fresh.ns(NsOp::Mkdir { path: "/r/c".into() }).unwrap();
+	assert_eq!(
+		fresh.apply(Command::Restore(vec![restored(&c, "/r/c")])).unwrap(),
+		Response::Restored(1)
+	);
+	let moved = format!("/recovered/{}", c.file_id);
+	assert_eq!(fresh.idx.lookup(&owner, &p(&moved)), Some(Inode::File(c.file_id)));
+	assert_eq!(fresh.idx.lookup(&owner, &p("/r/c")), Some(Inode::Dir));
+}

@@ -4,7 +4,8 @@
 //! put 100 MiB → the file is recorded on chain with 3 holders (read back with the typed
 //! client) → get from a fresh directory verifies → `kill -9` the meta leader → `ls` and `get`
 //! still work and a new put is recorded → `rm` deletes on chain and the holders drop the
-//! slices. The resource and meta nodes use the ports the preset registered (7401–7404,
+//! slices → every meta node loses its disk → `stratos-meta rebuild-index` restores the
+//! files from the chain and the holders' manifests, and `ls` and `get` work again. The resource and meta nodes use the ports the preset registered (7401–7404,
 //! 7500–7502), so the test needs them free.
 
 use anyhow::{bail, Context, Result};
@@ -114,20 +115,7 @@ fn file_id_in(out: &str) -> FileId {
 
 /// Sum of `stratos_rn_slices` over the resource nodes' metrics endpoints.
 fn slices_held(ports: &[u16]) -> u64 {
-	ports
-		.iter()
-		.map(|p| {
-			let out = Command::new("curl")
-				.args(["-s", &format!("http://127.0.0.1:{p}/metrics")])
-				.output();
-			let text =
-				out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
-			text.lines()
-				.find_map(|l| l.strip_prefix("stratos_rn_slices "))
-				.and_then(|v| v.trim().parse::<u64>().ok())
-				.unwrap_or(0)
-		})
-		.sum()
+	metric_sum(ports, "stratos_rn_slices")
 }
 
 fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
@@ -282,6 +270,65 @@ async fn files_flow_through_the_meta_nodes_and_survive_a_leader_crash() -> Resul
 	wait_until("the holders dropping the deleted file's slices", Duration::from_secs(60), || {
 		slices_held(&metrics_ports) == before - 21
 	});
+
+	// Every meta node loses its disk. The holders learnt each completed upload's manifest;
+	// the cluster re-forms empty from the chain, `rebuild-index` restores the files.
+	wait_until("the holders keeping every upload's manifest", Duration::from_secs(60), || {
+		metric_sum(&metrics_ports, "stratos_rn_pending_uploads") == 0
+	});
+	for m in metas.iter_mut() {
+		drop(m.take());
+	}
+	for i in 0..3 {
+		std::fs::remove_dir_all(d.join(format!("meta{i}")).join("raft"))?;
+	}
+	for (i, suri) in ["//Alice", "//Bob", "//Charlie"].into_iter().enumerate() {
+		metas[i] = Some(spawn(d, &format!("meta{i}-after"), &meta_bin, &meta_args(i, suri)?)?);
+	}
+	wait_until("the emptied cluster leading again", Duration::from_secs(120), || {
+		let o = sds.run(&home, &work, &["status"]);
+		let s = String::from_utf8_lossy(&o.stdout);
+		o.status.success() && !s.contains("leader unknown") && s.contains("0 files in the index")
+	});
+	let o = sds.run(&home, &work, &["ls", "/e2e"]);
+	assert!(!o.status.success(), "the index is empty: {}", String::from_utf8_lossy(&o.stdout));
+	let out = Command::new(&meta_bin)
+		.args(["--chain", &url, "--node-key-suri", "//Bob", "--data-dir"])
+		.arg(d.join("rebuild"))
+		.arg("rebuild-index")
+		.output()?;
+	let text = String::from_utf8_lossy(&out.stdout);
+	assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+	assert!(
+		text.contains("2 files on chain, 2 restored (2 new to the index), 0 without"),
+		"{text}"
+	);
+	let ls = sds.ok(&home, &work, &["ls", "/e2e"]);
+	assert!(
+		ls.contains("small.bin") && ls.contains("after.bin") && !ls.contains("big.bin"),
+		"{ls}"
+	);
+	let rebuilt = d.join("rebuilt");
+	sds.ok(&home, &rebuilt, &["get", "/e2e/after.bin"]);
+	assert_eq!(std::fs::read(rebuilt.join("after.bin"))?, std::fs::read(&after)?);
 	drop(procs);
 	Ok(())
+}
+
+/// Sum of a gauge over the resource nodes' metrics endpoints.
+fn metric_sum(ports: &[u16], name: &str) -> u64 {
+	ports
+		.iter()
+		.map(|p| {
+			let out = Command::new("curl")
+				.args(["-s", &format!("http://127.0.0.1:{p}/metrics")])
+				.output();
+			let text =
+				out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+			text.lines()
+				.find_map(|l| l.strip_prefix(&format!("{name} ")))
+				.and_then(|v| v.trim().parse::<u64>().ok())
+				.unwrap_or(u64::MAX)
+		})
+		.fold(0u64, |a, b| a.saturating_add(b))
 }

@@ -5,7 +5,10 @@
 use anyhow::{Context, Result};
 use futures::StreamExt;
 use sds_core::{
-	meta_api::{self, Heartbeat, MetaRequest, MetaResponse, META_PROTOCOL},
+	meta_api::{
+		self, Heartbeat, HolderRequest, HolderResponse, MetaRequest, MetaResponse, UploadFate,
+		HOLDER_PROTOCOL, META_PROTOCOL,
+	},
 	wire::Hop,
 };
 use sds_net::Host;
@@ -134,6 +137,116 @@ pub async fn heartbeats(host: Host, store: Arc<Store>, gate: Arc<ChainGate>, max
 			tracing::warn!("no meta node answered the heartbeat");
 		}
 	}
+}
+
+/// How often the node asks the meta nodes about uploads it took slices for.
+pub const UPLOADS_EVERY: Duration = Duration::from_secs(10);
+
+/// Asks one meta node after another until one answers `req`.
+async fn ask_metas(host: &Host, gate: &ChainGate, req: &MetaRequest) -> Option<MetaResponse> {
+	let bytes = meta_api::encode(req.clone());
+	for hop in gate.metas() {
+		match host.request(&hop, META_PROTOCOL, &bytes, Duration::from_secs(10)).await {
+			Ok(answer) => match meta_api::decode::<MetaResponse>(&answer) {
+				Ok(MetaResponse::Error { message, .. }) => {
+					tracing::debug!(meta = %hop.node, %message, "a meta node refused");
+				},
+				Ok(r) => return Some(r),
+				Err(e) => tracing::warn!(meta = %hop.node, error = %e, "undecodable answer"),
+			},
+			Err(e) => tracing::debug!(meta = %hop.node, error = %e, "meta node unreachable"),
+		}
+	}
+	None
+}
+
+/// Settles the uploads this node took slices for: a completed upload leaves its file's
+/// manifest (kept for `stratos-meta rebuild-index`); one the meta nodes do not know
+/// `ttl_blocks` finalized blocks after its authorisation expired never completed, and its
+/// slices that nothing else needs are dropped.
+pub async fn uploads(host: Host, store: Arc<Store>, gate: Arc<ChainGate>, ttl_blocks: u32) {
+	loop {
+		tokio::time::sleep(UPLOADS_EVERY).await;
+		let pending = match tokio::task::block_in_place(|| store.pending()) {
+			Ok(p) => p,
+			Err(e) => {
+				tracing::error!(error = %e, "cannot read the pending uploads");
+				continue;
+			},
+		};
+		let finalized = sds_net::Gate::finalized(gate.as_ref());
+		for (task, p) in pending {
+			match ask_metas(&host, &gate, &MetaRequest::UploadFate { task }).await {
+				Some(MetaResponse::UploadFate(UploadFate::Completed(m))) => {
+					match tokio::task::block_in_place(|| store.complete_pending(&task, &m)) {
+						Ok(()) => {
+							tracing::info!(%task, file = %m.file_id, slices = m.slices.len(), "upload completed; manifest kept")
+						},
+						Err(e) => {
+							tracing::error!(%task, file = %m.file_id, error = %e, "cannot keep the file's manifest")
+						},
+					}
+				},
+				Some(MetaResponse::UploadFate(UploadFate::Unknown))
+					if finalized > p.expires_at.saturating_add(ttl_blocks) =>
+				{
+					match tokio::task::block_in_place(|| store.drop_pending(&task)) {
+						Ok(dropped) => {
+							tracing::info!(%task, dropped = dropped.len(), "upload never completed; its slices are dropped")
+						},
+						Err(e) => {
+							tracing::error!(%task, error = %e, "cannot drop an abandoned upload")
+						},
+					}
+				},
+				Some(_) => {},
+				None => {
+					tracing::debug!("no meta node answered about uploads; asking again later");
+					break;
+				},
+			}
+		}
+	}
+}
+
+/// Most bytes of manifests in one answer.
+const MANIFEST_PAGE_BYTES: usize = 16 << 20;
+
+/// Answers the active meta nodes' questions about what this node holds
+/// ([`HOLDER_PROTOCOL`]): pages of its file manifests, for `stratos-meta rebuild-index`.
+pub async fn serve_holder(host: Host, store: Arc<Store>, gate: Arc<ChainGate>) -> Result<()> {
+	let mut rx = host.serve(HOLDER_PROTOCOL, 16)?;
+	while let Some(req) = rx.recv().await {
+		let from_meta = req.peer.is_some_and(|p| sds_net::Gate::is_meta(gate.as_ref(), &p));
+		let answer = match meta_api::decode::<HolderRequest>(&req.body) {
+			Err(e) => HolderResponse::Error(e),
+			Ok(_) if !from_meta => {
+				HolderResponse::Error("only an active meta node may ask for manifests".into())
+			},
+			Ok(HolderRequest::Manifests { after, limit }) => {
+				let limit = (limit as usize).clamp(1, 4096);
+				match tokio::task::block_in_place(|| store.manifests(after, limit)) {
+					Err(e) => HolderResponse::Error(e.to_string()),
+					Ok(mut page) => {
+						// Keep the answer within the transport's message limit.
+						let mut bytes = 0usize;
+						let keep = page
+							.iter()
+							.take_while(|m| {
+								bytes += codec::Encode::encoded_size(*m);
+								bytes <= MANIFEST_PAGE_BYTES
+							})
+							.count()
+							.max(1);
+						page.truncate(keep);
+						HolderResponse::Manifests(page)
+					},
+				}
+			},
+		};
+		req.respond(meta_api::encode(answer));
+	}
+	Ok(())
 }
 
 /// Registers (or updates the address of) this resource node on chain with the operator's

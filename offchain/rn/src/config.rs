@@ -52,6 +52,10 @@ pub struct Cli {
 	/// keys, e.g. //Bob; never on a public chain).
 	#[arg(long)]
 	pub node_key_suri: Option<String>,
+	/// Finalized blocks after an upload authorisation expired before the slices of an upload
+	/// the meta nodes never saw completed are dropped (default 1800: an hour of 2 s blocks).
+	#[arg(long)]
+	pub upload_ttl_blocks: Option<u32>,
 	/// Register this node on chain (or update its address) and exit.
 	#[command(subcommand)]
 	pub command: Option<Command>,
@@ -87,6 +91,7 @@ struct FileConfig {
 	genesis_hash: Option<String>,
 	max_streams: Option<usize>,
 	chain: Option<String>,
+	upload_ttl_blocks: Option<u32>,
 }
 
 /// The resolved configuration.
@@ -103,6 +108,7 @@ pub struct Config {
 	pub print_node_id: bool,
 	pub chain: Option<String>,
 	pub node_key_suri: Option<String>,
+	pub upload_ttl_blocks: u32,
 	pub command: Option<Command>,
 }
 
@@ -154,6 +160,7 @@ impl Config {
 			print_node_id: cli.print_node_id,
 			chain: cli.chain.or(file.chain),
 			node_key_suri: cli.node_key_suri,
+			upload_ttl_blocks: cli.upload_ttl_blocks.or(file.upload_ttl_blocks).unwrap_or(1800),
 			command: cli.command,
 		})
 	}

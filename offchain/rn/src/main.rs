@@ -117,6 +117,18 @@ async fn run(cli: Cli) -> Result<()> {
 	.context("cannot start the network")?;
 	if let (Some(c), Some(g)) = (chain, gate) {
 		tokio::spawn(chain::heartbeats(host.clone(), store.clone(), g.clone(), config.max_streams));
+		tokio::spawn(chain::uploads(
+			host.clone(),
+			store.clone(),
+			g.clone(),
+			config.upload_ttl_blocks,
+		));
+		let (h, st, gg) = (host.clone(), store.clone(), g.clone());
+		tokio::spawn(async move {
+			if let Err(e) = chain::serve_holder(h, st, gg).await {
+				tracing::error!(error = %e, "holder protocol stopped");
+			}
+		});
 		tokio::spawn(async move {
 			if let Err(e) = chain::follow(c, g).await {
 				tracing::error!(error = %e, "chain follower stopped");
@@ -180,8 +192,11 @@ struct RnMetrics {
 impl RnMetrics {
 	fn register(r: &Registry) -> Result<Self> {
 		type F = fn(&sds_net::MetricsSnapshot, &sds_store::Stats) -> u64;
-		let defs: [(&str, &str, F); 11] = [
+		let defs: [(&str, &str, F); 12] = [
 			("slices", "Slices stored", |_, s| s.slices),
+			("pending_uploads", "Uploads not confirmed complete by the meta nodes yet", |_, s| {
+				s.pending_uploads
+			}),
 			("used_bytes", "Bytes stored", |_, s| s.used),
 			("capacity_bytes", "Declared capacity", |_, s| s.capacity),
 			("corrupt_slices_total", "Slices found corrupt and quarantined", |_, s| s.corrupt),

@@ -236,6 +236,63 @@ pub enum MetaRequest {
 	Tickets(Signed<TicketRequest>),
 	/// A resource node's heartbeat (the sender is authenticated by the transport).
 	Heartbeat(Heartbeat),
+	/// A holder asks what became of an upload it took slices for (answered to the upload's
+	/// holders only, authenticated by the transport).
+	UploadFate {
+		/// The upload's task id (from its authorisation).
+		task: TaskId,
+	},
+	/// Another meta node restores files into an index that lost them (`stratos-meta
+	/// rebuild-index`); only active meta nodes may send it, and every file must be recorded
+	/// on chain with these holders.
+	Restore(Vec<RestoredFile>),
+}
+
+/// A file recovered from the chain's record and a holder's manifest.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct RestoredFile {
+	/// Slices, path and owner as the holder kept them.
+	pub manifest: meta::FileManifest,
+	/// The holders the chain records.
+	pub holders: Vec<NodeId>,
+	/// The block the chain recorded the file at (or a later one it was seen at).
+	pub block: u32,
+}
+
+/// What became of an upload, as the index knows it.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum UploadFate {
+	/// Still open: the client may complete it.
+	Pending,
+	/// Completed as this file: keep the manifest.
+	Completed(meta::FileManifest),
+	/// Not known: it lapsed without completing (or never existed).
+	Unknown,
+}
+
+/// The libp2p protocol on which resource nodes answer the meta nodes' questions about what
+/// they hold (same framing and envelope as the meta API).
+pub const HOLDER_PROTOCOL: &str = "/stratos/holder/1";
+
+/// What a meta node asks a resource node.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum HolderRequest {
+	/// A page of the node's file manifests, after (owner, file id).
+	Manifests {
+		/// Where the previous page ended.
+		after: Option<(Account, FileId)>,
+		/// Most manifests in the answer.
+		limit: u32,
+	},
+}
+
+/// A resource node's answer.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum HolderResponse {
+	/// Refused (the message says why).
+	Error(String),
+	/// Manifests in key order; an empty page is the end.
+	Manifests(Vec<meta::FileManifest>),
 }
 
 /// Which Raft RPC a [`MetaRequest::Raft`] carries.
@@ -360,6 +417,15 @@ pub enum MetaResponse {
 	},
 	/// Acknowledged, nothing to report.
 	Ok,
+	/// What became of an upload.
+	UploadFate(UploadFate),
+	/// Files restored: how many were new to the index.
+	Restored {
+		/// Files added.
+		added: u32,
+		/// Log index.
+		index: u64,
+	},
 }
 
 /// Encodes a message in its envelope.

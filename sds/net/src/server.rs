@@ -272,6 +272,18 @@ async fn store_and_forward(
 		write_frame(s, &Frame::PutEnd { slice: claimed }, l).await?;
 		flush(s, l).await?;
 	}
+	// An authorised slice is pending until the meta nodes confirm its upload completed
+	// (noted before the slice is stored, so dropping another abandoned upload that shares it
+	// cannot remove it underneath this one).
+	if let Some(a) = &auth {
+		let noted = tokio::task::block_in_place(|| {
+			store.note_pending(&a.auth.task, a.auth.owner, a.auth.expires_at, claimed)
+		});
+		if let Err(e) = noted {
+			refuse(&mut up, label, store_error_code(&e), e.to_string()).await;
+			return Err(e.into());
+		}
+	}
 	let committed = tokio::task::block_in_place(|| writer.commit(claimed));
 	if let Err(e) = committed {
 		refuse(&mut up, label, store_error_code(&e), e.to_string()).await;

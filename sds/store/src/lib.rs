@@ -3,7 +3,8 @@
 //! Layout under the data directory:
 //!
 //! ```text
-//! index/               RocksDB: slice hash → (length, chunk hashes); signed receipts
+//! index/               RocksDB: slice hash → (length, chunk hashes); signed receipts;
+//!                      uploads in progress; file manifests and which slices they name
 //! slices/ab/abcd…      one file per slice, named by its hash (first byte as subdirectory)
 //! tmp/                 slices being received; emptied on open
 //! corrupt/             slices that failed verification, kept for inspection
@@ -26,7 +27,7 @@
 
 mod store;
 
-pub use store::{PutWriter, SliceMeta, Stats, Store};
+pub use store::{PendingUpload, PutWriter, SliceMeta, Stats, Store};
 
 use std::path::PathBuf;
 use stratos_primitives::SliceHash;
@@ -44,6 +45,9 @@ pub enum Error {
 		/// The OS error.
 		source: std::io::Error,
 	},
+	/// A file manifest is refused.
+	#[error("manifest refused: {0}")]
+	BadManifest(String),
 	/// The disk is full.
 	#[error(
 		"disk full while writing {0}: free space on the data directory's disk, or lower --capacity"

@@ -13,12 +13,31 @@ use std::{
 };
 use stratos_primitives::{
 	merkle::{chunk_count, chunk_hash, chunk_leaves, root_of, SliceHasher, CHUNK_SIZE},
+	meta::FileManifest,
 	receipt::SignedReceipt,
-	Hash, SliceHash,
+	FileId, Hash, SliceHash, TaskId,
 };
 
 const SLICE_PREFIX: u8 = b's';
 const RECEIPT_PREFIX: u8 = b'r';
+/// Upload task → [`PendingUpload`].
+const PENDING_PREFIX: u8 = b'p';
+/// Owner ‖ file id → [`FileManifest`].
+const MANIFEST_PREFIX: u8 = b'm';
+/// Slice ‖ owner ‖ file id → (): which manifests name a slice.
+const REF_PREFIX: u8 = b'x';
+
+/// Slices stored under an upload authorisation whose file the meta nodes have not yet
+/// confirmed (with its manifest).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode)]
+pub struct PendingUpload {
+	/// Owner of the upload.
+	pub owner: [u8; 32],
+	/// Last finalized block the authorisation was valid at.
+	pub expires_at: u32,
+	/// Slices taken under it.
+	pub slices: Vec<SliceHash>,
+}
 
 /// What the index keeps per slice.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
@@ -42,6 +61,8 @@ pub struct Stats {
 	pub capacity: u64,
 	/// Slices found corrupt since the store was opened.
 	pub corrupt: u64,
+	/// Uploads whose file the meta nodes have not confirmed yet.
+	pub pending_uploads: u64,
 }
 
 /// The slice store. Shared between tasks behind an `Arc`.
@@ -54,12 +75,23 @@ pub struct Store {
 	corrupt: AtomicU64,
 	reserved: Mutex<u64>,
 	commit_lock: Mutex<()>,
+	/// Serialises pending-upload and manifest bookkeeping (read-modify-write).
+	book_lock: Mutex<()>,
 }
 
 fn slice_key(h: &SliceHash) -> [u8; 33] {
 	let mut k = [0u8; 33];
 	k[0] = SLICE_PREFIX;
 	k[1..].copy_from_slice(&h.0);
+	k
+}
+
+fn prefixed(prefix: u8, parts: &[&[u8; 32]]) -> Vec<u8> {
+	let mut k = Vec::with_capacity(1 + 32 * parts.len());
+	k.push(prefix);
+	for p in parts {
+		k.extend_from_slice(&p[..]);
+	}
 	k
 }
 
@@ -101,6 +133,7 @@ impl Store {
 			corrupt: AtomicU64::new(0),
 			reserved: Mutex::new(0),
 			commit_lock: Mutex::new(()),
+			book_lock: Mutex::new(()),
 		};
 		store.reconcile()?;
 		Ok(store)
@@ -158,6 +191,11 @@ impl Store {
 			reserved: *self.reserved.lock().expect("lock"),
 			capacity: self.capacity,
 			corrupt: self.corrupt.load(Ordering::SeqCst),
+			pending_uploads: self
+				.db
+				.prefix_iterator([PENDING_PREFIX])
+				.take_while(|i| matches!(i, Ok((k, _)) if k.first() == Some(&PENDING_PREFIX)))
+				.count() as u64,
 		}
 	}
 
@@ -222,8 +260,19 @@ impl Store {
 		})
 	}
 
-	/// Deletes a slice (idempotent).
+	/// Deletes a slice (idempotent), and the manifests that name it: the meta nodes order a
+	/// slice deleted only when no file on this node needs it any more.
 	pub fn delete(&self, h: &SliceHash) -> Result<bool> {
+		{
+			let _book = self.book_lock.lock().expect("lock");
+			for (owner, file_id) in self.manifests_naming(h)? {
+				self.forget_manifest(&owner, &file_id)?;
+			}
+		}
+		self.delete_slice(h)
+	}
+
+	fn delete_slice(&self, h: &SliceHash) -> Result<bool> {
 		let _guard = self.commit_lock.lock().expect("lock");
 		let Some(meta) = self.meta(h)? else { return Ok(false) };
 		self.db.delete_opt(slice_key(h), &synced())?;
@@ -277,6 +326,179 @@ impl Store {
 		let to = self.root.join("corrupt").join(h.to_hex());
 		let _ = fs::rename(&from, &to);
 		Error::Corrupt { slice: *h, detail }
+	}
+
+	// ---- uploads in progress and manifests ----
+
+	/// Notes that `slice` is being stored under upload `task` (call it before storing, so a
+	/// concurrent [`Store::drop_pending`] of another upload keeps the slice).
+	pub fn note_pending(
+		&self,
+		task: &TaskId,
+		owner: [u8; 32],
+		expires_at: u32,
+		slice: SliceHash,
+	) -> Result<()> {
+		let _book = self.book_lock.lock().expect("lock");
+		let key = prefixed(PENDING_PREFIX, &[&task.0]);
+		let mut p = match self.db.get_pinned(&key)? {
+			Some(v) => PendingUpload::decode(&mut &v[..])
+				.map_err(|_| Error::BadIndexEntry(format!("pending upload {task}")))?,
+			None => PendingUpload { owner, expires_at, slices: Vec::new() },
+		};
+		if p.slices.contains(&slice) {
+			return Ok(());
+		}
+		p.slices.push(slice);
+		p.expires_at = p.expires_at.max(expires_at);
+		self.db.put_opt(key, p.encode(), &synced())?;
+		Ok(())
+	}
+
+	/// Uploads whose file is not confirmed yet.
+	pub fn pending(&self) -> Result<Vec<(TaskId, PendingUpload)>> {
+		let mut out = Vec::new();
+		for item in self.db.prefix_iterator([PENDING_PREFIX]) {
+			let (k, v) = item?;
+			if k.first() != Some(&PENDING_PREFIX) {
+				break;
+			}
+			let task =
+				TaskId(k[1..].try_into().map_err(|_| Error::BadIndexEntry("pending key".into()))?);
+			let p = PendingUpload::decode(&mut &v[..])
+				.map_err(|_| Error::BadIndexEntry(format!("pending upload {task}")))?;
+			out.push((task, p));
+		}
+		Ok(out)
+	}
+
+	/// The upload `task` became the file of `manifest`: keeps the manifest (the slices stay)
+	/// and forgets the pending upload. Refuses a manifest whose slices do not hash to its
+	/// file id, or that names a slice this node does not hold.
+	pub fn complete_pending(&self, task: &TaskId, manifest: &FileManifest) -> Result<()> {
+		self.put_manifest(manifest)?;
+		let _book = self.book_lock.lock().expect("lock");
+		self.db.delete_opt(prefixed(PENDING_PREFIX, &[&task.0]), &synced())?;
+		Ok(())
+	}
+
+	/// The upload `task` never completed: deletes its slices that no manifest and no other
+	/// pending upload names, and forgets it. Returns the slices deleted.
+	pub fn drop_pending(&self, task: &TaskId) -> Result<Vec<SliceHash>> {
+		let _book = self.book_lock.lock().expect("lock");
+		let key = prefixed(PENDING_PREFIX, &[&task.0]);
+		let Some(v) = self.db.get(&key)? else { return Ok(Vec::new()) };
+		let p = PendingUpload::decode(&mut &v[..])
+			.map_err(|_| Error::BadIndexEntry(format!("pending upload {task}")))?;
+		let others: std::collections::HashSet<SliceHash> = self
+			.pending()?
+			.into_iter()
+			.filter(|(t, _)| t != task)
+			.flat_map(|(_, o)| o.slices)
+			.collect();
+		let mut deleted = Vec::new();
+		for s in &p.slices {
+			if others.contains(s) || !self.manifests_naming(s)?.is_empty() {
+				continue;
+			}
+			if self.delete_slice(s)? {
+				deleted.push(*s);
+			}
+		}
+		self.db.delete_opt(key, &synced())?;
+		Ok(deleted)
+	}
+
+	/// Keeps a file's manifest (idempotent). Refuses one whose slices do not hash to its
+	/// file id, or that names a slice this node does not hold.
+	pub fn put_manifest(&self, m: &FileManifest) -> Result<()> {
+		if !m.is_consistent() {
+			return Err(Error::BadManifest(format!(
+				"the slices of file {} do not hash to its id",
+				m.file_id
+			)));
+		}
+		for s in &m.slices {
+			if self.meta(s)?.is_none() {
+				return Err(Error::BadManifest(format!(
+					"file {} names slice {s}, which this node does not hold",
+					m.file_id
+				)));
+			}
+		}
+		let _book = self.book_lock.lock().expect("lock");
+		let mut batch = rocksdb::WriteBatch::default();
+		batch.put(prefixed(MANIFEST_PREFIX, &[&m.owner, &m.file_id.0]), m.encode());
+		for s in &m.slices {
+			batch.put(prefixed(REF_PREFIX, &[&s.0, &m.owner, &m.file_id.0]), []);
+		}
+		self.db.write_opt(batch, &synced())?;
+		Ok(())
+	}
+
+	/// Up to `limit` manifests after `after` (owner, file id), in key order; fewer than
+	/// `limit` means the end.
+	pub fn manifests(
+		&self,
+		after: Option<([u8; 32], FileId)>,
+		limit: usize,
+	) -> Result<Vec<FileManifest>> {
+		let start = match &after {
+			Some((o, f)) => {
+				let mut k = prefixed(MANIFEST_PREFIX, &[o, &f.0]);
+				k.push(0); // strictly after
+				k
+			},
+			None => vec![MANIFEST_PREFIX],
+		};
+		let mut out = Vec::new();
+		let iter =
+			self.db.iterator(rocksdb::IteratorMode::From(&start, rocksdb::Direction::Forward));
+		for item in iter {
+			let (k, v) = item?;
+			if k.first() != Some(&MANIFEST_PREFIX) || out.len() >= limit {
+				break;
+			}
+			out.push(
+				FileManifest::decode(&mut &v[..])
+					.map_err(|_| Error::BadIndexEntry("manifest".into()))?,
+			);
+		}
+		Ok(out)
+	}
+
+	/// The (owner, file id) of every manifest naming `slice`.
+	fn manifests_naming(&self, slice: &SliceHash) -> Result<Vec<([u8; 32], FileId)>> {
+		let prefix = prefixed(REF_PREFIX, &[&slice.0]);
+		let mut out = Vec::new();
+		for item in self.db.prefix_iterator(&prefix) {
+			let (k, _) = item?;
+			if !k.starts_with(&prefix) {
+				break;
+			}
+			let rest = &k[prefix.len()..];
+			let bad = || Error::BadIndexEntry("manifest reference".into());
+			let owner: [u8; 32] = rest.get(..32).and_then(|b| b.try_into().ok()).ok_or_else(bad)?;
+			let file: [u8; 32] =
+				rest.get(32..64).and_then(|b| b.try_into().ok()).ok_or_else(bad)?;
+			out.push((owner, FileId(file)));
+		}
+		Ok(out)
+	}
+
+	/// Removes a manifest and its slice references (not the slices).
+	fn forget_manifest(&self, owner: &[u8; 32], file_id: &FileId) -> Result<()> {
+		let key = prefixed(MANIFEST_PREFIX, &[owner, &file_id.0]);
+		let Some(v) = self.db.get(&key)? else { return Ok(()) };
+		let m = FileManifest::decode(&mut &v[..])
+			.map_err(|_| Error::BadIndexEntry("manifest".into()))?;
+		let mut batch = rocksdb::WriteBatch::default();
+		batch.delete(key);
+		for s in &m.slices {
+			batch.delete(prefixed(REF_PREFIX, &[&s.0, owner, &file_id.0]));
+		}
+		self.db.write_opt(batch, &synced())?;
+		Ok(())
 	}
 
 	/// Stores a countersigned receipt durably.

@@ -1,5 +1,6 @@
 use super::*;
 use stratos_primitives::merkle::{SliceHasher, CHUNK_SIZE};
+use stratos_primitives::{meta::FileManifest, FileId, TaskId};
 
 fn data(len: usize, seed: u8) -> Vec<u8> {
 	(0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
@@ -59,7 +60,14 @@ fn wrong_hash_or_length_is_refused_and_leaves_nothing() {
 	assert_eq!(fs_count(&dir.path().join("tmp")), 0);
 	assert_eq!(
 		store.stats(),
-		Stats { slices: 0, used: 0, reserved: 0, capacity: 1 << 30, corrupt: 0 }
+		Stats {
+			slices: 0,
+			used: 0,
+			reserved: 0,
+			capacity: 1 << 30,
+			corrupt: 0,
+			pending_uploads: 0
+		}
 	);
 }
 
@@ -204,4 +212,89 @@ fn disk_full_is_a_clear_error_and_leaves_the_store_consistent() {
 	drop(store);
 	let store = Store::open(&mnt, 1 << 30).unwrap();
 	assert_eq!(store.read_all(&h).unwrap(), small);
+}
+
+/// A manifest of `slices` (each `len` bytes) for `owner`.
+fn manifest(owner: u8, slices: &[SliceHash], len: u64, path: &str) -> FileManifest {
+	let leaves = slices.iter().map(|s| (len, s.0));
+	FileManifest {
+		owner: [owner; 32],
+		file_id: FileId(stratos_primitives::merkle::root_of(leaves)),
+		size: len * slices.len() as u64,
+		slice_size: len,
+		slices: slices.to_vec(),
+		path: path.into(),
+	}
+}
+
+#[test]
+fn an_abandoned_upload_loses_only_the_slices_nothing_else_needs() {
+	let dir = tempfile::tempdir().unwrap();
+	let len = 1000usize;
+	let (a, b, c, d) = (data(len, 1), data(len, 2), data(len, 3), data(len, 4));
+	let (t1, t2, t3) = (TaskId([1; 32]), TaskId([2; 32]), TaskId([3; 32]));
+	{
+		let store = Store::open(dir.path(), 1 << 30).unwrap();
+		// Upload 1 took a, b, c; upload 2 (still running) took c; a completed file holds b.
+		for s in [&a, &b, &c] {
+			store.note_pending(&t1, [9; 32], 100, hash(s)).unwrap();
+			put(&store, s).unwrap();
+		}
+		store.note_pending(&t2, [9; 32], 120, hash(&c)).unwrap();
+		store.note_pending(&t3, [8; 32], 90, hash(&d)).unwrap();
+		put(&store, &d).unwrap();
+		let done = manifest(8, &[hash(&d), hash(&b)], len as u64, "/done");
+		store.complete_pending(&t3, &done).unwrap();
+		let pending = store.pending().unwrap();
+		assert_eq!(pending.len(), 2, "upload 3 is complete");
+		assert_eq!(store.stats().pending_uploads, 2);
+		assert_eq!(pending[0].0, t1);
+		assert_eq!(pending[0].1.slices, vec![hash(&a), hash(&b), hash(&c)]);
+		assert_eq!(pending[0].1.expires_at, 100);
+	}
+	// What is pending survives a restart; dropping upload 1 deletes only `a`.
+	let store = Store::open(dir.path(), 1 << 30).unwrap();
+	assert_eq!(store.drop_pending(&t1).unwrap(), vec![hash(&a)]);
+	assert!(store.meta(&hash(&a)).unwrap().is_none());
+	for kept in [&b, &c, &d] {
+		assert_eq!(store.read_all(&hash(kept)).unwrap(), *kept);
+	}
+	assert_eq!(store.pending().unwrap().len(), 1);
+	assert_eq!(store.drop_pending(&t1).unwrap(), vec![], "dropping twice is harmless");
+	assert_eq!(store.drop_pending(&t2).unwrap(), vec![hash(&c)]);
+	assert!(store.pending().unwrap().is_empty());
+	assert_eq!(store.stats().slices, 2);
+}
+
+#[test]
+fn manifests_are_checked_paged_and_forgotten_with_their_slices() {
+	let dir = tempfile::tempdir().unwrap();
+	let store = Store::open(dir.path(), 1 << 30).unwrap();
+	let len = 500usize;
+	let slices: Vec<SliceHash> = (0..4).map(|i| put(&store, &data(len, 10 + i)).unwrap()).collect();
+	let m1 = manifest(1, &slices[..2], len as u64, "/a");
+	let m2 = manifest(2, &slices[1..3], len as u64, "/b");
+	let m3 = manifest(3, &slices[3..], len as u64, "/c");
+	// A manifest that does not hash to its id, or names a slice not held, is refused.
+	let mut forged = m1.clone();
+	forged.slices.swap(0, 1);
+	assert!(matches!(store.put_manifest(&forged), Err(Error::BadManifest(_))));
+	let missing = manifest(1, &[hash(&data(len, 99))], len as u64, "/x");
+	assert!(matches!(store.put_manifest(&missing), Err(Error::BadManifest(_))));
+	for m in [&m3, &m1, &m2, &m1] {
+		store.put_manifest(m).unwrap();
+	}
+	// Pages in key order.
+	let first = store.manifests(None, 2).unwrap();
+	assert_eq!(first, vec![m1.clone(), m2.clone()]);
+	let last = (first[1].owner, first[1].file_id);
+	assert_eq!(store.manifests(Some(last), 2).unwrap(), vec![m3.clone()]);
+	assert_eq!(store.manifests(Some((m3.owner, m3.file_id)), 2).unwrap(), vec![]);
+	// Deleting a slice forgets the manifests naming it (the meta nodes order it only when no
+	// file here needs it), and only those.
+	assert!(store.delete(&slices[1]).unwrap());
+	assert_eq!(store.manifests(None, 10).unwrap(), vec![m3]);
+	drop(store);
+	let store = Store::open(dir.path(), 1 << 30).unwrap();
+	assert_eq!(store.manifests(None, 10).unwrap().len(), 1, "manifests are durable");
 }

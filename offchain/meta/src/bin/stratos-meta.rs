@@ -3,6 +3,7 @@
 use clap::Parser;
 use stratos_meta::node::{
 	config::{Action, Cli, Config},
+	rebuild::rebuild_index,
 	run,
 };
 
@@ -15,12 +16,12 @@ fn main() -> std::process::ExitCode {
 		)
 	});
 	tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
-	let config = match Config::resolve(cli) {
-		Ok(Action::Run(c)) => c,
+	let action = match Config::resolve(cli) {
 		Ok(Action::PrintNodeId(id)) => {
 			println!("{id}");
 			return std::process::ExitCode::SUCCESS;
 		},
+		Ok(a) => a,
 		Err(e) => {
 			eprintln!("error: {e:#}");
 			return std::process::ExitCode::FAILURE;
@@ -33,7 +34,14 @@ fn main() -> std::process::ExitCode {
 			return std::process::ExitCode::FAILURE;
 		},
 	};
-	match rt.block_on(run(*config)) {
+	let result = rt.block_on(async move {
+		match action {
+			Action::Run(config) => run(*config).await,
+			Action::RebuildIndex { chain, node_key } => rebuild_index(&chain, node_key).await,
+			Action::PrintNodeId(_) => Ok(()),
+		}
+	});
+	match result {
 		Ok(()) => std::process::ExitCode::SUCCESS,
 		Err(e) => {
 			eprintln!("error: {e:#}");

@@ -48,6 +48,18 @@ pub struct Cli {
 	/// keys, e.g. //Alice; never on a public chain).
 	#[arg(long)]
 	pub node_key_suri: Option<String>,
+	/// Something other than running the node.
+	#[command(subcommand)]
+	pub command: Option<MetaCommand>,
+}
+
+/// Subcommands.
+#[derive(clap::Subcommand, Debug)]
+pub enum MetaCommand {
+	/// Rebuild the cluster's index after every meta node lost its disk: from the chain's file
+	/// records and the manifests the holders keep. Start the meta nodes first (they re-form
+	/// from the chain with empty logs), then run this with one active meta node's key.
+	RebuildIndex,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -85,6 +97,13 @@ pub enum Action {
 	Run(Box<Config>),
 	/// Print the node id.
 	PrintNodeId(String),
+	/// Rebuild the index of the cluster on this chain with this (meta) node key.
+	RebuildIndex {
+		/// Chain RPC.
+		chain: String,
+		/// The node key.
+		node_key: Keypair,
+	},
 }
 
 impl Config {
@@ -109,6 +128,10 @@ impl Config {
 		};
 		if cli.print_node_id {
 			return Ok(Action::PrintNodeId(sds_net::node_id(&node_key).to_string()));
+		}
+		let chain = cli.chain.or(file.chain).unwrap_or_else(|| "ws://127.0.0.1:9944".into());
+		if let Some(MetaCommand::RebuildIndex) = cli.command {
+			return Ok(Action::RebuildIndex { chain, node_key });
 		}
 		let listen = if !cli.listen.is_empty() {
 			cli.listen
@@ -138,7 +161,7 @@ impl Config {
 		let account = subxt_signer::sr25519::Keypair::from_uri(&uri)
 			.map_err(|e| anyhow!("account file {}: {e}", account_file.display()))?;
 		Ok(Action::Run(Box::new(Config {
-			chain: cli.chain.or(file.chain).unwrap_or_else(|| "ws://127.0.0.1:9944".into()),
+			chain,
 			listen,
 			data_dir,
 			node_key,

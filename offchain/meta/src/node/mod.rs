@@ -4,6 +4,7 @@
 pub mod config;
 pub mod follow;
 pub mod net;
+pub mod rebuild;
 pub mod service;
 
 use crate::raft::{
@@ -31,6 +32,19 @@ impl ChainFacts for LiveChain {
 	async fn reservation(&self, client: [u8; 32]) -> Result<(u128, u32), String> {
 		let (_, hash) = self.0.finalized_head().await.map_err(|e| e.to_string())?;
 		self.0.reservation_at(hash, &AccountId32(client)).await.map_err(|e| e.to_string())
+	}
+
+	async fn file_record(
+		&self,
+		owner: [u8; 32],
+		file_id: stratos_primitives::FileId,
+	) -> Result<Option<service::FileOnChain>, String> {
+		let f = self.0.file(&AccountId32(owner), &file_id).await.map_err(|e| e.to_string())?;
+		Ok(f.map(|f| service::FileOnChain {
+			size: f.size,
+			slices: f.slices,
+			holders: f.holders.into_iter().map(|a| a.0).collect(),
+		}))
 	}
 }
 

@@ -10,7 +10,8 @@ use crate::{
 	Error,
 };
 use sds_core::meta_api::{
-	self, ClusterStatus, ErrorKind, MetaRequest, MetaResponse, NodeStatus, META_PROTOCOL,
+	self, ClusterStatus, ErrorKind, MetaRequest, MetaResponse, NodeStatus, RestoredFile,
+	META_PROTOCOL,
 };
 use sds_net::{Host, Incoming, Keypair};
 use std::{
@@ -20,7 +21,7 @@ use std::{
 };
 use stratos_primitives::{
 	meta::{DownloadTicket, SignedTicket, SignedUploadAuth, UploadAuth},
-	NodeId,
+	FileId, NodeId,
 };
 
 /// What the leader reads from the finalized chain for a request.
@@ -36,6 +37,25 @@ pub trait ChainFacts: Send + Sync + 'static {
 		&self,
 		client: [u8; 32],
 	) -> impl std::future::Future<Output = Result<(u128, u32), String>> + Send;
+	/// The chain's record of `owner`'s file: size, slice count and holders' accounts.
+	fn file_record(
+		&self,
+		_owner: [u8; 32],
+		_file_id: FileId,
+	) -> impl std::future::Future<Output = Result<Option<FileOnChain>, String>> + Send {
+		async { Err("this node cannot read file records".to_string()) }
+	}
+}
+
+/// A file as the chain records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileOnChain {
+	/// Bytes.
+	pub size: u64,
+	/// Slices.
+	pub slices: u32,
+	/// Holders' accounts, in the record's order.
+	pub holders: Vec<[u8; 32]>,
 }
 
 /// Requests per account per second a meta node accepts for writes.
@@ -159,6 +179,16 @@ impl<C: ChainFacts> MetaService<C> {
 					Ok(Err(e)) | Err(e) => from_error(e),
 				}
 			},
+			MetaRequest::UploadFate { task } => match peer {
+				Some(asker) => MetaResponse::UploadFate(
+					self.replica.sm.read(|idx, _| idx.upload_fate(&task, &asker)),
+				),
+				None => error(ErrorKind::Refused, "the asker is not authenticated"),
+			},
+			MetaRequest::Restore(_) if !peer.is_some_and(|p| self.is_active_meta(&p)) => error(
+				ErrorKind::Refused,
+				"only an active meta node may restore files into the index",
+			),
 			write => {
 				// The transport authenticated the sender: a resource node may only speak for
 				// itself; a meta node of the cluster forwards others' heartbeats.
@@ -196,6 +226,38 @@ impl<C: ChainFacts> MetaService<C> {
 			},
 			Err(e) => error(ErrorKind::Unavailable, format!("the leader did not answer: {e}")),
 		}
+	}
+
+	fn is_active_meta(&self, node: &NodeId) -> bool {
+		self.replica.sm.read(|idx, _| idx.state().chain.meta_nodes.iter().any(|m| m.id == *node))
+	}
+
+	/// The restored files whose manifest agrees with the chain's record (size, slice count,
+	/// holders in order).
+	async fn checked_restore(&self, files: Vec<RestoredFile>) -> Result<Vec<RestoredFile>, String> {
+		let accounts: HashMap<NodeId, [u8; 32]> = self.replica.sm.read(|idx, _| {
+			idx.state().chain.resource_nodes.iter().map(|n| (n.id, n.account)).collect()
+		});
+		let mut kept = Vec::with_capacity(files.len());
+		for f in files {
+			let m = &f.manifest;
+			let Some(on_chain) = self.chain.file_record(m.owner, m.file_id).await? else {
+				tracing::warn!(file = %m.file_id, "restore: not recorded on chain; skipped");
+				continue;
+			};
+			let holders: Option<Vec<[u8; 32]>> =
+				f.holders.iter().map(|h| accounts.get(h).copied()).collect();
+			if on_chain.size != m.size
+				|| on_chain.slices as usize != m.slices.len()
+				|| holders.as_ref() != Some(&on_chain.holders)
+				|| !m.is_consistent()
+			{
+				tracing::warn!(file = %m.file_id, "restore: manifest disagrees with the chain; skipped");
+				continue;
+			}
+			kept.push(f);
+		}
+		Ok(kept)
 	}
 
 	fn is_member(&self, node: &NodeId) -> bool {
@@ -242,6 +304,12 @@ impl<C: ChainFacts> MetaService<C> {
 				Command::Tickets { req: r, reserved, reserve_unlocks_at, issuer: me }
 			},
 			MetaRequest::Heartbeat(beat) => Command::Heartbeat { now_ms: now_ms(), beat },
+			MetaRequest::Restore(files) => match self.checked_restore(files).await {
+				Ok(kept) => Command::Restore(kept),
+				Err(e) => {
+					return error(ErrorKind::Unavailable, format!("cannot read the chain: {e}"))
+				},
+			},
 			other => return error(ErrorKind::Refused, format!("not a write: {other:?}")),
 		};
 		let (index, result) = match self.replica.write(cmd).await {
@@ -256,6 +324,7 @@ impl<C: ChainFacts> MetaService<C> {
 			},
 			Ok(Response::Completed(rec)) => MetaResponse::Completed { file_id: rec.file_id, index },
 			Ok(Response::Linked(file_id)) => MetaResponse::Completed { file_id, index },
+			Ok(Response::Restored(added)) => MetaResponse::Restored { added, index },
 			Ok(Response::Tickets(tickets)) => {
 				let holders: Vec<NodeId> = tickets.iter().map(|t| t.holder).collect();
 				let addrs = self.replica.sm.read(|idx, _| addresses(idx, &holders));

@@ -209,7 +209,7 @@ pub async fn run(cli: &Cli, home: &Path) -> Result<()> {
 			let rec = client.get(owner, &remote, &out, &b).await?;
 			b.finish_and_clear();
 			println!(
-				"fetched {remote} -> {} ({} bytes, verified against {}) in {:.1} s, {:.1} MB/s",
+				"fetched {remote} -> {} ({} bytes, verified against {}) in {:.2} s, {:.1} MB/s",
 				out.display(),
 				rec.size,
 				rec.file_id,
