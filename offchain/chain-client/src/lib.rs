@@ -365,6 +365,16 @@ impl ChainClient {
 		Ok(futures::future::join_all(waits).await)
 	}
 
+	/// The hash of the block numbered `number` on the node's chain (`None` if it has none).
+	/// For finalized numbers this is the finalized block.
+	pub async fn block_hash(&self, number: u32) -> Result<Option<[u8; 32]>> {
+		let rpc = subxt::rpcs::LegacyRpcMethods::<subxt::config::RpcConfigFor<PolkadotConfig>>::new(
+			self.rpc.clone(),
+		);
+		let n = subxt::rpcs::methods::legacy::NumberOrHex::Number(number.into());
+		Ok(rpc.chain_get_block_hash(Some(n)).await?.map(|h| h.0))
+	}
+
 	/// The nonce `who`'s next transaction must carry, counting those in the node's pool.
 	pub async fn next_nonce(&self, who: &AccountId32) -> Result<u64> {
 		let rpc = subxt::rpcs::LegacyRpcMethods::<subxt::config::RpcConfigFor<PolkadotConfig>>::new(

@@ -139,6 +139,13 @@ pub enum Command {
 		/// File.
 		file_id: FileId,
 	},
+	/// The file registry's events of every finalized block up to `block` are applied (the
+	/// leader writes it after each block's `Recorded` / `Dropped`, so a new leader knows
+	/// where to resume).
+	EventsDone {
+		/// Block number.
+		block: u32,
+	},
 	/// Files recovered from the chain's records and the holders' manifests (`stratos-meta
 	/// rebuild-index`), checked against the chain by the meta node that wrote the entry.
 	Restore(Vec<RestoredFile>),
@@ -257,6 +264,8 @@ pub struct State {
 	/// Completed uploads: task → (owner, file id, path uploaded to), so holders learn what
 	/// became of the slices they took ([`Index::upload_fate`]). Gone with the file.
 	pub completed: BTreeMap<TaskId, (Account, FileId, String)>,
+	/// The file registry's events are applied through this finalized block (0: none yet).
+	pub events_through: u32,
 }
 
 /// The index: its state plus the derived existence filter.
@@ -450,6 +459,10 @@ impl Index {
 			},
 			Command::Dropped { owner, file_id } => self.apply_dropped(owner, file_id),
 			Command::Restore(files) => Ok(Response::Restored(self.apply_restore(files))),
+			Command::EventsDone { block } => {
+				self.state.events_through = self.state.events_through.max(*block);
+				Ok(Response::Done)
+			},
 			Command::Tickets { req, reserved, reserve_unlocks_at, issuer } => {
 				self.check_request(req)?;
 				let r =

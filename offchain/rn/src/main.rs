@@ -21,7 +21,13 @@ fn main() -> std::process::ExitCode {
 	let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
 		tracing_subscriber::EnvFilter::new(cli.log.clone().unwrap_or_else(|| "info".into()))
 	});
-	tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+	// Logs on stderr; stdout carries the lines scripts read (addresses, results).
+	tracing_subscriber::fmt()
+		.with_env_filter(filter)
+		.with_target(false)
+		.with_writer(std::io::stderr)
+		.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+		.init();
 	let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
 		Ok(rt) => rt,
 		Err(e) => {

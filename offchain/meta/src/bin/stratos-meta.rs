@@ -15,7 +15,13 @@ fn main() -> std::process::ExitCode {
 			cli.log.clone().unwrap_or_else(|| "info,openraft=warn".into()),
 		)
 	});
-	tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+	// Logs on stderr; stdout carries the lines scripts read (addresses, results).
+	tracing_subscriber::fmt()
+		.with_env_filter(filter)
+		.with_target(false)
+		.with_writer(std::io::stderr)
+		.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+		.init();
 	let action = match Config::resolve(cli) {
 		Ok(Action::PrintNodeId(id)) => {
 			println!("{id}");

@@ -96,6 +96,47 @@ async fn lead_block(
 	if number > known {
 		replica.write(Command::Chain(view)).await?.1?;
 	}
+	// The file registry's events of every block not applied yet: a leader that took over
+	// resumes where the last one stopped (a fresh index starts at the head: it has no
+	// uploads waiting for their record).
+	let through = replica.read(0, |idx| idx.state().events_through).await?;
+	let from = if through == 0 { number } else { through + 1 };
+	for b in from..=number.min(from.saturating_add(MAX_CATCH_UP)) {
+		let h = if b == number {
+			hash
+		} else {
+			tracing::info!(block = b, "applying the file events of a block the last leader missed");
+			chain
+				.block_hash(b)
+				.await?
+				.ok_or_else(|| anyhow::anyhow!("the chain has no block {b}"))?
+		};
+		apply_file_events(chain, replica, b, h, deletes).await?;
+		replica.write(Command::EventsDone { block: b }).await?.1?;
+	}
+	let now = std::time::SystemTime::now()
+		.duration_since(std::time::UNIX_EPOCH)
+		.map(|d| d.as_millis() as u64)
+		.unwrap_or(0);
+	replica.write(Command::Tick { now_ms: now }).await?.1?;
+	if !members.is_empty() && reconcile_membership(replica, &members).await? {
+		tracing::info!(members = ?members.keys().collect::<Vec<_>>(), "cluster membership follows the chain");
+	}
+	Ok(())
+}
+
+/// Most blocks of missed file events one finalized block catches up on.
+const MAX_CATCH_UP: u32 = 600;
+
+/// Writes block `number`'s file registry events into the log: `Recorded` for created files,
+/// `Dropped` (and delete orders to the holders) for deleted or expired ones.
+async fn apply_file_events(
+	chain: &ChainClient,
+	replica: &Replica,
+	number: u32,
+	hash: [u8; 32],
+	deletes: &mpsc::UnboundedSender<DeleteOrders>,
+) -> anyhow::Result<()> {
 	for ev in chain.file_events_at(hash).await? {
 		match ev {
 			FileEvent::Created { owner, file_id, .. } => {
@@ -116,14 +157,6 @@ async fn lead_block(
 				}
 			},
 		}
-	}
-	let now = std::time::SystemTime::now()
-		.duration_since(std::time::UNIX_EPOCH)
-		.map(|d| d.as_millis() as u64)
-		.unwrap_or(0);
-	replica.write(Command::Tick { now_ms: now }).await?.1?;
-	if !members.is_empty() && reconcile_membership(replica, &members).await? {
-		tracing::info!(members = ?members.keys().collect::<Vec<_>>(), "cluster membership follows the chain");
 	}
 	Ok(())
 }
