@@ -9,6 +9,11 @@
 //!
 //! and the peak RSS of every process. Goals (issue 4): upload ≥ 40% of the 3-copy disk
 //! limit, download ≥ 60% of min(read, hash), RSS ≤ 256 MiB per process.
+//!
+//! With `--chain ws://127.0.0.1:9944` (the network of `scripts/start-local-network.sh`
+//! running) it also puts and gets the file through the meta nodes and prints those figures
+//! against the direct ones of the same run (goal, issue 12: ≥ 95%). Downloads alternate
+//! between the two paths `--rounds` times; medians are reported.
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
@@ -45,6 +50,10 @@ struct Args {
 	/// direct data-plane figures of the same run.
 	#[arg(long)]
 	chain: Option<String>,
+	/// Downloads of each kind (direct, through the meta nodes), alternating; medians are
+	/// reported.
+	#[arg(long, default_value_t = 3)]
+	rounds: usize,
 	/// The account that stores and downloads through the meta nodes (needs balance for the
 	/// storage fee and reserved download credit; the start script gives //Alice//stash both).
 	#[arg(long, default_value = "//Alice//stash")]
@@ -308,21 +317,38 @@ fn main() -> Result<()> {
 	put.arg("put").arg(&input).arg("/bench.bin");
 	let (put_s, put_rss, _, _) = run_measured(&mut put)?;
 	let upload = mbps(size, put_s);
-	drop_caches();
-	let output = dir.join("output.bin");
-	let mut get = Command::new(&sds);
-	base(&mut get);
-	get.args(["get", "/bench.bin"]).arg(&output);
-	let (get_s, get_rss, _, _) = run_measured(&mut get)?;
-	let download = mbps(size, get_s);
-	let rn_rss: Vec<u64> = rns.iter().map(|r| peak_rss_kib(r.0.id())).collect();
-	let same = std::fs::read(&input).ok() == std::fs::read(&output).ok();
-	let _ = std::fs::remove_file(&output);
-	drop(rns);
-	let through_meta = match &args.chain {
-		Some(chain) => Some(through_meta(&args, chain, &sds, &input, &dir, size)?),
+	// The meta nodes' upload next; then the downloads alternate between the direct data
+	// plane and the meta nodes, `rounds` times each (medians reported): one download of a
+	// GiB varies by tens of percent on a shared 2-core machine.
+	let meta = match &args.chain {
+		Some(chain) => Some(MetaRun::put(&args, chain, &sds, &input, &dir, size)?),
 		None => None,
 	};
+	let output = dir.join("output.bin");
+	let (mut direct_gets, mut meta_gets, mut meta_walls) = (vec![], vec![], vec![]);
+	let (mut get_rss, mut same) = (0, true);
+	for _ in 0..args.rounds.max(1) {
+		drop_caches();
+		let mut get = Command::new(&sds);
+		base(&mut get);
+		get.args(["get", "/bench.bin"]).arg(&output);
+		let (get_s, rss, _, _) = run_measured(&mut get)?;
+		direct_gets.push(mbps(size, get_s));
+		get_rss = get_rss.max(rss);
+		same &= std::fs::read(&input).ok() == std::fs::read(&output).ok();
+		let _ = std::fs::remove_file(&output);
+		if let Some(m) = &meta {
+			let (client_s, wall_s) = m.get(&sds, &input, &dir)?;
+			meta_gets.push(mbps(size, client_s));
+			meta_walls.push(mbps(size, wall_s));
+		}
+	}
+	let download = median(&direct_gets);
+	let rn_rss: Vec<u64> = rns.iter().map(|r| peak_rss_kib(r.0.id())).collect();
+	drop(rns);
+	if let Some(m) = &meta {
+		m.rm(&sds, &dir);
+	}
 
 	let limit3 = dd / 3.0;
 	let read_limit = read.min(hash);
@@ -352,7 +378,8 @@ fn main() -> Result<()> {
 	println!("  upload, 1 replica         {upload1:8.1} MB/s   (3 replicas take {:.2}x its time; store-and-forward would take ~3x)", put_s / put1_s);
 	println!("  download, verified        {download:8.1} MB/s   {:5.0}% of min(read, hash) (goal >= 60%), {:.0}% of the CPU ceiling", 100.0 * download / read_limit, 100.0 * download / ceiling);
 	println!("  download identical        {same}");
-	if let Some(m) = &through_meta {
+	if let Some(m) = &meta {
+		let (dl, wall) = (median(&meta_gets), median(&meta_walls));
 		println!(
 			"sds through the meta nodes ({}; 3 holders, same slice size and parallelism)",
 			m.chain
@@ -367,16 +394,15 @@ fn main() -> Result<()> {
 			m.recorded_s
 		);
 		println!(
-			"  download, verified        {:8.1} MB/s   {:5.1}% of the direct download (goal >= 95%); stat, tickets, transfer",
-			m.download,
-			100.0 * m.download / download
+			"  download, verified        {dl:8.1} MB/s   {:5.1}% of the direct download (goal >= 95%); stat, tickets, transfer",
+			100.0 * dl / download
 		);
 		println!(
-			"  download, whole process   {:8.1} MB/s   {:5.1}% of the direct download; also connecting to the chain and finding the meta nodes",
-			m.download_wall,
-			100.0 * m.download_wall / download
+			"  download, whole process   {wall:8.1} MB/s   {:5.1}% of the direct download; also connecting to the chain and finding the meta nodes",
+			100.0 * wall / download
 		);
-		println!("  download identical        {}", m.same);
+		println!("  downloads identical       {}", m.same.get());
+		println!("  rounds (MB/s)             direct {direct_gets:.1?}, meta {meta_gets:.1?}");
 	}
 	println!("peak RSS (goal <= 256 MiB each)");
 	println!("  sds put                   {:8.1} MiB", put_rss as f64 / 1024.0);
@@ -385,80 +411,110 @@ fn main() -> Result<()> {
 		println!("  stratos-rn {i}              {:8.1} MiB", *r as f64 / 1024.0);
 	}
 	let _ = std::fs::remove_dir_all(&dir);
-	if !same || through_meta.is_some_and(|m| !m.same) {
+	if !same || meta.is_some_and(|m| !m.same.get()) {
 		bail!("the downloaded file differs from the input");
 	}
 	Ok(())
 }
 
-/// Figures of a put and get through real meta nodes.
-struct ThroughMeta {
-	chain: String,
-	upload: f64,
-	recorded_s: f64,
-	download: f64,
-	download_wall: f64,
-	same: bool,
+/// The median of some figures.
+fn median(v: &[f64]) -> f64 {
+	let mut v = v.to_vec();
+	v.sort_by(f64::total_cmp);
+	match v.len() {
+		0 => 0.0,
+		n if n % 2 == 1 => v[n / 2],
+		n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+	}
 }
 
-/// Puts `input` through the meta nodes of the network at `chain`, gets it back into a fresh
-/// directory, removes it again. The rates are the client's own figures: upload = placement,
-/// pipelined transfer, signed acks, completion (recording on chain is timed apart); download
-/// = stat, tickets, verified transfer. The download's whole process time is given too.
-fn through_meta(
-	args: &Args,
-	chain: &str,
-	sds: &Path,
-	input: &Path,
-	dir: &Path,
-	size: u64,
-) -> Result<ThroughMeta> {
-	let remote = format!(
-		"/sds-bench/{}.bin",
-		std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis()
-	);
-	let sds_cmd = |home: &str| {
+/// A file put through real meta nodes, to be fetched and removed again.
+struct MetaRun {
+	chain: String,
+	account: String,
+	slice_size: String,
+	parallel: usize,
+	remote: String,
+	/// The client's own upload figure (placement, pipelined transfer, signed acks,
+	/// completion); recording on chain is timed apart.
+	upload: f64,
+	recorded_s: f64,
+	same: std::cell::Cell<bool>,
+}
+
+impl MetaRun {
+	fn cmd(&self, sds: &Path, home: &Path) -> Command {
 		let mut c = Command::new(sds);
-		c.arg("--home").arg(dir.join(home)).args(["--quiet", "--slice-size", &args.slice_size]);
-		c.args(["--parallel", &args.parallel.to_string()]);
-		c.args(["--chain", chain, "--account", &args.account]);
+		c.arg("--home").arg(home).args(["--quiet", "--slice-size", &self.slice_size]);
+		c.args(["--parallel", &self.parallel.to_string()]);
+		c.args(["--chain", &self.chain, "--account", &self.account]);
 		c
-	};
-	drop_caches();
-	let mut put = sds_cmd("meta-client");
-	put.arg("put").arg(input).arg(&remote);
-	let (recorded_s, _, _, err) = run_measured(&mut put)?;
-	// "uploaded N bytes in S s (R MB/s); waiting for the chain to record it"
-	let upload_s: f64 = err
-		.lines()
-		.find_map(|l| l.strip_prefix(&format!("uploaded {size} bytes in ")))
-		.and_then(|rest| rest.split(' ').next())
-		.and_then(|secs| secs.parse().ok())
-		.with_context(|| format!("sds put did not report its upload time: {err}"))?;
-	drop_caches();
-	let output = dir.join("meta-output.bin");
-	let mut get = sds_cmd("meta-client-2");
-	get.arg("get").arg(&remote).arg(&output);
-	let (get_wall_s, _, out, _) = run_measured(&mut get)?;
-	// "fetched /p -> out (N bytes, verified against F) in S s, R MB/s"
-	let get_s: f64 = out
-		.rsplit_once(") in ")
-		.and_then(|(_, rest)| rest.split(' ').next())
-		.and_then(|secs| secs.parse().ok())
-		.with_context(|| format!("sds get did not report its download time: {out}"))?;
-	let same = std::fs::read(input).ok() == std::fs::read(&output).ok();
-	let _ = std::fs::remove_file(&output);
-	let mut rm = sds_cmd("meta-client");
-	rm.arg("rm").arg(&remote);
-	if let Err(e) = run_measured(&mut rm) {
-		eprintln!("could not remove {remote} again: {e}");
 	}
-	Ok(ThroughMeta {
-		chain: chain.to_string(),
-		upload: mbps(size, upload_s),
-		recorded_s,
-		download: mbps(size, get_s),
-		download_wall: mbps(size, get_wall_s),
-		same,
-	})
+
+	fn put(
+		args: &Args,
+		chain: &str,
+		sds: &Path,
+		input: &Path,
+		dir: &Path,
+		size: u64,
+	) -> Result<Self> {
+		let mut run = MetaRun {
+			chain: chain.to_string(),
+			account: args.account.clone(),
+			slice_size: args.slice_size.clone(),
+			parallel: args.parallel,
+			remote: format!(
+				"/sds-bench/{}.bin",
+				std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis()
+			),
+			upload: 0.0,
+			recorded_s: 0.0,
+			same: std::cell::Cell::new(true),
+		};
+		drop_caches();
+		let mut put = run.cmd(sds, &dir.join("meta-client"));
+		put.arg("put").arg(input).arg(&run.remote);
+		let (recorded_s, _, _, err) = run_measured(&mut put)?;
+		// "uploaded N bytes in S s (R MB/s); waiting for the chain to record it"
+		let upload_s: f64 = err
+			.lines()
+			.find_map(|l| l.strip_prefix(&format!("uploaded {size} bytes in ")))
+			.and_then(|rest| rest.split(' ').next())
+			.and_then(|secs| secs.parse().ok())
+			.with_context(|| format!("sds put did not report its upload time: {err}"))?;
+		run.upload = mbps(size, upload_s);
+		run.recorded_s = recorded_s;
+		Ok(run)
+	}
+
+	/// Gets the file into a fresh directory with another home (nothing local but the
+	/// account); returns the client's own time (stat, tickets, verified transfer) and the
+	/// whole process's.
+	fn get(&self, sds: &Path, input: &Path, dir: &Path) -> Result<(f64, f64)> {
+		drop_caches();
+		let output = dir.join("meta-output.bin");
+		let mut get = self.cmd(sds, &dir.join("meta-client-2"));
+		get.arg("get").arg(&self.remote).arg(&output);
+		let (wall_s, _, out, _) = run_measured(&mut get)?;
+		// "fetched /p -> out (N bytes, verified against F) in S s, R MB/s"
+		let client_s: f64 = out
+			.rsplit_once(") in ")
+			.and_then(|(_, rest)| rest.split(' ').next())
+			.and_then(|secs| secs.parse().ok())
+			.with_context(|| format!("sds get did not report its download time: {out}"))?;
+		if std::fs::read(input).ok() != std::fs::read(&output).ok() {
+			self.same.set(false);
+		}
+		let _ = std::fs::remove_file(&output);
+		Ok((client_s, wall_s))
+	}
+
+	fn rm(&self, sds: &Path, dir: &Path) {
+		let mut rm = self.cmd(sds, &dir.join("meta-client"));
+		rm.arg("rm").arg(&self.remote);
+		if let Err(e) = run_measured(&mut rm) {
+			eprintln!("could not remove {} again: {e}", self.remote);
+		}
+	}
 }
