@@ -1,0 +1,152 @@
+//! Settlement: splitting a period's issuance once its report is in, or carrying it when
+//! the period fails.
+
+use crate::*;
+
+impl<T: Config> Pallet<T> {
+	/// The weight settlement may add to a chunk (at the bounds).
+	pub fn settle_weight() -> Weight {
+		T::WeightInfo::settle(T::MaxTopNodes::get(), MaxMetaOf::<T>::get(), T::MaxAuthors::get())
+	}
+
+	pub(crate) fn settle(
+		period: u32,
+		report: &ReportOf<T>,
+		stream: Stream<T::AccountId, T::MaxTopNodes>,
+	) {
+		let params = Params::<T>::get();
+		let Some(mut info) = Periods::<T>::get(period) else { return };
+		let issuance = info.issuance;
+		let meta_part = params.meta_share * issuance;
+		let validator_part = params.validator_share * issuance;
+		let resource_part = issuance.saturating_sub(meta_part).saturating_sub(validator_part);
+		let matures = period.saturating_add(1).saturating_add(params.maturity);
+		let mut paid = BalanceOf::<T>::zero();
+
+		// Resource nodes: pro rata within the wash-traffic caps.
+		let traffic: Vec<u128> = stream.top.iter().map(|(_, t)| *t).collect();
+		let chargeable = ChargedUnrewarded::<T>::get().saturating_add(stream.charged);
+		let split = traffic::settle(
+			resource_part.saturated_into(),
+			&traffic,
+			chargeable,
+			Self::cap_per_byte(params.wash_cap),
+		);
+		let mut resource_paid = BalanceOf::<T>::zero();
+		for ((who, _), reward) in stream.top.iter().zip(split.rewards) {
+			let reward: BalanceOf<T> = reward.saturated_into();
+			Self::reward(who, period, reward, matures);
+			resource_paid = resource_paid.saturating_add(reward);
+		}
+		paid = paid.saturating_add(resource_paid);
+		let rewarded_bytes = split.rewarded_bytes;
+		ChargedUnrewarded::<T>::put(chargeable.saturating_sub(rewarded_bytes));
+
+		// Meta nodes: equal shares among the reporters whose reveal matched.
+		let reporters: Vec<T::AccountId> = report
+			.reveals
+			.iter()
+			.filter(|(_, d)| *d == stream.digest)
+			.map(|(a, _)| a.clone())
+			.collect();
+		let mut meta_paid = BalanceOf::<T>::zero();
+		if !reporters.is_empty() {
+			let each = meta_part / (reporters.len() as u32).into();
+			for who in &reporters {
+				Self::reward(who, period, each, matures);
+				meta_paid = meta_paid.saturating_add(each);
+			}
+		}
+		paid = paid.saturating_add(meta_paid);
+
+		// Validators: by blocks authored in the period.
+		let authors = Authors::<T>::take(period);
+		let blocks: u128 = authors.iter().map(|(_, b)| *b as u128).sum();
+		let mut validator_paid = BalanceOf::<T>::zero();
+		if blocks > 0 {
+			let part: u128 = validator_part.saturated_into();
+			for (who, b) in authors.iter() {
+				let r: BalanceOf<T> =
+					sp_runtime::helpers_128bit::multiply_by_rational_with_rounding(
+						part,
+						*b as u128,
+						blocks,
+						Rounding::Down,
+					)
+					.unwrap_or(0)
+					.saturated_into();
+				Self::reward(who, period, r, matures);
+				validator_paid = validator_paid.saturating_add(r);
+			}
+		}
+		paid = paid.saturating_add(validator_paid);
+
+		// Mint only what is paid; the rest is carried.
+		if !paid.is_zero() {
+			// Cannot fail: the pot exists (it keeps its existential deposit).
+			let _ = T::Currency::mint_into(&Self::pot_account(), paid);
+			Minted::<T>::mutate(|m| *m = m.saturating_add(paid));
+			Unclaimed::<T>::mutate(|u| *u = u.saturating_add(paid));
+		}
+		let carried = issuance.saturating_sub(paid);
+		Carry::<T>::mutate(|c| *c = c.saturating_add(carried));
+		RolledCount::<T>::put(stream.rolled_after);
+
+		info.status = PeriodStatus::Settled;
+		info.reporters = BoundedVec::truncate_from(reporters);
+		info.resource_paid = resource_paid;
+		info.meta_paid = meta_paid;
+		info.validator_paid = validator_paid;
+		info.carried = carried;
+		info.served_bytes = stream.ingest.node_bytes();
+		info.charged_bytes = stream.charged;
+		info.rewarded_bytes = rewarded_bytes;
+		Periods::<T>::insert(period, info);
+		Reports::<T>::remove(period);
+		NextPeriod::<T>::put(period.saturating_add(1));
+		Self::deposit_event(Event::PeriodSettled {
+			period,
+			issuance,
+			resource_paid,
+			meta_paid,
+			validator_paid,
+			carried,
+			rewarded_nodes: stream.top.len() as u32,
+			rewarded_bytes,
+			charged_bytes: stream.charged,
+		});
+	}
+
+	/// `k ×` the credit price per byte, `(S + Pt) / Lt` (the curve's marginal price), rounded
+	/// down.
+	pub fn cap_per_byte(k: Perbill) -> u128 {
+		let (num, den) = T::Credit::price_per_byte();
+		sp_runtime::helpers_128bit::multiply_by_rational_with_rounding(
+			num,
+			k.deconstruct() as u128,
+			den.max(1).saturating_mul(Perbill::one().deconstruct() as u128),
+			Rounding::Down,
+		)
+		.unwrap_or(u128::MAX)
+	}
+
+	/// The period fails: its issuance carries over, its rolled-traffic writes read as their
+	/// previous values from now on, clients charged so far stay charged.
+	pub(crate) fn fail(period: u32, reason: FailReason) {
+		let report = Reports::<T>::take(period);
+		let charged = report.and_then(|r| r.stream).map(|s| s.charged).unwrap_or(0);
+		ChargedUnrewarded::<T>::mutate(|c| *c = c.saturating_add(charged));
+		Authors::<T>::remove(period);
+		let mut carried = BalanceOf::<T>::zero();
+		if let Some(mut info) = Periods::<T>::get(period) {
+			carried = info.issuance;
+			info.status = PeriodStatus::Failed(reason);
+			info.carried = carried;
+			info.charged_bytes = charged;
+			Periods::<T>::insert(period, info);
+		}
+		Carry::<T>::mutate(|c| *c = c.saturating_add(carried));
+		NextPeriod::<T>::put(period.saturating_add(1));
+		Self::deposit_event(Event::PeriodFailed { period, reason, carried });
+	}
+}

@@ -1,0 +1,318 @@
+//! The pallet's stored and runtime-API types.
+
+use crate::*;
+
+/// The balance type of the pallet's currency.
+pub type BalanceOf<T> =
+	<<T as Config>::Currency as Inspect<<T as frame_system::Config>::AccountId>>::Balance;
+
+/// Most issuance tiers.
+pub const MAX_TIERS: u32 = 16;
+/// Most periods a reward may take to mature.
+pub const MAX_MATURITY: u32 = 64;
+
+/// One issuance tier: while less than `minted_below` has been minted in total, each period
+/// issues `per_period`. Past the last tier nothing new is issued (carried amounts still are).
+#[derive(
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Default,
+)]
+pub struct Tier<Balance> {
+	/// The tier applies while total minted < this.
+	pub minted_below: Balance,
+	/// Issuance of each period in the tier.
+	pub per_period: Balance,
+}
+
+/// The chain's PoT parameters (genesis; governance may change them with
+/// [`Pallet::set_params`]).
+#[derive(
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+	Clone,
+	PartialEq,
+	Eq,
+	Debug,
+	Default,
+)]
+pub struct PotParams<Balance, BlockNumber> {
+	/// Blocks per ledger period (`L`).
+	pub period_length: BlockNumber,
+	/// Blocks meta nodes have to commit after a report opens.
+	pub commit_window: BlockNumber,
+	/// Blocks they have to reveal after the commit phase ends.
+	pub reveal_window: BlockNumber,
+	/// Blocks after the reveal window to finish streaming the accepted report.
+	pub stream_window: BlockNumber,
+	/// How many nodes share the resource-node issuance (`N`).
+	pub top_nodes: u32,
+	/// Entries per report chunk: part of the digest, so all meta nodes must use it.
+	pub chunk_size: u32,
+	/// Periods before a reward may be claimed.
+	pub maturity: u32,
+	/// Part of each period's issuance for the matching reporters.
+	pub meta_share: Perbill,
+	/// Part for the block authors.
+	pub validator_share: Perbill,
+	/// `k`: a rewarded byte earns at most `k ×` the credit price per byte.
+	pub wash_cap: Perbill,
+	/// Issuance schedule, by total minted, ascending.
+	pub tiers: BoundedVec<Tier<Balance>, ConstU32<MAX_TIERS>>,
+}
+
+/// Where a period's report stands.
+#[derive(
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+)]
+pub enum PeriodStatus {
+	/// Commit, reveal or streaming under way.
+	Reporting,
+	/// Settled: rewards recorded.
+	Settled,
+	/// No settlement; the issuance carried over.
+	Failed(FailReason),
+}
+
+/// Why a period was not settled.
+#[derive(
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+)]
+pub enum FailReason {
+	/// No digest reached the quorum by the end of the reveal window.
+	NoQuorum,
+	/// The accepted report was not fully streamed in time.
+	StreamTimeout,
+	/// The accepted report breaks a rule (see [`InvalidReport`]).
+	Invalid(InvalidReport),
+}
+
+/// What is wrong with an accepted report's content.
+#[derive(
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+)]
+pub enum InvalidReport {
+	/// Node entries are not in rank order.
+	NodeOutOfOrder,
+	/// A node entry after client entries.
+	NodeAfterClients,
+	/// Client entries not strictly ascending.
+	ClientOutOfOrder,
+	/// A node appears twice.
+	DuplicateNode,
+	/// A node neither registered nor carrying rolled-over traffic.
+	UnknownNode,
+	/// A node with rolled-over traffic is missing.
+	Incomplete,
+	/// A total overflows.
+	Overflow,
+}
+
+impl From<IngestError> for InvalidReport {
+	fn from(e: IngestError) -> Self {
+		match e {
+			IngestError::NodeOutOfOrder => Self::NodeOutOfOrder,
+			IngestError::NodeAfterClients => Self::NodeAfterClients,
+			IngestError::ClientOutOfOrder => Self::ClientOutOfOrder,
+			IngestError::Overflow => Self::Overflow,
+		}
+	}
+}
+
+/// A node's traffic carried between periods, versioned by the report that wrote it: while
+/// that report is not settled (under way, or failed) the value is `prev`.
+#[derive(Encode, Decode, MaxEncodedLen, TypeInfo, Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct RolledTraffic {
+	/// The period whose report wrote this entry.
+	pub period: u32,
+	/// Bytes the node served in that period.
+	pub bytes: u64,
+	/// Accumulated traffic carried forward after that period (0 when it was paid).
+	pub acc: u128,
+	/// The carried traffic before that period.
+	pub prev: u128,
+}
+
+/// Summary of one period, for explorers and the invariants.
+#[derive(
+	Encode, Decode, MaxEncodedLen, TypeInfo, CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound,
+)]
+#[scale_info(skip_type_params(S))]
+#[codec(mel_bound(AccountId: MaxEncodedLen, Balance: MaxEncodedLen))]
+pub struct PeriodInfo<AccountId, Balance, S: Get<u32>>
+where
+	AccountId: Clone + PartialEq + Eq + core::fmt::Debug,
+	Balance: Clone + PartialEq + Eq + core::fmt::Debug,
+{
+	/// The period's issuance (its tier plus what earlier periods carried).
+	pub issuance: Balance,
+	/// The part of `issuance` carried in from earlier periods.
+	pub carried_in: Balance,
+	/// Where its report stands.
+	pub status: PeriodStatus,
+	/// The accepted digest.
+	pub digest: Option<Hash>,
+	/// Reporters whose reveal matched the accepted digest.
+	pub reporters: BoundedVec<AccountId, S>,
+	/// Paid to resource nodes.
+	pub resource_paid: Balance,
+	/// Paid to matching reporters.
+	pub meta_paid: Balance,
+	/// Paid to block authors.
+	pub validator_paid: Balance,
+	/// Carried to the next period.
+	pub carried: Balance,
+	/// Bytes served this period (Σ node entries).
+	pub served_bytes: u128,
+	/// Bytes charged to clients this period.
+	pub charged_bytes: u128,
+	/// Bytes rewarded (of the top nodes, within what was charged).
+	pub rewarded_bytes: u128,
+}
+
+/// The report of the period being reported.
+#[derive(
+	Encode, Decode, MaxEncodedLen, TypeInfo, CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound,
+)]
+#[scale_info(skip_type_params(S, N))]
+#[codec(mel_bound(AccountId: MaxEncodedLen, BlockNumber: MaxEncodedLen))]
+pub struct Report<AccountId, BlockNumber, S: Get<u32>, N: Get<u32>>
+where
+	AccountId: Clone + PartialEq + Eq + core::fmt::Debug,
+	BlockNumber: Clone + PartialEq + Eq + core::fmt::Debug,
+{
+	/// The active meta set when the report opened (sorted): the electorate.
+	pub electorate: BoundedVec<AccountId, S>,
+	/// Commitments, in order.
+	pub commits: BoundedVec<(AccountId, Hash), S>,
+	/// Revealed digests, in order.
+	pub reveals: BoundedVec<(AccountId, Hash), S>,
+	/// Commits are taken until this block (exclusive).
+	pub commit_until: BlockNumber,
+	/// Set when the reveal phase starts: reveals are taken until this block.
+	pub reveal_until: Option<BlockNumber>,
+	/// The digest that reached the quorum, and the stream of its chunks.
+	pub stream: Option<Stream<AccountId, N>>,
+}
+
+/// An accepted report being streamed.
+#[derive(
+	Encode, Decode, MaxEncodedLen, TypeInfo, CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound,
+)]
+#[scale_info(skip_type_params(N))]
+#[codec(mel_bound(AccountId: MaxEncodedLen))]
+pub struct Stream<AccountId, N: Get<u32>>
+where
+	AccountId: Clone + PartialEq + Eq + core::fmt::Debug,
+{
+	/// The accepted digest.
+	pub digest: Hash,
+	/// The link the next chunk must produce.
+	pub expected: Hash,
+	/// Order and totals so far.
+	pub ingest: ReportIngest,
+	/// Chunks taken.
+	pub chunks: u32,
+	/// Nodes listed that had rolled-over traffic.
+	pub rolled_seen: u32,
+	/// Nodes that will carry traffic forward after this period.
+	pub rolled_after: u32,
+	/// The top eligible nodes so far, in rank order, with their accumulated traffic.
+	pub top: BoundedVec<(AccountId, u128), N>,
+	/// Bytes charged to clients so far.
+	pub charged: u128,
+}
+
+/// An account's rewards: pending ones by the period they mature in, and matured ones.
+#[derive(
+	Encode,
+	Decode,
+	MaxEncodedLen,
+	TypeInfo,
+	CloneNoBound,
+	PartialEqNoBound,
+	EqNoBound,
+	DebugNoBound,
+	DefaultNoBound,
+)]
+#[codec(mel_bound(Balance: MaxEncodedLen))]
+pub struct RewardLedger<Balance>
+where
+	Balance: Clone + PartialEq + Eq + core::fmt::Debug + Default,
+{
+	/// (ledger period it matures in, amount), ascending.
+	pub pending: BoundedVec<(u32, Balance), ConstU32<{ MAX_MATURITY + 1 }>>,
+	/// Claimable now.
+	pub matured: Balance,
+}
+
+/// Rewards as polkadot-js shows them (runtime API).
+#[derive(Encode, Decode, TypeInfo, Clone, PartialEq, Eq, Debug, Default)]
+pub struct RewardView<Balance> {
+	/// Not yet claimable.
+	pub pending: Balance,
+	/// Claimable now.
+	pub matured: Balance,
+}
+
+/// A node's traffic as polkadot-js shows it (runtime API).
+#[derive(Encode, Decode, TypeInfo, Clone, PartialEq, Eq, Debug, Default)]
+pub struct NodeTrafficView {
+	/// The last settled period that listed the node.
+	pub period: Option<u32>,
+	/// Bytes it served in that period.
+	pub bytes: u64,
+	/// Traffic carried into the next report (0 after being paid).
+	pub rolled: u128,
+}
+
+pub(crate) type ReportOf<T> = Report<
+	<T as frame_system::Config>::AccountId,
+	BlockNumberFor<T>,
+	MaxMetaOf<T>,
+	<T as Config>::MaxTopNodes,
+>;
+pub(crate) type PeriodInfoOf<T> =
+	PeriodInfo<<T as frame_system::Config>::AccountId, BalanceOf<T>, MaxMetaOf<T>>;
+pub(crate) type MaxMetaOf<T> =
+	<<T as Config>::Nodes as NodeRegistry<<T as frame_system::Config>::AccountId>>::MaxMetaNodes;
+/// The parameters' type in a runtime.
+pub type ParamsOf<T> = PotParams<BalanceOf<T>, BlockNumberFor<T>>;
