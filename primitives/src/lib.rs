@@ -7,6 +7,8 @@
 //!   slices), streaming construction and inclusion proofs;
 //! * [`receipt`]: the signed task receipt a resource node and a client exchange per served
 //!   slice;
+//! * [`receipts`]: the per-client receipt tree a report's client entry commits to (a
+//!   Merkle sum tree, so one proof also proves the client's total);
 //! * [`quorum`]: the 2/3 rule every meta-node vote uses;
 //! * [`meta`]: store acknowledgements, upload authorisations, download tickets and the
 //!   task-id / holder derivations of the meta layer;
@@ -25,6 +27,7 @@ pub mod merkle;
 pub mod meta;
 pub mod quorum;
 pub mod receipt;
+pub mod receipts;
 pub mod registration;
 pub mod traffic;
 

@@ -59,8 +59,11 @@ pub struct NodeTraffic {
 pub struct ClientTraffic {
 	/// The client's account (sr25519 public key).
 	pub client: [u8; 32],
-	/// Bytes downloaded in the period.
+	/// Bytes downloaded in the period: the total of its receipt tree.
 	pub bytes: u64,
+	/// Root of the client's countersigned receipts of the period
+	/// ([`crate::receipts::ReceiptTree::root`]): what the client checks and disputes.
+	pub receipts_root: Hash,
 }
 
 /// One entry of a report: node entries first (in rank order), then client entries (by
@@ -102,7 +105,7 @@ pub fn report_end(genesis_hash: &Hash, period: u32) -> Hash {
 /// with the next link, and `chunk_link(chunk, next)` must equal the expected link. A chunk
 /// that passes is exactly the one the quorum committed to, so it can be applied at once.
 pub fn chunk_link(entries: &[ReportEntry], next: &Hash) -> Hash {
-	let mut buf = Vec::with_capacity(33 + entries.len() * 41 + 4);
+	let mut buf = Vec::with_capacity(33 + entries.len() * 73 + 4);
 	buf.push(1);
 	buf.extend_from_slice(next);
 	entries.encode_to(&mut buf);
@@ -403,7 +406,8 @@ mod tests {
 	#[test]
 	fn ingest_checks_order_and_keeps_totals() {
 		let node = |n: u8, bytes: u64| NodeTraffic { node: NodeId([n; 32]), bytes };
-		let client = |c: u8, bytes: u64| ClientTraffic { client: [c; 32], bytes };
+		let client =
+			|c: u8, bytes: u64| ClientTraffic { client: [c; 32], bytes, receipts_root: [c; 32] };
 		let mut r = ReportIngest::new();
 		// Node 2 carries 50 rolled bytes: 10 + 50 = 60 ranks before node 1's 40.
 		assert_eq!(r.node(&node(2, 10), 50), Ok(60));
@@ -428,7 +432,8 @@ mod tests {
 	#[test]
 	fn ordered_report_passes_ingest() {
 		let node = |n: u8, bytes: u64| NodeTraffic { node: NodeId([n; 32]), bytes };
-		let client = |c: u8, bytes: u64| ClientTraffic { client: [c; 32], bytes };
+		let client =
+			|c: u8, bytes: u64| ClientTraffic { client: [c; 32], bytes, receipts_root: [c; 32] };
 		let entries = order_report(
 			[(node(1, 40), 0), (node(2, 10), 50), (node(3, 40), 0), (node(4, 0), 0)],
 			[client(6, 60), client(5, 30)],
@@ -472,7 +477,11 @@ mod tests {
 		assert_ne!(chunk_report(&g, 3, &entries, 4).digest, report.digest);
 		// A node entry and a client entry with the same bytes are told apart.
 		let n = [ReportEntry::Node(NodeTraffic { node: NodeId([1; 32]), bytes: 5 })];
-		let c = [ReportEntry::Client(ClientTraffic { client: [1; 32], bytes: 5 })];
+		let c = [ReportEntry::Client(ClientTraffic {
+			client: [1; 32],
+			bytes: 5,
+			receipts_root: [0; 32],
+		})];
 		assert_ne!(chunk_link(&n, &report_end(&g, 3)), chunk_link(&c, &report_end(&g, 3)));
 		// An empty report has no chunks; its digest is the end.
 		assert_eq!(chunk_report(&g, 3, &[], 3).digest, report_end(&g, 3));

@@ -91,6 +91,10 @@ pub const ISSUANCE_TIERS: [(Balance, Balance); 4] = [
 	(20_000_000 * UNITS, 10 * UNITS),
 ];
 
+/// Slashed from each reporter of a period for every upheld traffic dispute: 1% of a meta
+/// node's deposit, so lying about one client costs more than its credit could be worth.
+pub const DISPUTE_SLASH: Balance = 1_000 * UNITS;
+
 /// Dev and local chains: ten-minute storage periods, a minute and a half to unbond.
 pub const DEV_STORAGE: StorageParams = StorageParams {
 	unbonding_period: 45,
@@ -211,6 +215,8 @@ pub fn stratos_genesis(
 			validator_share: Perbill::from_percent(10),
 			wash_cap: Perbill::from_percent(50),
 			tiers: ISSUANCE_TIERS.to_vec(),
+			dispute_window: storage.traffic.windows.1,
+			dispute_slash: DISPUTE_SLASH,
 		},
 		sudo: SudoConfig { key: sudo },
 	})

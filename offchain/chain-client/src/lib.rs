@@ -817,9 +817,11 @@ impl ChainClient {
 					ReportEntry::Node(n) => {
 						RtEntry::Node(RtNode { node: rt_node(&n.node), bytes: n.bytes })
 					},
-					ReportEntry::Client(c) => {
-						RtEntry::Client(RtClient { client: c.client, bytes: c.bytes })
-					},
+					ReportEntry::Client(c) => RtEntry::Client(RtClient {
+						client: c.client,
+						bytes: c.bytes,
+						receipts_root: c.receipts_root,
+					}),
 				})
 				.collect();
 			let call =

@@ -64,7 +64,7 @@ async fn a_dev_chain_settles_traffic_reports_from_the_typed_client() -> anyhow::
 	let nodes = [(node_of("Bob"), 6 * MB), (node_of("Charlie"), 3 * MB), (node_of("Dave"), MB)];
 	let entries = order_report(
 		nodes.iter().map(|(n, b)| (NodeTraffic { node: *n, bytes: *b }, 0)),
-		[ClientTraffic { client: ferdie.0, bytes: 10 * MB }],
+		[ClientTraffic { client: ferdie.0, bytes: 10 * MB, receipts_root: [7; 32] }],
 	);
 	let report = chunk_report(&chain.genesis_hash(), 0, &entries, chain.report_chunk_size().await?);
 	let salt = [42u8; 32];

@@ -156,6 +156,10 @@ pub trait TrafficCredit<AccountId> {
 	fn reserved(who: &AccountId) -> u128;
 	/// Spend `bytes` of `who`'s reserved credit for settled traffic (all or nothing).
 	fn charge_reserved(who: &AccountId, bytes: u128) -> DispatchResult;
+	/// Give back up to `bytes` of charged credit to `who` (a charge reversed after an upheld
+	/// dispute), as spendable credit. Returns the bytes given back: at most what is still
+	/// for sale, since charged credit went back there.
+	fn refund_charge(who: &AccountId, bytes: u128) -> u128;
 	/// The holders of `owner`'s file `file_id`.
 	fn holders(owner: &AccountId, file_id: &FileId) -> Option<Vec<AccountId>>;
 	/// The curve's marginal price of a byte of credit now, `(S + Pt) / Lt`, as (numerator,
@@ -303,6 +307,8 @@ pub mod pallet {
 		CreditReleased { who: T::AccountId, bytes: u128 },
 		/// `bytes` of `who`'s reserved credit paid for settled traffic.
 		CreditCharged { who: T::AccountId, bytes: u128 },
+		/// `bytes` of charged credit given back to `who` (an upheld traffic dispute).
+		CreditRefunded { who: T::AccountId, bytes: u128 },
 		/// The credit supply changed; `limit` is for sale now.
 		CreditSupplySet { supply: u128, limit: u128 },
 		/// A meta node voted for a proposal.
@@ -879,6 +885,16 @@ impl<T: Config> TrafficCredit<T::AccountId> for Pallet<T> {
 		CreditLimit::<T>::mutate(|l| *l = l.saturating_add(bytes));
 		Self::deposit_event(Event::CreditCharged { who: who.clone(), bytes });
 		Ok(())
+	}
+
+	fn refund_charge(who: &T::AccountId, bytes: u128) -> u128 {
+		let refund = bytes.min(CreditLimit::<T>::get());
+		if refund > 0 {
+			CreditLimit::<T>::mutate(|l| *l = l.saturating_sub(refund));
+			Credit::<T>::mutate(who, |c| *c = c.saturating_add(refund));
+			Self::deposit_event(Event::CreditRefunded { who: who.clone(), bytes: refund });
+		}
+		refund
 	}
 
 	fn holders(owner: &T::AccountId, file_id: &FileId) -> Option<Vec<T::AccountId>> {

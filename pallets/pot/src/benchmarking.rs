@@ -81,7 +81,11 @@ fn entries<T: Config>(n: u32, c: u32) -> Vec<ReportEntry> {
 		key[31] = 1;
 		let who = T::ClientAccount::convert(key);
 		T::Credit::benchmark_reserve(&who, 1_000_000);
-		list.push(ReportEntry::Client(ClientTraffic { client: key, bytes: 1_000 }));
+		list.push(ReportEntry::Client(ClientTraffic {
+			client: key,
+			bytes: 1_000,
+			receipts_root: [9; 32],
+		}));
 	}
 	list
 }
@@ -170,6 +174,8 @@ mod benches {
 			stream.top.try_push((who, 1_000 + i as u128)).expect("bound");
 		}
 		stream.charged = u128::MAX / 4;
+		// The reveal window is over: the last chunk settles at once.
+		report.reveal_until = Some(frame_system::Pallet::<T>::block_number());
 		Reports::<T>::insert(0, report);
 		let chunk: BoundedVec<ReportEntry, T::MaxChunk> = BoundedVec::new();
 		#[extrinsic_call]

@@ -84,9 +84,10 @@ impl<T: Config> Pallet<T> {
 			"total issuance = genesis + minted − burned"
 		);
 		let pot = T::Currency::balance(&Self::pot_account());
+		// Anyone may send tokens to the pot (a donation): it holds at least what is owed.
 		ensure!(
-			pot == Unclaimed::<T>::get().saturating_add(T::Currency::minimum_balance()),
-			"the pot holds exactly the unclaimed rewards (plus its existential deposit)"
+			pot >= Unclaimed::<T>::get().saturating_add(T::Currency::minimum_balance()),
+			"the pot holds the unclaimed rewards (plus its existential deposit)"
 		);
 		let mut unclaimed = BalanceOf::<T>::zero();
 		for (_, ledger) in Rewards::<T>::iter() {
@@ -103,6 +104,8 @@ impl<T: Config> Pallet<T> {
 		let mut paid_total = BalanceOf::<T>::zero();
 		let mut carried_in = BalanceOf::<T>::zero();
 		let mut carried_out = BalanceOf::<T>::zero();
+		let mut resource_in = BalanceOf::<T>::zero();
+		let mut resource_out = BalanceOf::<T>::zero();
 		let (mut charged, mut rewarded) = (0u128, 0u128);
 		let next = NextPeriod::<T>::get();
 		for (p, info) in Periods::<T>::iter() {
@@ -112,25 +115,45 @@ impl<T: Config> Pallet<T> {
 				.saturating_add(info.validator_paid);
 			if info.status == PeriodStatus::Reporting {
 				ensure!(p == next, "only the next period is reporting");
-				ensure!(paid.is_zero() && info.carried.is_zero(), "nothing paid before settlement");
+				ensure!(
+					paid.is_zero() && info.carried.is_zero() && info.resource_carried.is_zero(),
+					"nothing paid before settlement"
+				);
 			} else {
 				ensure!(p < next, "finished periods precede the next one");
 				ensure!(
-					paid.saturating_add(info.carried) == info.issuance,
-					"issuance = paid + carried"
+					paid.saturating_add(info.carried).saturating_add(info.resource_carried)
+						== info.issuance,
+					"issuance = paid + carried + carried for resource nodes"
 				);
 				carried_out = carried_out.saturating_add(info.carried);
+				resource_out = resource_out.saturating_add(info.resource_carried);
 				charged = charged.saturating_add(info.charged_bytes);
 				rewarded = rewarded.saturating_add(info.rewarded_bytes);
 			}
 			paid_total = paid_total.saturating_add(paid);
+			ensure!(info.cancelled <= paid, "only what was paid can be cancelled");
 			carried_in = carried_in.saturating_add(info.carried_in);
+			resource_in = resource_in.saturating_add(info.resource_carried_in);
 		}
 		ensure!(paid_total == Minted::<T>::get(), "minted = Σ paid");
 		ensure!(
 			carried_out == carried_in.saturating_add(Carry::<T>::get()),
 			"every carried unit is in a later period's issuance or still carried"
 		);
+		ensure!(
+			resource_out == resource_in.saturating_add(ResourceCarry::<T>::get()),
+			"what resource parts carried is in later resource parts or still carried"
+		);
+		for ((period, client, _), _) in Disputes::<T>::iter() {
+			ensure!(
+				ClientCharges::<T>::contains_key(period, client),
+				"a dispute refers to a stored client entry"
+			);
+		}
+		for (_, _, c) in ClientCharges::<T>::iter() {
+			ensure!(c.reversed <= c.charged, "no more is reversed than was charged");
+		}
 		ensure!(
 			rewarded <= charged && charged - rewarded == ChargedUnrewarded::<T>::get(),
 			"rewarded bytes never exceed charged bytes"

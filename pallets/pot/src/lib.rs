@@ -59,6 +59,8 @@ use sp_runtime::{
 };
 use stratos_primitives::{
 	quorum::quorum_reached,
+	receipt::SignedReceipt,
+	receipts::{receipt_digest, ReceiptLeaf, ReceiptProof},
 	traffic::{self, ClientTraffic, IngestError, NodeTraffic, ReportEntry, ReportIngest},
 	Hash, NodeId,
 };
@@ -68,7 +70,9 @@ pub use weights::WeightInfo;
 
 #[cfg(feature = "runtime-benchmarks")]
 mod benchmarking;
+mod disputes;
 mod ledger;
+pub mod migrations;
 #[cfg(test)]
 mod mock;
 mod report;
@@ -99,7 +103,12 @@ sp_api::decl_runtime_apis! {
 pub mod pallet {
 	use super::*;
 
+	/// v1: separate resource carry, per-client charges and disputes, cancellable periods
+	/// ([`crate::migrations::v1`]).
+	pub const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
+
 	#[pallet::pallet]
+	#[pallet::storage_version(STORAGE_VERSION)]
 	pub struct Pallet<T>(_);
 
 	#[pallet::config]
@@ -208,6 +217,40 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type ChargedUnrewarded<T: Config> = StorageValue<_, u128, ValueQuery>;
 
+	/// What earlier periods' resource parts left unpaid: added to the next period's resource
+	/// part only, so it stays with the resource nodes.
+	#[pallet::storage]
+	pub type ResourceCarry<T: Config> = StorageValue<_, BalanceOf<T>, ValueQuery>;
+
+	/// Client entries of reported periods, by period and client key, while the client may
+	/// dispute them (until the period's rewards mature).
+	#[pallet::storage]
+	pub type ClientCharges<T: Config> =
+		StorageDoubleMap<_, Twox64Concat, u32, Blake2_128Concat, [u8; 32], ClientCharge>;
+
+	/// The lowest period whose client entries may still be stored (older ones are pruned
+	/// in idle time).
+	#[pallet::storage]
+	pub type ChargesPrunedBelow<T: Config> = StorageValue<_, u32, ValueQuery>;
+
+	/// Receipts clients say they never countersigned: (period, client key, receipt digest).
+	#[pallet::storage]
+	pub type Disputes<T: Config> = StorageNMap<
+		_,
+		(NMapKey<Twox64Concat, u32>, NMapKey<Blake2_128Concat, [u8; 32]>, NMapKey<Identity, Hash>),
+		OpenDispute<BlockNumberFor<T>>,
+	>;
+
+	/// Who a settled period paid, and when that matures, until it matures: what
+	/// [`Pallet::cancel_period`] takes back.
+	#[pallet::storage]
+	pub type Payees<T: Config> = StorageMap<
+		_,
+		Twox64Concat,
+		u32,
+		(u32, BoundedVec<(T::AccountId, BalanceOf<T>), ConstU32<MAX_PAYEES>>),
+	>;
+
 	#[pallet::genesis_config]
 	pub struct GenesisConfig<T: Config> {
 		/// Blocks per ledger period.
@@ -232,6 +275,10 @@ pub mod pallet {
 		pub wash_cap: Perbill,
 		/// Issuance tiers: (minted below, per period).
 		pub tiers: Vec<(BalanceOf<T>, BalanceOf<T>)>,
+		/// Blocks reporters have to answer a dispute.
+		pub dispute_window: BlockNumberFor<T>,
+		/// Slashed from each reporter when a dispute is upheld.
+		pub dispute_slash: BalanceOf<T>,
 	}
 
 	impl<T: Config> Default for GenesisConfig<T> {
@@ -249,6 +296,8 @@ pub mod pallet {
 				validator_share: Perbill::from_percent(10),
 				wash_cap: Perbill::from_percent(50),
 				tiers: Vec::new(),
+				dispute_window: 100u32.into(),
+				dispute_slash: Zero::zero(),
 			}
 		}
 	}
@@ -267,6 +316,8 @@ pub mod pallet {
 				meta_share: self.meta_share,
 				validator_share: self.validator_share,
 				wash_cap: self.wash_cap,
+				dispute_window: self.dispute_window,
+				dispute_slash: self.dispute_slash,
 				tiers: BoundedVec::truncate_from(
 					self.tiers
 						.iter()
@@ -326,6 +377,18 @@ pub mod pallet {
 		Claimed { who: T::AccountId, amount: BalanceOf<T>, debt_paid: BalanceOf<T> },
 		/// Governance changed the parameters.
 		ParamsSet,
+		/// The period's report is complete; it settles when the reveal window closes, so every
+		/// matching reveal until then shares the meta part.
+		ReportComplete { period: u32, settles_at: BlockNumberFor<T> },
+		/// A client disputes a receipt of its entry in `period`'s report.
+		Disputed { period: u32, client: [u8; 32], digest: Hash, answer_by: BlockNumberFor<T> },
+		/// The client's countersignature for the disputed receipt was shown: the charge stands.
+		DisputeAnswered { period: u32, client: [u8; 32], digest: Hash },
+		/// A dispute was upheld: `refunded` bytes of credit went back to the client and each of
+		/// the period's `slashed` reporters lost the dispute slash.
+		DisputeUpheld { period: u32, client: [u8; 32], refunded: u128, slashed: u32 },
+		/// Governance cancelled a period's pending rewards; `amount` was burned.
+		PeriodCancelled { period: u32, amount: BalanceOf<T> },
 	}
 
 	#[pallet::error]
@@ -365,6 +428,33 @@ pub mod pallet {
 		NothingToClaim,
 		/// The parameters are inconsistent (see the call's docs).
 		BadParams,
+		/// The period's report is not finished (settled or failed) yet.
+		PeriodNotFinished,
+		/// The period's rewards have matured: its entries can no longer be disputed or
+		/// cancelled.
+		DisputeWindowOver,
+		/// The report listed no entry for this client in that period.
+		NoClientEntry,
+		/// Only the client itself may dispute its entry.
+		NotTheClient,
+		/// The proof does not lead to the entry's receipt root.
+		BadProof,
+		/// The claim does not hold (the total matches, or the leaves are in order and
+		/// adjacent).
+		ClaimDoesNotHold,
+		/// That receipt is disputed already.
+		AlreadyDisputed,
+		/// No open dispute for that receipt.
+		NoSuchDispute,
+		/// The receipt shown is not the disputed one, is for another client or period, or its
+		/// signatures do not verify.
+		BadAnswer,
+		/// The answer window is still open.
+		AnswerWindowOpen,
+		/// The answer window is over.
+		AnswerWindowOver,
+		/// Nothing of that period is left to cancel (not settled, matured or cancelled).
+		NothingToCancel,
 	}
 
 	#[pallet::hooks]
@@ -373,6 +463,14 @@ pub mod pallet {
 			// Plus the author count `pallet_authorship` makes through `note_author` (its own
 			// hook reports no weight).
 			Self::advance(now).saturating_add(T::DbWeight::get().reads_writes(2, 1))
+		}
+
+		fn on_idle(_n: BlockNumberFor<T>, remaining: Weight) -> Weight {
+			Self::prune_charges(remaining)
+		}
+
+		fn integrity_test() {
+			Self::check_integrity();
 		}
 
 		#[cfg(feature = "try-runtime")]
@@ -486,7 +584,7 @@ pub mod pallet {
 						}
 						if digest == traffic::report_end(&Self::genesis_hash(), period) {
 							// Nothing to stream: no node and no client had traffic.
-							Self::finish(period, &report);
+							Self::finish(period, report);
 							return Ok(Pays::No.into());
 						}
 					}
@@ -541,7 +639,7 @@ pub mod pallet {
 				Reports::<T>::insert(period, report);
 				return Ok((Some(chunk_weight), Pays::No).into());
 			}
-			Self::finish(period, &report);
+			Self::finish(period, report);
 			Ok(Pays::No.into())
 		}
 
@@ -581,7 +679,8 @@ pub mod pallet {
 		/// Replace the parameters. Windows must fit in a period (`commit + reveal + stream ≤
 		/// L`, so reports keep pace with periods), `top_nodes ≥ 1` within `MaxTopNodes`,
 		/// `1 ≤ chunk_size ≤ MaxChunk`, `maturity ≤ 64`, shares summing to at most 100%,
-		/// tiers ascending. A new chunk size or `L` applies to reports opened afterwards.
+		/// tiers ascending, `1 ≤ dispute_window ≤ L`. A new chunk size or `L` applies to
+		/// reports opened afterwards.
 		#[pallet::call_index(4)]
 		#[pallet::weight(T::WeightInfo::set_params())]
 		pub fn set_params(origin: OriginFor<T>, params: ParamsOf<T>) -> DispatchResult {
@@ -590,6 +689,64 @@ pub mod pallet {
 			Params::<T>::put(params);
 			Self::deposit_event(Event::ParamsSet);
 			Ok(())
+		}
+
+		/// Dispute the sender's client entry in `period`'s report (see [`DisputeClaim`]). A
+		/// claim that the chain can check alone (a wrong total, leaves out of order) is upheld
+		/// at once; a receipt the client says it never countersigned waits `dispute_window`
+		/// blocks for the reporters to show the countersignature
+		/// ([`Pallet::answer_dispute`]), then anyone may uphold it
+		/// ([`Pallet::resolve_dispute`]). Possible until the period's rewards mature.
+		#[pallet::call_index(5)]
+		#[pallet::weight(T::WeightInfo::dispute().max(T::WeightInfo::resolve_dispute(MaxMetaOf::<T>::get())))]
+		pub fn dispute(
+			origin: OriginFor<T>,
+			period: u32,
+			client: [u8; 32],
+			claim: DisputeClaim,
+		) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			ensure!(T::ClientAccount::convert(client) == who, Error::<T>::NotTheClient);
+			Self::do_dispute(period, client, claim)
+		}
+
+		/// Show the client's countersigned receipt for a disputed leaf: the dispute is
+		/// dropped and the charge stands. Anyone may answer (reporters, the serving node).
+		/// Free when it answers.
+		#[pallet::call_index(6)]
+		#[pallet::weight(T::WeightInfo::answer_dispute())]
+		pub fn answer_dispute(
+			origin: OriginFor<T>,
+			period: u32,
+			receipt: SignedReceipt,
+		) -> DispatchResultWithPostInfo {
+			ensure_signed(origin)?;
+			Self::do_answer(period, &receipt)?;
+			Ok(Pays::No.into())
+		}
+
+		/// Uphold a dispute nobody answered in time: the client gets the disputed bytes of
+		/// credit back and each reporter of the period is slashed `dispute_slash`.
+		#[pallet::call_index(7)]
+		#[pallet::weight(T::WeightInfo::resolve_dispute(MaxMetaOf::<T>::get()))]
+		pub fn resolve_dispute(
+			origin: OriginFor<T>,
+			period: u32,
+			client: [u8; 32],
+			digest: Hash,
+		) -> DispatchResult {
+			ensure_signed(origin)?;
+			Self::do_resolve(period, client, digest)
+		}
+
+		/// Governance takes back a settled period's rewards before they mature (for example
+		/// after disputes showed its report was invented). What it takes back is burned and
+		/// recorded in the period's books.
+		#[pallet::call_index(8)]
+		#[pallet::weight(T::WeightInfo::cancel_period(MAX_PAYEES))]
+		pub fn cancel_period(origin: OriginFor<T>, period: u32) -> DispatchResult {
+			T::AdminOrigin::ensure_origin(origin)?;
+			Self::do_cancel(period)
 		}
 	}
 }
@@ -654,7 +811,9 @@ impl<T: Config> Pallet<T> {
 			&& p.chunk_size <= T::MaxChunk::get()
 			&& p.maturity <= MAX_MATURITY
 			&& shares <= Perbill::one().deconstruct() as u64
-			&& p.tiers.windows(2).all(|w| w[0].minted_below < w[1].minted_below);
+			&& p.tiers.windows(2).all(|w| w[0].minted_below < w[1].minted_below)
+			&& !p.dispute_window.is_zero()
+			&& p.dispute_window <= p.period_length;
 		ensure!(ok, Error::<T>::BadParams);
 		Ok(())
 	}

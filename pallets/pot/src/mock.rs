@@ -92,6 +92,9 @@ impl pallet_file_registry::TrafficCredit<u64> for MockCredit {
 	fn charge_reserved(who: &u64, bytes: u128) -> sp_runtime::DispatchResult {
 		FileRegistry::charge_reserved(who, bytes)
 	}
+	fn refund_charge(who: &u64, bytes: u128) -> u128 {
+		FileRegistry::refund_charge(who, bytes)
+	}
 	fn holders(owner: &u64, file_id: &stratos_primitives::FileId) -> Option<Vec<u64>> {
 		FileRegistry::holders(owner, file_id)
 	}
@@ -139,6 +142,8 @@ pub const L: u64 = 10;
 pub const ISSUANCE: u64 = 10_000;
 /// Balance of every funded account.
 pub const FUNDS: u64 = 1_000_000;
+/// Slashed from each reporter per upheld dispute.
+pub const DISPUTE_SLASH: u64 = 50;
 /// The block author.
 pub const AUTHOR: u64 = 40;
 
@@ -162,6 +167,8 @@ pub fn params() -> PotParams<u64, u64> {
 		]
 		.try_into()
 		.expect("within bound"),
+		dispute_window: 3,
+		dispute_slash: DISPUTE_SLASH,
 	}
 }
 
@@ -213,6 +220,8 @@ pub fn new_test_ext() -> sp_io::TestExternalities {
 			validator_share: p.validator_share,
 			wash_cap: p.wash_cap,
 			tiers: p.tiers.iter().map(|t| (t.minted_below, t.per_period)).collect(),
+			dispute_window: p.dispute_window,
+			dispute_slash: p.dispute_slash,
 		},
 	}
 	.build_storage()

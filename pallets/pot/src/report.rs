@@ -40,6 +40,13 @@ impl<T: Config> Pallet<T> {
 			return T::WeightInfo::advance_open(MaxMetaOf::<T>::get());
 		};
 		match (report.reveal_until, &report.stream) {
+			// A complete report settles when the reveal window closes.
+			(Some(until), Some(s)) if now >= until && Self::complete(period, s) => {
+				let stream = s.clone();
+				Self::settle(period, &report, stream);
+				return T::WeightInfo::advance_fail(MaxMetaOf::<T>::get())
+					.saturating_add(Self::settle_weight());
+			},
 			(None, _) if now >= report.commit_until => {
 				Self::start_reveal(period, &mut report, now);
 				Reports::<T>::insert(period, report);
@@ -56,7 +63,9 @@ impl<T: Config> Pallet<T> {
 	pub(crate) fn open(period: u32, now: BlockNumberFor<T>, params: &ParamsOf<T>) {
 		let electorate = T::Nodes::active_meta();
 		let carried_in = Carry::<T>::take();
-		let issuance = Self::tier_issuance().saturating_add(carried_in);
+		let resource_carried_in = ResourceCarry::<T>::take();
+		let issuance =
+			Self::tier_issuance().saturating_add(carried_in).saturating_add(resource_carried_in);
 		let report = Report {
 			electorate: BoundedVec::truncate_from({
 				let mut e = electorate;
@@ -76,6 +85,7 @@ impl<T: Config> Pallet<T> {
 			PeriodInfo {
 				issuance,
 				carried_in,
+				resource_carried_in,
 				status: PeriodStatus::Reporting,
 				digest: None,
 				reporters: BoundedVec::new(),
@@ -83,6 +93,8 @@ impl<T: Config> Pallet<T> {
 				meta_paid: Zero::zero(),
 				validator_paid: Zero::zero(),
 				carried: Zero::zero(),
+				resource_carried: Zero::zero(),
+				cancelled: Zero::zero(),
 				served_bytes: 0,
 				charged_bytes: 0,
 				rewarded_bytes: 0,
@@ -138,7 +150,7 @@ impl<T: Config> Pallet<T> {
 				ReportEntry::Node(e) => {
 					Self::apply_node(period, stream, e, top_nodes, &mut settled)?
 				},
-				ReportEntry::Client(c) => Self::apply_client(stream, c)?,
+				ReportEntry::Client(c) => Self::apply_client(period, stream, c)?,
 			}
 		}
 		Ok(())
@@ -188,6 +200,7 @@ impl<T: Config> Pallet<T> {
 	}
 
 	pub(crate) fn apply_client(
+		period: u32,
 		stream: &mut Stream<T::AccountId, T::MaxTopNodes>,
 		c: &ClientTraffic,
 	) -> Result<(), InvalidReport> {
@@ -198,10 +211,23 @@ impl<T: Config> Pallet<T> {
 		let who = T::ClientAccount::convert(c.client);
 		// A client is charged what it reserved, up to its traffic; traffic it did not pay for
 		// is never rewarded.
-		let charge = T::Credit::reserved(&who).min(c.bytes as u128);
+		let mut charge = T::Credit::reserved(&who).min(c.bytes as u128);
 		if charge > 0 && T::Credit::charge_reserved(&who, charge).is_ok() {
 			stream.charged = stream.charged.saturating_add(charge);
+		} else {
+			charge = 0;
 		}
+		// Kept while the client may dispute the entry.
+		ClientCharges::<T>::insert(
+			period,
+			c.client,
+			ClientCharge {
+				receipts_root: c.receipts_root,
+				bytes: c.bytes,
+				charged: charge,
+				reversed: 0,
+			},
+		);
 		Ok(())
 	}
 
@@ -217,15 +243,27 @@ impl<T: Config> Pallet<T> {
 		}
 	}
 
-	/// The whole accepted report is in: settle it, or fail it if it left out a node carrying
-	/// traffic.
-	pub(crate) fn finish(period: u32, report: &ReportOf<T>) {
+	/// Whether the accepted report has been streamed to its end.
+	pub(crate) fn complete(period: u32, stream: &Stream<T::AccountId, T::MaxTopNodes>) -> bool {
+		stream.expected == traffic::report_end(&Self::genesis_hash(), period)
+	}
+
+	/// The whole accepted report is in: fail it if it left out a node carrying traffic; else
+	/// settle it, once the reveal window is over (so every matching reveal counts).
+	pub(crate) fn finish(period: u32, report: ReportOf<T>) {
 		let Some(stream) = report.stream.clone() else { return };
 		if !stream.ingest.in_clients() {
 			if let Err(reason) = Self::check_complete(&stream) {
 				return Self::fail(period, FailReason::Invalid(reason));
 			}
 		}
-		Self::settle(period, report, stream);
+		let now = frame_system::Pallet::<T>::block_number();
+		match report.reveal_until {
+			Some(until) if now < until => {
+				Reports::<T>::insert(period, report);
+				Self::deposit_event(Event::ReportComplete { period, settles_at: until });
+			},
+			_ => Self::settle(period, &report, stream),
+		}
 	}
 }

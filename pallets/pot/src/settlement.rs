@@ -17,9 +17,8 @@ impl<T: Config> Pallet<T> {
 		let params = Params::<T>::get();
 		let Some(mut info) = Periods::<T>::get(period) else { return };
 		let issuance = info.issuance;
-		let meta_part = params.meta_share * issuance;
-		let validator_part = params.validator_share * issuance;
-		let resource_part = issuance.saturating_sub(meta_part).saturating_sub(validator_part);
+		let (meta_part, validator_part, resource_part) = Self::parts(&params, &info);
+		let mut payees: Vec<(T::AccountId, BalanceOf<T>)> = Vec::new();
 		let matures = period.saturating_add(1).saturating_add(params.maturity);
 		let mut paid = BalanceOf::<T>::zero();
 
@@ -36,6 +35,7 @@ impl<T: Config> Pallet<T> {
 		for ((who, _), reward) in stream.top.iter().zip(split.rewards) {
 			let reward: BalanceOf<T> = reward.saturated_into();
 			Self::reward(who, period, reward, matures);
+			payees.push((who.clone(), reward));
 			resource_paid = resource_paid.saturating_add(reward);
 		}
 		paid = paid.saturating_add(resource_paid);
@@ -54,6 +54,7 @@ impl<T: Config> Pallet<T> {
 			let each = meta_part / (reporters.len() as u32).into();
 			for who in &reporters {
 				Self::reward(who, period, each, matures);
+				payees.push((who.clone(), each));
 				meta_paid = meta_paid.saturating_add(each);
 			}
 		}
@@ -76,6 +77,7 @@ impl<T: Config> Pallet<T> {
 					.unwrap_or(0)
 					.saturated_into();
 				Self::reward(who, period, r, matures);
+				payees.push((who.clone(), r));
 				validator_paid = validator_paid.saturating_add(r);
 			}
 		}
@@ -84,12 +86,27 @@ impl<T: Config> Pallet<T> {
 		// Mint only what is paid; the rest is carried.
 		if !paid.is_zero() {
 			// Cannot fail: the pot exists (it keeps its existential deposit).
-			let _ = T::Currency::mint_into(&Self::pot_account(), paid);
+			if T::Currency::mint_into(&Self::pot_account(), paid).is_err() {
+				frame_support::defensive!("minting the period's rewards into the pot failed");
+			}
 			Minted::<T>::mutate(|m| *m = m.saturating_add(paid));
 			Unclaimed::<T>::mutate(|u| *u = u.saturating_add(paid));
 		}
-		let carried = issuance.saturating_sub(paid);
+		// What the resource part did not pay stays for resource nodes; the remainders of the
+		// meta and validator parts go to the next period's whole issuance.
+		let resource_carried = resource_part.saturating_sub(resource_paid);
+		let carried = meta_part
+			.saturating_sub(meta_paid)
+			.saturating_add(validator_part.saturating_sub(validator_paid));
 		Carry::<T>::mutate(|c| *c = c.saturating_add(carried));
+		ResourceCarry::<T>::mutate(|c| *c = c.saturating_add(resource_carried));
+		if !payees.is_empty() {
+			Payees::<T>::insert(period, (matures, BoundedVec::truncate_from(payees)));
+		}
+		// Payees whose rewards matured by now can no longer be cancelled.
+		if let Some(old) = period.checked_sub(params.maturity.saturating_add(1)) {
+			Payees::<T>::remove(old);
+		}
 		RolledCount::<T>::put(stream.rolled_after);
 
 		info.status = PeriodStatus::Settled;
@@ -98,6 +115,7 @@ impl<T: Config> Pallet<T> {
 		info.meta_paid = meta_paid;
 		info.validator_paid = validator_paid;
 		info.carried = carried;
+		info.resource_carried = resource_carried;
 		info.served_bytes = stream.ingest.node_bytes();
 		info.charged_bytes = stream.charged;
 		info.rewarded_bytes = rewarded_bytes;
@@ -110,7 +128,7 @@ impl<T: Config> Pallet<T> {
 			resource_paid,
 			meta_paid,
 			validator_paid,
-			carried,
+			carried: carried.saturating_add(resource_carried),
 			rewarded_nodes: stream.top.len() as u32,
 			rewarded_bytes,
 			charged_bytes: stream.charged,
@@ -134,19 +152,52 @@ impl<T: Config> Pallet<T> {
 	/// previous values from now on, clients charged so far stay charged.
 	pub(crate) fn fail(period: u32, reason: FailReason) {
 		let report = Reports::<T>::take(period);
-		let charged = report.and_then(|r| r.stream).map(|s| s.charged).unwrap_or(0);
+		let stream = report.as_ref().and_then(|r| r.stream.as_ref());
+		let charged = stream.map(|s| s.charged).unwrap_or(0);
+		// The reporters of an accepted report answer for its client entries (disputes).
+		let reporters: Vec<T::AccountId> = match (report.as_ref(), stream) {
+			(Some(r), Some(s)) => {
+				r.reveals.iter().filter(|(_, d)| *d == s.digest).map(|(a, _)| a.clone()).collect()
+			},
+			_ => Vec::new(),
+		};
 		ChargedUnrewarded::<T>::mutate(|c| *c = c.saturating_add(charged));
 		Authors::<T>::remove(period);
-		let mut carried = BalanceOf::<T>::zero();
+		let (mut carried, mut resource_carried) = (BalanceOf::<T>::zero(), BalanceOf::<T>::zero());
 		if let Some(mut info) = Periods::<T>::get(period) {
-			carried = info.issuance;
+			// The validators' part carries to the next period's whole issuance; the meta
+			// nodes, who failed to report, forfeit theirs to the resource nodes.
+			let (meta_part, validator_part, resource_part) =
+				Self::parts(&Params::<T>::get(), &info);
+			carried = validator_part;
+			resource_carried = resource_part.saturating_add(meta_part);
 			info.status = PeriodStatus::Failed(reason);
 			info.carried = carried;
+			info.resource_carried = resource_carried;
 			info.charged_bytes = charged;
+			info.reporters = BoundedVec::truncate_from(reporters);
 			Periods::<T>::insert(period, info);
 		}
 		Carry::<T>::mutate(|c| *c = c.saturating_add(carried));
+		ResourceCarry::<T>::mutate(|c| *c = c.saturating_add(resource_carried));
 		NextPeriod::<T>::put(period.saturating_add(1));
-		Self::deposit_event(Event::PeriodFailed { period, reason, carried });
+		Self::deposit_event(Event::PeriodFailed {
+			period,
+			reason,
+			carried: carried.saturating_add(resource_carried),
+		});
+	}
+
+	/// A period's (meta, validator, resource) parts: the shares apply to its tier issuance
+	/// and the general carry; what resource parts carried is the resource nodes' alone.
+	pub(crate) fn parts(
+		params: &ParamsOf<T>,
+		info: &PeriodInfoOf<T>,
+	) -> (BalanceOf<T>, BalanceOf<T>, BalanceOf<T>) {
+		let shared = info.issuance.saturating_sub(info.resource_carried_in);
+		let meta = params.meta_share * shared;
+		let validator = params.validator_share * shared;
+		let resource = info.issuance.saturating_sub(meta).saturating_sub(validator);
+		(meta, validator, resource)
 	}
 }

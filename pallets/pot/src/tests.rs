@@ -42,7 +42,11 @@ fn report_with(
 	}
 	let entries = order_report(
 		list,
-		clients.iter().map(|(c, b)| ClientTraffic { client: client_key(*c), bytes: *b }),
+		clients.iter().map(|(c, b)| ClientTraffic {
+			client: client_key(*c),
+			bytes: *b,
+			receipts_root: [*c as u8; 32],
+		}),
 	);
 	chunk_report(&Pot::genesis_hash(), period, &entries, Params::<Test>::get().chunk_size as usize)
 }
@@ -73,7 +77,7 @@ fn vote(period: u32, votes: &[(u64, Hash)]) {
 	}
 	for (m, d) in votes {
 		if Periods::<Test>::get(period).unwrap().status != PeriodStatus::Reporting {
-			// An empty report settled (or failed) when it reached the quorum.
+			// An empty report that breaks a rule fails when it reaches the quorum.
 			assert_noop!(Pot::reveal(signed(*m), period, *d, SALT), Error::<Test>::PeriodFinished);
 			continue;
 		}
@@ -83,14 +87,24 @@ fn vote(period: u32, votes: &[(u64, Hash)]) {
 }
 
 fn stream(period: u32, who: u64, r: &ChunkedReport) {
-	if r.chunks.is_empty() {
-		let status = Periods::<Test>::get(period).unwrap().status;
-		assert_ne!(status, PeriodStatus::Reporting, "an empty report settles on acceptance");
-	}
 	for (chunk, next) in &r.chunks {
 		let info = Pot::submit_chunk(signed(who), period, chunk.clone().try_into().unwrap(), *next)
 			.expect("the chunk is the accepted report's");
 		assert_eq!(info.pays_fee, Pays::No, "streaming the accepted report is free");
+	}
+	await_settlement(period);
+	if r.chunks.is_empty() {
+		let status = Periods::<Test>::get(period).unwrap().status;
+		assert_ne!(status, PeriodStatus::Reporting, "an empty report settles once accepted");
+	}
+}
+
+/// A complete report settles when the reveal window closes: run there.
+fn await_settlement(period: u32) {
+	if let Some(report) = Reports::<Test>::get(period) {
+		if report.stream.as_ref().is_some_and(|s| Pot::complete(period, s)) {
+			run_to(report.reveal_until.expect("accepted in the reveal phase"));
+		}
 	}
 }
 
@@ -190,9 +204,11 @@ fn a_period_goes_from_commitments_to_claimed_rewards() {
 		}
 		assert_eq!(pending(AUTHOR), 1_000, "the only author takes the validator part");
 		let paid = info.resource_paid + info.meta_paid + info.validator_paid;
-		assert_eq!(paid + info.carried, ISSUANCE);
+		assert_eq!(paid + info.carried + info.resource_carried, ISSUANCE);
 		assert_eq!(Minted::<Test>::get(), paid);
 		assert_eq!(Carry::<Test>::get(), info.carried);
+		assert_eq!(info.carried, 1, "the meta part's remainder (1,000 over 3)");
+		assert_eq!(ResourceCarry::<Test>::get(), info.resource_carried);
 		assert_eq!(
 			(info.charged_bytes, info.served_bytes, info.rewarded_bytes),
 			(5_000, 5_000, 4_500)
@@ -246,7 +262,11 @@ fn rolled_traffic_ranks_next_time_and_must_be_listed() {
 		assert_eq!(Minted::<Test>::get(), minted, "no funds move");
 		assert_eq!(carried(&node(10)), 0, "the failed report's writes are undone");
 		assert_eq!(carried(&node(13)), 6);
-		assert_eq!(Carry::<Test>::get(), info.issuance, "its issuance carries over");
+		assert_eq!(
+			Carry::<Test>::get() + ResourceCarry::<Test>::get(),
+			info.issuance,
+			"its issuance carries over"
+		);
 	});
 }
 
@@ -369,7 +389,13 @@ fn invalid_reports_fail_the_period_and_move_no_funds() {
 		);
 		// Clients out of order.
 		close(2);
-		let c = |a: u64| ReportEntry::Client(ClientTraffic { client: client_key(a), bytes: 1 });
+		let c = |a: u64| {
+			ReportEntry::Client(ClientTraffic {
+				client: client_key(a),
+				bytes: 1,
+				receipts_root: [0; 32],
+			})
+		};
 		let r = chunked(&[c(21), c(20)], 2);
 		vote(2, &METAS.map(|m| (m, r.digest)));
 		stream(2, 1, &r);
@@ -378,7 +404,7 @@ fn invalid_reports_fail_the_period_and_move_no_funds() {
 			PeriodStatus::Failed(FailReason::Invalid(InvalidReport::ClientOutOfOrder))
 		);
 		assert_eq!(Minted::<Test>::get(), 0);
-		assert_eq!(Carry::<Test>::get(), 3 * ISSUANCE);
+		assert_eq!(Carry::<Test>::get() + ResourceCarry::<Test>::get(), 3 * ISSUANCE);
 		// A chunk above the chain's chunk size.
 		close(3);
 		let entries: Vec<_> = (10..13)
@@ -399,14 +425,15 @@ fn invalid_reports_fail_the_period_and_move_no_funds() {
 }
 
 #[test]
-fn a_period_without_traffic_settles_on_acceptance() {
+fn a_period_without_traffic_settles_when_the_reveal_window_closes() {
 	build_and_execute(|| {
 		settle_period(0, &[], &[]);
 		let info = Periods::<Test>::get(0).unwrap();
-		// Settled at the second reveal: the two reporters of the quorum share the meta part.
-		assert_eq!(info.reporters.to_vec(), vec![1, 2]);
-		assert_eq!((info.resource_paid, info.meta_paid, info.validator_paid), (0, 1_000, 1_000));
-		assert_eq!(info.carried, 8_000);
+		// Accepted at the second reveal, settled when the window closed: all three matching
+		// reporters share the meta part.
+		assert_eq!(info.reporters.to_vec(), vec![1, 2, 3]);
+		assert_eq!((info.resource_paid, info.meta_paid, info.validator_paid), (0, 999, 1_000));
+		assert_eq!((info.carried, info.resource_carried), (1, 8_000));
 		// With traffic carried, an empty report leaves a node out: refused as incomplete.
 		reserve(20, 1_000);
 		settle_period(1, &[(10, 9), (11, 8), (12, 7), (13, 6)], &[(20, 30)]);
@@ -513,7 +540,8 @@ fn wash_traffic_never_earns_more_than_it_paid() {
 		settle_period(0, &[(10, 900)], &[(20, 900)]);
 		assert_eq!(pending(10), 0, "the cap binds: nothing for the node");
 		assert_eq!(Periods::<Test>::get(0).unwrap().resource_paid, 0);
-		assert_eq!(Carry::<Test>::get(), 8_001, "the resource part (and a rounding unit) carry");
+		assert_eq!(ResourceCarry::<Test>::get(), 8_000, "the resource part carries, for nodes");
+		assert_eq!(Carry::<Test>::get(), 1, "the meta part's rounding unit carries for all");
 
 		// Credit at 7 per byte: a byte earns at most 3. Client 21 reserved nothing, so its
 		// traffic was not paid for and earns nothing.
@@ -611,6 +639,7 @@ mod model {
 	struct Books {
 		rolled: BTreeMap<u64, u128>,
 		carry: u128,
+		resource_carry: u128,
 		minted: u128,
 		pool: u128,
 		reserved: u128,
@@ -630,7 +659,14 @@ mod model {
 				set_price(Some((price, 1)));
 				// k = 50 %: the cap per byte is half the price, rounded down.
 				let cap = price / 2;
-				let mut books = Books { rolled: BTreeMap::new(), carry: 0, minted: 0, pool: 0, reserved: 0 };
+				let mut books = Books {
+					rolled: BTreeMap::new(),
+					carry: 0,
+					resource_carry: 0,
+					minted: 0,
+					pool: 0,
+					reserved: 0,
+				};
 				for (p, (traffic, paid_for)) in periods.iter().enumerate() {
 					let p = p as u32;
 					let served: u64 = traffic.iter().sum();
@@ -643,10 +679,12 @@ mod model {
 					settle_period(p, &nodes, &[(20, served)]);
 
 					// The model's period.
-					let issuance = ISSUANCE as u128 + books.carry;
-					let meta = share(10, issuance);
-					let val = share(10, issuance);
-					let res = issuance - meta - val;
+					// The shares apply to the tier and the general carry; what resource parts
+					// carried is added to the resource part alone.
+					let shared = ISSUANCE as u128 + books.carry;
+					let meta = share(10, shared);
+					let val = share(10, shared);
+					let res = shared - meta - val + books.resource_carry;
 					let mut acc: Vec<(u64, u128)> = nodes
 						.iter()
 						.map(|(n, b)| (*n, books.rolled.get(n).copied().unwrap_or(0) + *b as u128))
@@ -679,11 +717,13 @@ mod model {
 						prop_assert_eq!(got, r, "reward of node {} in period {}", n, p);
 						paid += r;
 					}
+					let resource_paid = paid;
 					let each = meta / 3;
 					paid += 3 * each + val;
 					books.pool -= rewarded;
 					books.minted += paid;
-					books.carry = issuance - paid;
+					books.carry = meta - 3 * each;
+					books.resource_carry = res - resource_paid;
 					books.rolled = acc.iter().skip(3).map(|(n, t)| (*n, *t)).collect();
 					for (n, _) in &nodes {
 						let want = books.rolled.get(n).copied().unwrap_or(0);
@@ -691,11 +731,343 @@ mod model {
 					}
 					prop_assert_eq!(Minted::<Test>::get() as u128, books.minted);
 					prop_assert_eq!(Carry::<Test>::get() as u128, books.carry);
+					prop_assert_eq!(ResourceCarry::<Test>::get() as u128, books.resource_carry);
 					prop_assert_eq!(ChargedUnrewarded::<Test>::get(), books.pool);
 				}
 				Pot::do_try_state().expect("invariants hold");
 				Ok(())
 			})?;
 		}
+	}
+}
+
+/// The hardening of the economy (issue 14): each test fails on the rules before it.
+mod hardening {
+	use super::*;
+	use sp_core::{ed25519, sr25519, Pair};
+	use stratos_primitives::{
+		receipt::TaskReceipt,
+		receipts::{ReceiptTree, RECEIPT_LEAF_TAG},
+		traffic::ClientTraffic,
+		SliceHash, TaskId,
+	};
+
+	#[test]
+	fn carried_resource_issuance_stays_with_resource_nodes() {
+		build_and_execute(|| {
+			// The cap binds every period (no credit price): the resource part never pays.
+			set_price(Some((0, 1)));
+			for p in 0..6 {
+				reserve(20, 1_000);
+				settle_period(p, &[(10 + (p as u64 % 3), 500)], &[(20, 500)]);
+				let info = Periods::<Test>::get(p).unwrap();
+				assert_eq!(info.resource_paid, 0);
+				// Meta nodes and validators get their shares of the tier issuance (plus the
+				// meta part's rounding carry), however much the resource nodes left unpaid.
+				assert!(info.meta_paid <= 1_000 && info.meta_paid >= 999, "period {p}");
+				assert_eq!(info.validator_paid, 1_000, "period {p}");
+				// 80 % of each period's (tier + rounding carry) accumulates for resource nodes.
+				let owed = ResourceCarry::<Test>::get();
+				assert!((8_000 * (p as u64 + 1)..=8_001 * (p as u64 + 1)).contains(&owed));
+			}
+			// Once the cap lets go, the resource nodes get what they were owed.
+			let owed = ResourceCarry::<Test>::get();
+			set_price(Some((u64::MAX as u128, 1)));
+			reserve(20, 1_000);
+			settle_period(6, &[(10, 700)], &[(20, 700)]);
+			let info = Periods::<Test>::get(6).unwrap();
+			assert_eq!(info.resource_carried_in, owed);
+			assert!(info.resource_paid > owed, "the carried resource issuance is paid out");
+			assert!(info.meta_paid + info.validator_paid <= 2_001);
+		});
+	}
+
+	#[test]
+	fn a_matching_reveal_after_the_last_chunk_shares_the_meta_part() {
+		build_and_execute(|| {
+			reserve(20, 1_000);
+			close(0);
+			let r = report(0, &[(10, 900)], &[(20, 900)]);
+			for m in METAS {
+				commit(0, m, &r.digest);
+			}
+			assert_ok!(Pot::reveal(signed(1), 0, r.digest, SALT));
+			assert_ok!(Pot::reveal(signed(2), 0, r.digest, SALT));
+			for (chunk, next) in &r.chunks {
+				assert_ok!(Pot::submit_chunk(
+					signed(1),
+					0,
+					chunk.clone().try_into().unwrap(),
+					*next
+				));
+			}
+			let until = Reports::<Test>::get(0).unwrap().reveal_until.unwrap();
+			assert!(events().contains(&Event::ReportComplete { period: 0, settles_at: until }));
+			assert_eq!(Periods::<Test>::get(0).unwrap().status, PeriodStatus::Reporting);
+			// Meta 3 reveals late, but within the reveal window.
+			assert_ok!(Pot::reveal(signed(3), 0, r.digest, SALT));
+			run_to(until);
+			let info = Periods::<Test>::get(0).unwrap();
+			assert_eq!(info.status, PeriodStatus::Settled);
+			assert_eq!(info.reporters.to_vec(), vec![1, 2, 3]);
+			assert_eq!(pending(3), 1_000 / 3);
+		});
+	}
+
+	/// A client with an sr25519 key, its mock account, and a resource node's key.
+	struct Parties {
+		client: sr25519::Pair,
+		account: u64,
+		node: ed25519::Pair,
+	}
+
+	fn parties() -> Parties {
+		let client = sr25519::Pair::from_seed(&[5; 32]);
+		let account = ClientKey::convert(client.public().0);
+		Parties { client, account, node: ed25519::Pair::from_seed(&[6; 32]) }
+	}
+
+	fn receipt(p: &Parties, period: u32, task: u8, length: u64) -> SignedReceipt {
+		let receipt = TaskReceipt {
+			genesis_hash: Pot::genesis_hash(),
+			ledger_period: period,
+			task_id: TaskId([task; 32]),
+			client: p.client.public().0,
+			node: NodeId(p.node.public().0),
+			slice: SliceHash([task; 32]),
+			offset: 0,
+			length,
+		};
+		let node_signature = p.node.sign(&receipt.node_payload()).0;
+		let client_signature = p.client.sign(&receipt.client_payload(&node_signature)).0;
+		SignedReceipt { receipt, node_signature, client_signature }
+	}
+
+	fn digest_of(r: &SignedReceipt) -> Hash {
+		receipt_digest(&r.receipt, &r.node_signature)
+	}
+
+	/// Period 0 reported by all three metas with node 10 serving `bytes` and the client's
+	/// entry listing `bytes` under `tree`'s root; the client reserved 10,000.
+	fn report_client(p: &Parties, tree: &ReceiptTree, bytes: u64) {
+		reserve(p.account, 10_000);
+		close(0);
+		let entries = order_report(
+			[(NodeTraffic { node: node(10), bytes }, 0)],
+			[ClientTraffic { client: p.client.public().0, bytes, receipts_root: tree.root() }],
+		);
+		let r = chunked(&entries, 0);
+		vote(0, &METAS.map(|m| (m, r.digest)));
+		stream(0, 1, &r);
+		assert_eq!(Periods::<Test>::get(0).unwrap().status, PeriodStatus::Settled);
+	}
+
+	fn deposit(a: u64) -> u64 {
+		pallet_node_registry::Nodes::<Test>::get(a).unwrap().deposit
+	}
+
+	#[test]
+	fn an_invented_receipt_is_disputed_and_reversed() {
+		build_and_execute(|| {
+			let p = parties();
+			let key = p.client.public().0;
+			let (a, b) = (receipt(&p, 0, 1, 300), receipt(&p, 0, 2, 200));
+			// The quorum adds 400 bytes the client never countersigned.
+			let invented = stratos_primitives::hash(RECEIPT_LEAF_TAG);
+			let tree =
+				ReceiptTree::new(vec![(300, digest_of(&a)), (200, digest_of(&b)), (400, invented)])
+					.unwrap();
+			report_client(&p, &tree, 900);
+			assert_eq!(ClientCharges::<Test>::get(0, key).unwrap().charged, 900);
+
+			let (leaf, proof) = tree.proof(tree.position(&invented).unwrap()).unwrap();
+			let claim = DisputeClaim::NotCountersigned { leaf, proof: proof.clone() };
+			assert_noop!(
+				Pot::dispute(signed(21), 0, key, claim.clone()),
+				Error::<Test>::NotTheClient
+			);
+			let mut forged = leaf;
+			forged.length = 4_000;
+			assert_noop!(
+				Pot::dispute(
+					signed(p.account),
+					0,
+					key,
+					DisputeClaim::NotCountersigned { leaf: forged, proof }
+				),
+				Error::<Test>::BadProof
+			);
+			assert_ok!(Pot::dispute(signed(p.account), 0, key, claim.clone()));
+			assert_noop!(
+				Pot::dispute(signed(p.account), 0, key, claim),
+				Error::<Test>::AlreadyDisputed
+			);
+			// A real receipt does not answer for the invented one.
+			assert_noop!(Pot::answer_dispute(signed(1), 0, a), Error::<Test>::NoSuchDispute);
+			assert_noop!(
+				Pot::resolve_dispute(signed(30), 0, key, invented),
+				Error::<Test>::AnswerWindowOpen
+			);
+			let until = Disputes::<Test>::get((0, key, invented)).unwrap().answer_by;
+			run_to(until);
+			let before = [deposit(1), deposit(2), deposit(3)];
+			assert_ok!(Pot::resolve_dispute(signed(30), 0, key, invented));
+			assert!(events().contains(&Event::DisputeUpheld {
+				period: 0,
+				client: key,
+				refunded: 400,
+				slashed: 3
+			}));
+			assert_eq!(pallet_file_registry::Credit::<Test>::get(p.account), 400);
+			assert_eq!(ClientCharges::<Test>::get(0, key).unwrap().reversed, 400);
+			assert_eq!(
+				[deposit(1), deposit(2), deposit(3)],
+				before.map(|d| d - DISPUTE_SLASH),
+				"every reporter of the period is slashed"
+			);
+		});
+	}
+
+	#[test]
+	fn an_honest_charge_survives_a_dispute() {
+		build_and_execute(|| {
+			let p = parties();
+			let key = p.client.public().0;
+			let (a, b) = (receipt(&p, 0, 1, 300), receipt(&p, 0, 2, 200));
+			let tree = ReceiptTree::of_receipts([&a, &b]).unwrap();
+			report_client(&p, &tree, 500);
+			// The client lies: it did countersign `a`.
+			let (leaf, proof) = tree.proof(tree.position(&digest_of(&a)).unwrap()).unwrap();
+			assert_ok!(Pot::dispute(
+				signed(p.account),
+				0,
+				key,
+				DisputeClaim::NotCountersigned { leaf, proof }
+			));
+			let mut tampered = a;
+			tampered.client_signature[0] ^= 1;
+			assert_noop!(Pot::answer_dispute(signed(1), 0, tampered), Error::<Test>::BadAnswer);
+			let info = Pot::answer_dispute(signed(1), 0, a).expect("the countersignature answers");
+			assert_eq!(info.pays_fee, Pays::No);
+			assert!(events().contains(&Event::DisputeAnswered {
+				period: 0,
+				client: key,
+				digest: digest_of(&a)
+			}));
+			run_to(System::block_number() + 10);
+			assert_noop!(
+				Pot::resolve_dispute(signed(30), 0, key, digest_of(&a)),
+				Error::<Test>::NoSuchDispute
+			);
+			assert_eq!(pallet_file_registry::Credit::<Test>::get(p.account), 0);
+			assert_eq!(ClientCharges::<Test>::get(0, key).unwrap().reversed, 0);
+			assert_eq!(deposit(1), 1_000, "nobody is slashed");
+		});
+	}
+
+	#[test]
+	fn a_tree_that_contradicts_its_entry_is_refuted_at_once() {
+		build_and_execute(|| {
+			let p = parties();
+			let key = p.client.public().0;
+			let (a, b) = (receipt(&p, 0, 1, 300), receipt(&p, 0, 2, 200));
+			// The entry lists 700 bytes; the receipts add up to 500, `b` listed twice.
+			let tree = ReceiptTree::from_leaves_unchecked(vec![
+				(300, digest_of(&a)),
+				(200, digest_of(&b)),
+				(200, digest_of(&b)),
+			])
+			.unwrap();
+			report_client(&p, &tree, 800);
+			let proof_of = |i| tree.proof(i).unwrap();
+			let (leaf, proof) = proof_of(0);
+			assert_ok!(Pot::dispute(
+				signed(p.account),
+				0,
+				key,
+				DisputeClaim::WrongTotal { leaf, proof }
+			));
+			assert_eq!(pallet_file_registry::Credit::<Test>::get(p.account), 100);
+			let ((first, first_proof), (second, second_proof)) = (proof_of(1), proof_of(2));
+			assert_ok!(Pot::dispute(
+				signed(p.account),
+				0,
+				key,
+				DisputeClaim::OutOfOrder { first, first_proof, second, second_proof }
+			));
+			assert_eq!(pallet_file_registry::Credit::<Test>::get(p.account), 300);
+			assert_eq!(deposit(1), 1_000 - 2 * DISPUTE_SLASH);
+			// Leaves in order do not make the claim.
+			let ((first, first_proof), (second, second_proof)) = (proof_of(0), proof_of(1));
+			let in_order = first.digest < second.digest;
+			if in_order {
+				assert_noop!(
+					Pot::dispute(
+						signed(p.account),
+						0,
+						key,
+						DisputeClaim::OutOfOrder { first, first_proof, second, second_proof }
+					),
+					Error::<Test>::ClaimDoesNotHold
+				);
+			}
+		});
+	}
+
+	#[test]
+	fn disputes_close_when_rewards_mature_and_entries_are_pruned() {
+		build_and_execute(|| {
+			let p = parties();
+			let key = p.client.public().0;
+			let a = receipt(&p, 0, 1, 300);
+			let tree = ReceiptTree::of_receipts([&a]).unwrap();
+			report_client(&p, &tree, 300);
+			let (leaf, proof) = tree.proof(0).unwrap();
+			// Maturity 1: period 0's rewards are claimable from period 2.
+			run_to(2 * L);
+			assert_noop!(
+				Pot::dispute(signed(p.account), 0, key, DisputeClaim::WrongTotal { leaf, proof }),
+				Error::<Test>::DisputeWindowOver
+			);
+			assert!(ClientCharges::<Test>::contains_key(0, key));
+			run_to(3 * L);
+			Pot::on_idle(3 * L, Weight::MAX);
+			assert!(!ClientCharges::<Test>::contains_key(0, key), "pruned in idle time");
+			assert_eq!(ChargesPrunedBelow::<Test>::get(), 1);
+		});
+	}
+
+	#[test]
+	fn a_cancelled_period_pays_nobody_and_its_issuance_is_accounted_for() {
+		build_and_execute(|| {
+			reserve(20, 1_000);
+			settle_period(0, &[(10, 600), (11, 300)], &[(20, 900)]);
+			let info = Periods::<Test>::get(0).unwrap();
+			let paid = info.resource_paid + info.meta_paid + info.validator_paid;
+			assert!(paid > 0);
+			let (issuance, burned) = (Balances::total_issuance(), Burned::<Test>::get());
+			assert_noop!(Pot::cancel_period(signed(1), 0), sp_runtime::DispatchError::BadOrigin);
+			assert_ok!(Pot::cancel_period(RuntimeOrigin::root(), 0));
+			assert!(events().contains(&Event::PeriodCancelled { period: 0, amount: paid }));
+			for who in [10, 11, 1, 2, 3, AUTHOR] {
+				assert_eq!(pending(who), 0, "{who} keeps nothing");
+			}
+			assert_eq!(Periods::<Test>::get(0).unwrap().cancelled, paid);
+			assert_eq!(Balances::total_issuance(), issuance - paid);
+			assert_eq!(Burned::<Test>::get(), burned + paid);
+			assert_noop!(
+				Pot::cancel_period(RuntimeOrigin::root(), 0),
+				Error::<Test>::NothingToCancel
+			);
+			// Later periods are untouched; once matured, a period can no longer be cancelled.
+			reserve(20, 1_000);
+			settle_period(1, &[(10, 600)], &[(20, 600)]);
+			run_to(3 * L);
+			assert!(matured(10) > 0);
+			assert_noop!(
+				Pot::cancel_period(RuntimeOrigin::root(), 1),
+				Error::<Test>::DisputeWindowOver
+			);
+		});
 	}
 }

@@ -10,6 +10,8 @@ pub type BalanceOf<T> =
 pub const MAX_TIERS: u32 = 16;
 /// Most periods a reward may take to mature.
 pub const MAX_MATURITY: u32 = 64;
+/// Most accounts one period pays (top nodes + reporters + authors must fit).
+pub const MAX_PAYEES: u32 = 1024;
 
 /// One issuance tier: while less than `minted_below` has been minted in total, each period
 /// issues `per_period`. Past the last tier nothing new is issued (carried amounts still are).
@@ -70,6 +72,11 @@ pub struct PotParams<Balance, BlockNumber> {
 	pub wash_cap: Perbill,
 	/// Issuance schedule, by total minted, ascending.
 	pub tiers: BoundedVec<Tier<Balance>, ConstU32<MAX_TIERS>>,
+	/// Blocks the reporters have to show the client's countersignature for a disputed
+	/// receipt.
+	pub dispute_window: BlockNumber,
+	/// Slashed from each reporter of a period when a dispute against it is upheld.
+	pub dispute_slash: Balance,
 }
 
 /// Where a period's report stands.
@@ -184,8 +191,11 @@ where
 {
 	/// The period's issuance (its tier plus what earlier periods carried).
 	pub issuance: Balance,
-	/// The part of `issuance` carried in from earlier periods.
+	/// The part of `issuance` carried in from earlier periods for every share.
 	pub carried_in: Balance,
+	/// The part of `issuance` carried in for the resource nodes alone (what earlier
+	/// periods' resource parts did not pay).
+	pub resource_carried_in: Balance,
 	/// Where its report stands.
 	pub status: PeriodStatus,
 	/// The accepted digest.
@@ -198,8 +208,13 @@ where
 	pub meta_paid: Balance,
 	/// Paid to block authors.
 	pub validator_paid: Balance,
-	/// Carried to the next period.
+	/// Carried to the next period, for every share (remainders of the meta and validator
+	/// parts).
 	pub carried: Balance,
+	/// Carried to the next period's resource part (what the resource part did not pay).
+	pub resource_carried: Balance,
+	/// Paid, then taken back by governance ([`Pallet::cancel_period`]) and burned.
+	pub cancelled: Balance,
 	/// Bytes served this period (Σ node entries).
 	pub served_bytes: u128,
 	/// Bytes charged to clients this period.
@@ -316,3 +331,81 @@ pub(crate) type MaxMetaOf<T> =
 	<<T as Config>::Nodes as NodeRegistry<<T as frame_system::Config>::AccountId>>::MaxMetaNodes;
 /// The parameters' type in a runtime.
 pub type ParamsOf<T> = PotParams<BalanceOf<T>, BlockNumberFor<T>>;
+
+/// A client entry of a reported period, kept while the client may dispute it.
+#[derive(
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Default,
+)]
+pub struct ClientCharge {
+	/// The root of the client's receipt tree the entry carried.
+	pub receipts_root: Hash,
+	/// Bytes the entry listed.
+	pub bytes: u64,
+	/// Credit (bytes) actually charged for it.
+	pub charged: u128,
+	/// Credit given back after upheld disputes.
+	pub reversed: u128,
+}
+
+/// A receipt a client says it never countersigned, waiting for the reporters' answer.
+#[derive(
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+)]
+pub struct OpenDispute<BlockNumber> {
+	/// Bytes the disputed leaf lists.
+	pub length: u64,
+	/// The countersigned receipt must be shown before this block.
+	pub answer_by: BlockNumber,
+}
+
+/// What a client disputes about its entry in a period's report.
+#[derive(Encode, Decode, DecodeWithMemTracking, TypeInfo, Clone, PartialEq, Eq, Debug)]
+pub enum DisputeClaim {
+	/// "I never countersigned this receipt": the reporters must show the countersignature
+	/// within the dispute window, or the charge for it is reversed.
+	NotCountersigned {
+		/// The leaf.
+		leaf: ReceiptLeaf,
+		/// Its proof against the entry's root.
+		proof: ReceiptProof,
+	},
+	/// "The entry lists more bytes than its receipts": any leaf's proof shows the tree's
+	/// total. Upheld at once when it is below the entry's bytes.
+	WrongTotal {
+		/// Any leaf.
+		leaf: ReceiptLeaf,
+		/// Its proof.
+		proof: ReceiptProof,
+	},
+	/// "The tree lists a receipt twice or out of order": two neighbouring leaves whose
+	/// digests are not strictly ascending. Upheld at once.
+	OutOfOrder {
+		/// Leaf `i`.
+		first: ReceiptLeaf,
+		/// Its proof.
+		first_proof: ReceiptProof,
+		/// Leaf `i + 1`.
+		second: ReceiptLeaf,
+		/// Its proof.
+		second_proof: ReceiptProof,
+	},
+}

@@ -25,6 +25,10 @@ pub trait WeightInfo {
 	fn advance_idle() -> Weight;
 	fn advance_open(m: u32) -> Weight;
 	fn advance_fail(m: u32) -> Weight;
+	fn dispute() -> Weight;
+	fn answer_dispute() -> Weight;
+	fn resolve_dispute(m: u32) -> Weight;
+	fn cancel_period(p: u32) -> Weight;
 }
 
 /// Weights for `pallet_pot` using the runtime's `DbWeight`.
@@ -216,6 +220,34 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().writes(6_u64))
 	}
+	fn dispute() -> Weight {
+		Weight::from_parts(1_200_000_000, 6000)
+			.saturating_add(T::DbWeight::get().reads(5_u64))
+			.saturating_add(T::DbWeight::get().writes(1_u64))
+	}
+	fn answer_dispute() -> Weight {
+		Weight::from_parts(1_800_000_000, 4000)
+			.saturating_add(T::DbWeight::get().reads(2_u64))
+			.saturating_add(T::DbWeight::get().writes(1_u64))
+	}
+	fn resolve_dispute(m: u32) -> Weight {
+		Weight::from_parts(900_000_000, 8000)
+			.saturating_add(Weight::from_parts(600_000_000, 0).saturating_mul(m.into()))
+			.saturating_add(T::DbWeight::get().reads(8_u64))
+			.saturating_add(T::DbWeight::get().reads((3_u64).saturating_mul(m.into())))
+			.saturating_add(T::DbWeight::get().writes(4_u64))
+			.saturating_add(T::DbWeight::get().writes((3_u64).saturating_mul(m.into())))
+			.saturating_add(Weight::from_parts(0, 4000).saturating_mul(m.into()))
+	}
+	fn cancel_period(p: u32) -> Weight {
+		Weight::from_parts(500_000_000, 8000)
+			.saturating_add(Weight::from_parts(150_000_000, 0).saturating_mul(p.into()))
+			.saturating_add(T::DbWeight::get().reads(5_u64))
+			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(p.into())))
+			.saturating_add(T::DbWeight::get().writes(5_u64))
+			.saturating_add(T::DbWeight::get().writes((1_u64).saturating_mul(p.into())))
+			.saturating_add(Weight::from_parts(0, 3841).saturating_mul(p.into()))
+	}
 }
 
 // For tests: the same figures with RocksDB's database weights.
@@ -282,5 +314,33 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(1_002_782, 0).saturating_mul(m.into()))
 			.saturating_add(RocksDbWeight::get().reads(6_u64))
 			.saturating_add(RocksDbWeight::get().writes(6_u64))
+	}
+	fn dispute() -> Weight {
+		Weight::from_parts(1_200_000_000, 6000)
+			.saturating_add(RocksDbWeight::get().reads(5_u64))
+			.saturating_add(RocksDbWeight::get().writes(1_u64))
+	}
+	fn answer_dispute() -> Weight {
+		Weight::from_parts(1_800_000_000, 4000)
+			.saturating_add(RocksDbWeight::get().reads(2_u64))
+			.saturating_add(RocksDbWeight::get().writes(1_u64))
+	}
+	fn resolve_dispute(m: u32) -> Weight {
+		Weight::from_parts(900_000_000, 8000)
+			.saturating_add(Weight::from_parts(600_000_000, 0).saturating_mul(m.into()))
+			.saturating_add(RocksDbWeight::get().reads(8_u64))
+			.saturating_add(RocksDbWeight::get().reads((3_u64).saturating_mul(m.into())))
+			.saturating_add(RocksDbWeight::get().writes(4_u64))
+			.saturating_add(RocksDbWeight::get().writes((3_u64).saturating_mul(m.into())))
+			.saturating_add(Weight::from_parts(0, 4000).saturating_mul(m.into()))
+	}
+	fn cancel_period(p: u32) -> Weight {
+		Weight::from_parts(500_000_000, 8000)
+			.saturating_add(Weight::from_parts(150_000_000, 0).saturating_mul(p.into()))
+			.saturating_add(RocksDbWeight::get().reads(5_u64))
+			.saturating_add(RocksDbWeight::get().reads((1_u64).saturating_mul(p.into())))
+			.saturating_add(RocksDbWeight::get().writes(5_u64))
+			.saturating_add(RocksDbWeight::get().writes((1_u64).saturating_mul(p.into())))
+			.saturating_add(Weight::from_parts(0, 3841).saturating_mul(p.into()))
 	}
 }
