@@ -170,12 +170,21 @@ pub type UncheckedExtrinsic =
 /// The payload being signed in transactions.
 pub type SignedPayload = generic::SignedPayload<RuntimeCall, TxExtension>;
 
-/// Migrations of this release, beyond those pallets run themselves.
+frame_support::parameter_types! {
+	/// The dispute slash a chain that ran PoT storage v0 starts with.
+	pub const PotDisputeSlash: Balance = genesis_config_presets::DISPUTE_SLASH;
+}
+
+/// Migrations of this release, beyond those pallets run themselves: PoT storage v0 → v1
+/// (a no-op on chains that started at v1).
 #[cfg(not(feature = "upgrade-test"))]
-type Migrations = ();
-/// Migrations of the upgrade-test release: validator-set storage v0 → v1.
+type Migrations = (pallet_pot::migrations::v1::MigrateToV1<Runtime, PotDisputeSlash>,);
+/// Migrations of the upgrade-test release: validator-set storage v0 → v1 as well.
 #[cfg(feature = "upgrade-test")]
-type Migrations = (pallet_validator_set::migrations::v1::MigrateV0ToV1<Runtime>,);
+type Migrations = (
+	pallet_pot::migrations::v1::MigrateToV1<Runtime, PotDisputeSlash>,
+	pallet_validator_set::migrations::v1::MigrateV0ToV1<Runtime>,
+);
 
 /// Executive: dispatches calls to the pallets.
 pub type Executive = frame_executive::Executive<

@@ -1071,3 +1071,63 @@ mod hardening {
 		});
 	}
 }
+
+#[test]
+fn v1_migration_translates_params_and_period_summaries() {
+	use crate::migrations::v1::{v0, MigrateToV1};
+	use codec::Encode;
+	use frame_support::{
+		storage::unhashed,
+		traits::{GetStorageVersion, OnRuntimeUpgrade, StorageVersion},
+	};
+	new_test_ext().execute_with(|| {
+		// A chain that ran v0 code: v0 layouts, on-chain version 0.
+		let p = params();
+		let old = v0::OldParams {
+			period_length: p.period_length,
+			commit_window: p.commit_window,
+			reveal_window: p.reveal_window,
+			stream_window: p.stream_window,
+			top_nodes: p.top_nodes,
+			chunk_size: p.chunk_size,
+			maturity: p.maturity,
+			meta_share: p.meta_share,
+			validator_share: p.validator_share,
+			wash_cap: p.wash_cap,
+			tiers: p.tiers.clone(),
+		};
+		unhashed::put_raw(&Params::<Test>::hashed_key(), &old.encode());
+		let info = v0::OldPeriodInfo::<u64, u64, MaxMetaNodes> {
+			issuance: 10_000,
+			carried_in: 0,
+			status: PeriodStatus::Settled,
+			digest: Some([1; 32]),
+			reporters: vec![1, 2].try_into().unwrap(),
+			resource_paid: 7_000,
+			meta_paid: 1_000,
+			validator_paid: 1_000,
+			carried: 1_000,
+			served_bytes: 5,
+			charged_bytes: 4,
+			rewarded_bytes: 3,
+		};
+		unhashed::put_raw(&Periods::<Test>::hashed_key_for(0), &info.encode());
+		StorageVersion::new(0).put::<Pot>();
+		assert!(Params::<Test>::try_get().is_err(), "v0 params do not decode as v1");
+
+		MigrateToV1::<Test, frame_support::traits::ConstU64<77>>::on_runtime_upgrade();
+
+		assert_eq!(Pot::on_chain_storage_version(), 1);
+		let new = Params::<Test>::get();
+		assert_eq!((new.period_length, new.tiers.clone()), (L, p.tiers));
+		assert_eq!((new.dispute_window, new.dispute_slash), (p.reveal_window, 77));
+		let period = Periods::<Test>::get(0).expect("translated");
+		assert_eq!((period.issuance, period.carried, period.resource_paid), (10_000, 1_000, 7_000));
+		assert_eq!((period.resource_carried_in, period.resource_carried, period.cancelled), (0, 0, 0));
+		assert_eq!(period.reporters.to_vec(), vec![1, 2]);
+		// A second run changes nothing (the version is 1 now).
+		Params::<Test>::mutate(|p| p.dispute_slash = 5);
+		MigrateToV1::<Test, frame_support::traits::ConstU64<77>>::on_runtime_upgrade();
+		assert_eq!(Params::<Test>::get().dispute_slash, 5);
+	});
+}
