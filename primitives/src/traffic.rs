@@ -278,33 +278,52 @@ pub struct Settlement {
 	pub remainder: u128,
 	/// Bytes rewarded: `min(Σ top, charged)`, the paid-for bytes this settlement uses up.
 	pub rewarded_bytes: u128,
+	/// What clients paid for the rewarded bytes: `⌊value · rewarded / charged⌋`.
+	pub rewarded_value: u128,
 }
+
+/// Parts per billion: the unit of the wash-traffic factor `k`.
+pub const PPB: u128 = 1_000_000_000;
 
 /// Splits `issuance` among the top nodes, whose traffic is `top` (the first `N` eligible
 /// nodes in rank order), pro rata to traffic.
 ///
-/// * `charged`: bytes the clients actually paid for in the period. Rewarded traffic never
-///   exceeds it: when `Σ top > charged`, the budget is the one `charged` bytes would earn.
-/// * `cap_per_byte`: the most a rewarded byte may earn (`k ×` the credit price per byte).
+/// * `charged`: bytes the clients paid for and that no settlement has rewarded yet.
+///   Rewarded traffic never exceeds it: when `Σ top > charged`, the budget is the one
+///   `charged` bytes would earn.
+/// * `charged_value`: the tokens clients paid for those bytes (each client's credit keeps
+///   the price it was bought at; ADR 0010).
+/// * `k_ppb`: the wash-traffic factor `k` in parts per billion (`k < 1`).
 ///
-/// The budget is `B = min(issuance, cap_per_byte · min(Σ top, charged))`, each reward is
-/// `⌊B · tᵢ / Σ top⌋`, and `remainder = issuance − Σ rewards`, so nothing is created or lost.
-/// When neither cap binds (`B = issuance`) this is exactly the whitepaper's
-/// `issuance × traffic / Σ top-N traffic`, rounded down.
-pub fn settle(issuance: u128, top: &[u128], charged: u128, cap_per_byte: u128) -> Settlement {
+/// The rewarded bytes are `R = min(Σ top, charged)`, worth `V = ⌊charged_value · R /
+/// charged⌋`; the budget is `B = min(issuance, ⌊k · V⌋)`, each reward is `⌊B · tᵢ / Σ top⌋`,
+/// and `remainder = issuance − Σ rewards`, so nothing is created or lost. Resource nodes as
+/// a whole therefore never earn more than `k ×` what clients paid for the traffic. When the
+/// cap does not bind (`B = issuance`) this is exactly the whitepaper's `issuance × traffic /
+/// Σ top-N traffic`, rounded down.
+pub fn settle(
+	issuance: u128,
+	top: &[u128],
+	charged: u128,
+	charged_value: u128,
+	k_ppb: u32,
+) -> Settlement {
 	let total = top.iter().fold(0u128, |a, t| a.saturating_add(*t));
-	if total == 0 {
+	if total == 0 || charged == 0 {
 		return Settlement {
 			rewards: alloc::vec![0; top.len()],
 			remainder: issuance,
 			rewarded_bytes: 0,
+			rewarded_value: 0,
 		};
 	}
 	let rewarded_bytes = total.min(charged);
-	let budget = issuance.min(cap_per_byte.saturating_mul(rewarded_bytes));
+	let rewarded_value = mul_div_floor(charged_value, rewarded_bytes, charged);
+	let k = (k_ppb as u128).min(PPB);
+	let budget = issuance.min(mul_div_floor(rewarded_value, k, PPB));
 	let rewards: Vec<u128> = top.iter().map(|t| mul_div_floor(budget, *t, total)).collect();
 	let paid: u128 = rewards.iter().sum();
-	Settlement { rewards, remainder: issuance - paid, rewarded_bytes }
+	Settlement { rewards, remainder: issuance - paid, rewarded_bytes, rewarded_value }
 }
 
 /// `⌊a · b / c⌋` without overflow for `b ≤ c` (`c > 0`), exact over the full `u128` range.
@@ -363,25 +382,30 @@ mod tests {
 	fn whitepaper_example() {
 		// 100,000 tokens; a node served 100 GB of the top nodes' 1,000 GB → 10,000 tokens.
 		let gb = 1_000_000_000u128;
-		let s = settle(100_000, &[100 * gb, 900 * gb], 1_000 * gb, u128::MAX);
+		let s = settle(100_000, &[100 * gb, 900 * gb], 1_000 * gb, u128::MAX, 500_000_000);
 		assert_eq!(s.rewards, vec![10_000, 90_000]);
 		assert_eq!(s.remainder, 0);
 	}
 
 	#[test]
 	fn remainders_and_caps_carry_over() {
-		let s = settle(10, &[1, 1, 1], 3, u128::MAX);
+		let half = 500_000_000;
+		let s = settle(10, &[1, 1, 1], 3, u128::MAX, half);
 		assert_eq!(s.rewards, vec![3, 3, 3]);
 		assert_eq!(s.remainder, 1);
-		// Cap: at most 2 per byte → budget 6 of 10.
-		let s = settle(10, &[1, 1, 1], 3, 2);
-		assert_eq!((s.rewards, s.remainder), (vec![2, 2, 2], 4));
-		// Only 1 byte paid for: the budget is what one byte earns at the cap.
-		let s = settle(10, &[1, 1, 1], 1, 3);
+		// 3 bytes paid 12 tokens, k = ½: the budget is 6 of 10.
+		let s = settle(10, &[1, 1, 1], 3, 12, half);
+		assert_eq!((s.rewards, s.remainder, s.rewarded_value), (vec![2, 2, 2], 4, 12));
+		// Only 1 of 3 bytes paid for (at 6): the budget is what that byte earns at the cap.
+		let s = settle(10, &[1, 1, 1], 1, 6, half);
 		assert_eq!((s.rewards.iter().sum::<u128>(), s.remainder), (3, 7));
-		assert_eq!(s.rewarded_bytes, 1);
-		// No traffic: everything carries over.
-		assert_eq!(settle(7, &[0, 0], 0, 1).remainder, 7);
+		assert_eq!((s.rewarded_bytes, s.rewarded_value), (1, 6));
+		// More paid-for bytes than traffic: the rewarded ones take their share of the value.
+		let s = settle(100, &[2], 4, 10, half);
+		assert_eq!((s.rewarded_bytes, s.rewarded_value, s.rewards[0]), (2, 5, 2));
+		// No traffic, or nothing paid: everything carries over.
+		assert_eq!(settle(7, &[0, 0], 0, 0, half).remainder, 7);
+		assert_eq!(settle(7, &[5], 0, 0, half).remainder, 7);
 	}
 
 	#[test]

@@ -18,15 +18,27 @@ fn big(x: u128) -> BigInt {
 	BigInt::from(x)
 }
 
-/// The model: budget = min(I, cap · min(T, charged)) as an exact rational, each reward the
-/// floor of budget · t / T.
-fn model_rewards(issuance: u128, top: &[u128], charged: u128, cap: u128) -> Vec<u128> {
+fn floor(r: BigRational) -> BigInt {
+	r.floor().to_integer()
+}
+
+/// The model: rewarded bytes R = min(T, charged), worth ⌊value · R / charged⌋; budget =
+/// min(I, ⌊k · worth⌋) in exact rationals; each reward the floor of budget · t / T.
+fn model_rewards(
+	issuance: u128,
+	top: &[u128],
+	charged: u128,
+	value: u128,
+	k_ppb: u32,
+) -> Vec<u128> {
 	let total: BigInt = top.iter().map(|t| big(*t)).sum();
-	if total.is_zero() {
+	if total.is_zero() || charged == 0 {
 		return vec![0; top.len()];
 	}
 	let rewarded_bytes = if total < big(charged) { total.clone() } else { big(charged) };
-	let capped = big(cap) * rewarded_bytes;
+	let worth = floor(BigRational::new(big(value) * rewarded_bytes, big(charged)));
+	let capped =
+		floor(BigRational::new(worth * BigInt::from(k_ppb), BigInt::from(1_000_000_000u64)));
 	let budget = if capped < big(issuance) { capped } else { big(issuance) };
 	top.iter()
 		.map(|t| {
@@ -46,15 +58,19 @@ proptest! {
 		issuance in any::<u128>(),
 		top in prop::collection::vec(0u128..=u64::MAX as u128, 0..40),
 		charged in any::<u128>(),
-		cap in prop_oneof![Just(u128::MAX), any::<u128>(), 0u128..1_000],
+		value in prop_oneof![Just(u128::MAX), any::<u128>(), 0u128..1_000],
+		k_ppb in 0u32..1_000_000_000,
 	) {
-		let s = settle(issuance, &top, charged, cap);
-		prop_assert_eq!(&s.rewards, &model_rewards(issuance, &top, charged, cap));
+		let s = settle(issuance, &top, charged, value, k_ppb);
+		prop_assert_eq!(&s.rewards, &model_rewards(issuance, &top, charged, value, k_ppb));
 		let paid: u128 = s.rewards.iter().sum();
 		prop_assert_eq!(paid + s.remainder, issuance, "nothing created or lost");
-		for (r, t) in s.rewards.iter().zip(&top) {
-			prop_assert!(big(*r) <= big(cap) * big(*t), "a byte never earns more than the cap");
-		}
+		prop_assert!(s.rewarded_value <= value, "no more value is used than was paid");
+		// Wash traffic never pays: all rewards together stay within k × what was paid.
+		prop_assert!(
+			big(paid) * BigInt::from(1_000_000_000u64) <= big(s.rewarded_value) * BigInt::from(k_ppb),
+			"rewards stay within k × the value paid for the rewarded bytes"
+		);
 	}
 
 	#[test]
@@ -63,7 +79,7 @@ proptest! {
 		top in prop::collection::vec(1u128..=u32::MAX as u128, 1..30),
 	) {
 		let total: u128 = top.iter().sum();
-		let s = settle(issuance, &top, total, u128::MAX);
+		let s = settle(issuance, &top, total, u128::MAX, 500_000_000);
 		for (r, t) in s.rewards.iter().zip(&top) {
 			prop_assert_eq!(*r, issuance * t / total);
 		}
@@ -110,8 +126,8 @@ proptest! {
 			let top: Vec<u128> = model.iter().take(n).map(|(_, t)| *t).collect();
 			let total: u128 = top.iter().sum();
 			let budget = issuance + carried;
-			let s = settle(budget, &top, total, u128::MAX);
-			prop_assert_eq!(&s.rewards, &model_rewards(budget, &top, total, u128::MAX));
+			let s = settle(budget, &top, total, u128::MAX, 999_999_999);
+			prop_assert_eq!(&s.rewards, &model_rewards(budget, &top, total, u128::MAX, 999_999_999));
 			paid_total += s.rewards.iter().sum::<u128>();
 			carried = s.remainder;
 			// Paid nodes restart from zero; the rest roll over.

@@ -175,14 +175,18 @@ frame_support::parameter_types! {
 	pub const PotDisputeSlash: Balance = genesis_config_presets::DISPUTE_SLASH;
 }
 
-/// Migrations of this release, beyond those pallets run themselves: PoT storage v0 → v1
-/// (a no-op on chains that started at v1).
+/// Migrations of this release, beyond those pallets run themselves: PoT and file-registry
+/// storage v0 → v1 (no-ops on chains that started at v1).
 #[cfg(not(feature = "upgrade-test"))]
-type Migrations = (pallet_pot::migrations::v1::MigrateToV1<Runtime, PotDisputeSlash>,);
+type Migrations = (
+	pallet_pot::migrations::v1::MigrateToV1<Runtime, PotDisputeSlash>,
+	pallet_file_registry::migrations::v1::MigrateToV1<Runtime>,
+);
 /// Migrations of the upgrade-test release: validator-set storage v0 → v1 as well.
 #[cfg(feature = "upgrade-test")]
 type Migrations = (
 	pallet_pot::migrations::v1::MigrateToV1<Runtime, PotDisputeSlash>,
+	pallet_file_registry::migrations::v1::MigrateToV1<Runtime>,
 	pallet_validator_set::migrations::v1::MigrateV0ToV1<Runtime>,
 );
 

@@ -10,7 +10,9 @@
 //!   download (a meta node issues a download ticket only against reserved credit) and
 //!   **spent** when Proof-of-Traffic settles the traffic ([`TrafficCredit::charge_reserved`]);
 //!   spent credit flows back into `Lt`, so `Lt + Σ credit + Σ reserved` is conserved
-//!   ([`CreditSupply`]).
+//!   ([`CreditSupply`]). Credit keeps the price it was bought at ([`CreditValue`]: tokens
+//!   paid for the credit an account still holds); spending credit **burns** its share of
+//!   that value from the pool, and Proof-of-Traffic caps rewards by it (ADR 0010).
 //! * **File records** are keyed by (owner, file id) so equal content from two owners never
 //!   collides. A record is created, and later re-homed, when a quorum of meta nodes votes
 //!   for the exact same proposal; each meta node votes only after checking the upload's
@@ -52,6 +54,7 @@ pub use weights::WeightInfo;
 
 #[cfg(feature = "runtime-benchmarks")]
 mod benchmarking;
+pub mod migrations;
 #[cfg(test)]
 mod mock;
 #[cfg(test)]
@@ -154,18 +157,18 @@ impl<AccountId> StorageChallenges<AccountId> for () {
 pub trait TrafficCredit<AccountId> {
 	/// Credit `who` has reserved for downloads.
 	fn reserved(who: &AccountId) -> u128;
-	/// Spend `bytes` of `who`'s reserved credit for settled traffic (all or nothing).
-	fn charge_reserved(who: &AccountId, bytes: u128) -> DispatchResult;
+	/// Spend `bytes` of `who`'s reserved credit for settled traffic (all or nothing). The
+	/// tokens paid for that credit (its share of the account's [`CreditValue`]) are burned
+	/// from the pool; returns how many.
+	fn charge_reserved(who: &AccountId, bytes: u128) -> Result<u128, DispatchError>;
 	/// Give back up to `bytes` of charged credit to `who` (a charge reversed after an upheld
 	/// dispute), as spendable credit. Returns the bytes given back: at most what is still
 	/// for sale, since charged credit went back there.
 	fn refund_charge(who: &AccountId, bytes: u128) -> u128;
 	/// The holders of `owner`'s file `file_id`.
 	fn holders(owner: &AccountId, file_id: &FileId) -> Option<Vec<AccountId>>;
-	/// The curve's marginal price of a byte of credit now, `(S + Pt) / Lt`, as (numerator,
-	/// denominator) in balance units. A purchase never pays less per byte than this.
-	fn price_per_byte() -> (u128, u128);
-	/// Benchmarks: give `who` `bytes` of reserved credit (growing the supply by as much).
+	/// Benchmarks: give `who` `bytes` of reserved credit (growing the supply by as much),
+	/// bought at one balance unit per byte (the tokens are minted into the pool).
 	#[cfg(feature = "runtime-benchmarks")]
 	fn benchmark_reserve(who: &AccountId, bytes: u128);
 }
@@ -174,7 +177,11 @@ pub trait TrafficCredit<AccountId> {
 pub mod pallet {
 	use super::*;
 
+	/// v1: credit keeps its purchase price ([`CreditValue`], [`crate::migrations::v1`]).
+	pub const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
+
 	#[pallet::pallet]
+	#[pallet::storage_version(STORAGE_VERSION)]
 	pub struct Pallet<T>(_);
 
 	#[pallet::config]
@@ -256,6 +263,12 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type PrepaidPool<T: Config> = StorageValue<_, BalanceOf<T>, ValueQuery>;
 
+	/// Tokens each account paid for the credit it still holds (spendable and reserved):
+	/// credit keeps its purchase price. `Σ CreditValue ≤ PrepaidPool`.
+	#[pallet::storage]
+	pub type CreditValue<T: Config> =
+		StorageMap<_, Blake2_128Concat, T::AccountId, BalanceOf<T>, ValueQuery>;
+
 	/// Storage period length in blocks, set per chain in genesis.
 	#[pallet::storage]
 	pub type StoragePeriod<T: Config> = StorageValue<_, BlockNumberFor<T>, ValueQuery>;
@@ -305,8 +318,9 @@ pub mod pallet {
 		CreditReserved { who: T::AccountId, bytes: u128, locked_until: BlockNumberFor<T> },
 		/// `who` released `bytes` of reserved credit back to its credit.
 		CreditReleased { who: T::AccountId, bytes: u128 },
-		/// `bytes` of `who`'s reserved credit paid for settled traffic.
-		CreditCharged { who: T::AccountId, bytes: u128 },
+		/// `bytes` of `who`'s reserved credit paid for settled traffic; the `burned` tokens
+		/// paid for them left the pool.
+		CreditCharged { who: T::AccountId, bytes: u128, burned: BalanceOf<T> },
 		/// `bytes` of charged credit given back to `who` (an upheld traffic dispute).
 		CreditRefunded { who: T::AccountId, bytes: u128 },
 		/// The credit supply changed; `limit` is for sale now.
@@ -396,6 +410,7 @@ pub mod pallet {
 			PrepaidPool::<T>::mutate(|p| *p = p.saturating_add(amount));
 			CreditLimit::<T>::mutate(|l| *l = l.saturating_sub(credit));
 			Credit::<T>::mutate(&who, |c| *c = c.saturating_add(credit));
+			CreditValue::<T>::mutate(&who, |v| *v = v.saturating_add(amount));
 			Self::deposit_event(Event::CreditPurchased { who, paid: amount, credit });
 			Ok(())
 		}
@@ -830,7 +845,8 @@ impl<T: Config> Pallet<T> {
 	/// The invariants of this pallet's storage:
 	///
 	/// * credit is conserved: `CreditLimit + Σ Credit + Σ Reserved = CreditSupply`;
-	/// * the pool account holds at least the prepaid pool;
+	/// * the pool account holds at least the prepaid pool, and the pool at least the value of
+	///   all credit held;
 	/// * every file has 1..=MaxHolders distinct holders, each a registered node, and a
 	///   positive size and slice count;
 	/// * `HolderStats` is exactly what the files imply.
@@ -849,6 +865,16 @@ impl<T: Config> Pallet<T> {
 			T::Currency::balance(&Self::pool_account()) >= PrepaidPool::<T>::get(),
 			"pool account holds less than the prepaid pool"
 		);
+		let mut value = BalanceOf::<T>::zero();
+		for (who, v) in CreditValue::<T>::iter() {
+			ensure!(!v.is_zero(), "zero credit-value entry");
+			ensure!(
+				Credit::<T>::contains_key(&who) || Reserved::<T>::contains_key(&who),
+				"credit value without credit"
+			);
+			value = value.saturating_add(v);
+		}
+		ensure!(value <= PrepaidPool::<T>::get(), "more credit value than the pool holds");
 		let mut stats: BTreeMap<T::AccountId, HolderStat> = BTreeMap::new();
 		for (_, _, record) in Files::<T>::iter() {
 			ensure!(record.size > 0 && record.slices > 0, "file without content");
@@ -878,13 +904,44 @@ impl<T: Config> TrafficCredit<T::AccountId> for Pallet<T> {
 		Reserved::<T>::get(who).map(|r| r.bytes).unwrap_or(0)
 	}
 
-	fn charge_reserved(who: &T::AccountId, bytes: u128) -> DispatchResult {
+	fn charge_reserved(who: &T::AccountId, bytes: u128) -> Result<u128, DispatchError> {
 		let r = Reserved::<T>::get(who).unwrap_or_default();
 		ensure!(r.bytes >= bytes, Error::<T>::InsufficientReserved);
+		// The charged bytes' share of what the account paid for all the credit it holds.
+		let held = r.bytes.saturating_add(Credit::<T>::get(who));
+		let value: u128 = CreditValue::<T>::get(who).saturated_into();
+		let spent = if bytes >= held {
+			value
+		} else {
+			sp_runtime::helpers_128bit::multiply_by_rational_with_rounding(
+				value,
+				bytes,
+				held,
+				Rounding::Down,
+			)
+			.unwrap_or(value)
+		};
+		let spent_balance: BalanceOf<T> = spent.saturated_into();
+		let burned = if spent_balance.is_zero() {
+			Zero::zero()
+		} else {
+			T::Currency::burn_from(
+				&Self::pool_account(),
+				spent_balance,
+				Preservation::Preserve,
+				frame_support::traits::tokens::Precision::Exact,
+				Fortitude::Polite,
+			)?
+		};
 		Self::set_reserved(who, ReservedCredit { bytes: r.bytes - bytes, ..r });
 		CreditLimit::<T>::mutate(|l| *l = l.saturating_add(bytes));
-		Self::deposit_event(Event::CreditCharged { who: who.clone(), bytes });
-		Ok(())
+		PrepaidPool::<T>::mutate(|p| *p = p.saturating_sub(burned));
+		CreditValue::<T>::mutate_exists(who, |v| {
+			let left = v.unwrap_or_default().saturating_sub(burned);
+			*v = if left.is_zero() { None } else { Some(left) };
+		});
+		Self::deposit_event(Event::CreditCharged { who: who.clone(), bytes, burned });
+		Ok(burned.saturated_into())
 	}
 
 	fn refund_charge(who: &T::AccountId, bytes: u128) -> u128 {
@@ -901,16 +958,15 @@ impl<T: Config> TrafficCredit<T::AccountId> for Pallet<T> {
 		Files::<T>::get(owner, file_id).map(|r| r.holders.into_inner())
 	}
 
-	fn price_per_byte() -> (u128, u128) {
-		let s: u128 = T::Nodes::total_staked().saturated_into();
-		let pt: u128 = PrepaidPool::<T>::get().saturated_into();
-		(s.saturating_add(pt), CreditLimit::<T>::get())
-	}
-
 	#[cfg(feature = "runtime-benchmarks")]
 	fn benchmark_reserve(who: &T::AccountId, bytes: u128) {
 		CreditSupply::<T>::mutate(|s| *s = s.saturating_add(bytes));
 		let r = Reserved::<T>::get(who).unwrap_or_default();
 		Self::set_reserved(who, ReservedCredit { bytes: r.bytes.saturating_add(bytes), ..r });
+		let value: BalanceOf<T> = bytes.saturated_into();
+		if T::Currency::mint_into(&Self::pool_account(), value).is_ok() {
+			PrepaidPool::<T>::mutate(|p| *p = p.saturating_add(value));
+			CreditValue::<T>::mutate(who, |v| *v = v.saturating_add(value));
+		}
 	}
 }

@@ -106,9 +106,17 @@ fn reserve_release_and_charge() {
 			FileRegistry::release_credit(RuntimeOrigin::signed(20), 1_000),
 			Error::<Test>::ReservationLocked
 		);
-		// PoT charges settled traffic: reserved credit goes back into the limit.
+		// PoT charges settled traffic: reserved credit goes back into the limit, and the
+		// charged bytes' share of what the client paid is burned from the pool.
 		let limit = CreditLimit::<Test>::get();
-		assert_ok!(FileRegistry::charge_reserved(&20, 3_000));
+		assert_eq!(CreditValue::<Test>::get(20), 1_000, "credit keeps its purchase price");
+		let (pool, issuance) = (PrepaidPool::<Test>::get(), Balances::total_issuance());
+		let held = credit;
+		let burned = FileRegistry::charge_reserved(&20, 3_000).expect("reserved");
+		assert_eq!(burned, 1_000 * 3_000 / held);
+		assert_eq!(CreditValue::<Test>::get(20), 1_000 - burned as u64);
+		assert_eq!(PrepaidPool::<Test>::get(), pool - burned as u64);
+		assert_eq!(Balances::total_issuance(), issuance - burned as u64);
 		assert_eq!(FileRegistry::reserved(&20), 2_000);
 		assert_eq!(CreditLimit::<Test>::get(), limit + 3_000);
 		assert_noop!(
@@ -496,5 +504,41 @@ fn a_batch_counts_each_vote_and_reports_the_refused_ones() {
 			FileRegistry::vote_batch(RuntimeOrigin::signed(1), BoundedVec::new()),
 			Error::<Test>::EmptyBatch
 		);
+	});
+}
+
+#[test]
+fn spending_all_credit_burns_all_its_value_and_refunds_carry_none() {
+	build_and_execute(|| {
+		assert_ok!(FileRegistry::buy_credit(RuntimeOrigin::signed(20), 1_000, 0));
+		let credit = Credit::<Test>::get(20);
+		assert_ok!(FileRegistry::reserve_credit(RuntimeOrigin::signed(20), credit));
+		assert_eq!(FileRegistry::charge_reserved(&20, credit), Ok(1_000));
+		assert!(!CreditValue::<Test>::contains_key(20), "no value left without credit");
+		// A charge reversed after a dispute gives the bytes back, not the burned tokens.
+		assert_eq!(FileRegistry::refund_charge(&20, 500), 500);
+		assert_eq!(Credit::<Test>::get(20), 500);
+		assert_eq!(CreditValue::<Test>::get(20), 0);
+	});
+}
+
+#[test]
+fn v1_migration_shares_the_pool_among_credit_holders() {
+	use crate::migrations::v1::MigrateToV1;
+	use frame_support::traits::{GetStorageVersion, OnRuntimeUpgrade, StorageVersion};
+	build_and_execute(|| {
+		assert_ok!(FileRegistry::buy_credit(RuntimeOrigin::signed(20), 1_000, 0));
+		assert_ok!(FileRegistry::buy_credit(RuntimeOrigin::signed(21), 3_000, 0));
+		let (c20, c21) = (Credit::<Test>::get(20), Credit::<Test>::get(21));
+		assert_ok!(FileRegistry::reserve_credit(RuntimeOrigin::signed(21), c21 / 2));
+		// A chain that ran v0 code kept no credit values.
+		let _ = CreditValue::<Test>::clear(u32::MAX, None);
+		StorageVersion::new(0).put::<FileRegistry>();
+		MigrateToV1::<Test>::on_runtime_upgrade();
+		assert_eq!(FileRegistry::on_chain_storage_version(), 1);
+		let pool = PrepaidPool::<Test>::get() as u128;
+		let total = c20 + c21;
+		assert_eq!(CreditValue::<Test>::get(20) as u128, pool * c20 / total);
+		assert_eq!(CreditValue::<Test>::get(21) as u128, pool * c21 / total);
 	});
 }

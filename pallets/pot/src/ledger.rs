@@ -107,6 +107,7 @@ impl<T: Config> Pallet<T> {
 		let mut resource_in = BalanceOf::<T>::zero();
 		let mut resource_out = BalanceOf::<T>::zero();
 		let (mut charged, mut rewarded) = (0u128, 0u128);
+		let (mut charged_value, mut rewarded_value) = (0u128, 0u128);
 		let next = NextPeriod::<T>::get();
 		for (p, info) in Periods::<T>::iter() {
 			let paid = info
@@ -130,6 +131,8 @@ impl<T: Config> Pallet<T> {
 				resource_out = resource_out.saturating_add(info.resource_carried);
 				charged = charged.saturating_add(info.charged_bytes);
 				rewarded = rewarded.saturating_add(info.rewarded_bytes);
+				charged_value = charged_value.saturating_add(info.charged_value);
+				rewarded_value = rewarded_value.saturating_add(info.rewarded_value);
 			}
 			paid_total = paid_total.saturating_add(paid);
 			ensure!(info.cancelled <= paid, "only what was paid can be cancelled");
@@ -157,6 +160,15 @@ impl<T: Config> Pallet<T> {
 		ensure!(
 			rewarded <= charged && charged - rewarded == ChargedUnrewarded::<T>::get(),
 			"rewarded bytes never exceed charged bytes"
+		);
+		ensure!(
+			rewarded_value <= charged_value
+				&& charged_value - rewarded_value == ChargedUnrewardedValue::<T>::get(),
+			"the value of rewarded bytes never exceeds what clients paid"
+		);
+		ensure!(
+			Reports::<T>::contains_key(next) || OpenChargedValue::<T>::get() == 0,
+			"value is charged only while a report is open"
 		);
 		let rolled = Rolled::<T>::iter()
 			.filter(|(_, r)| Self::in_force(r, Self::is_settled(r.period)) > 0)

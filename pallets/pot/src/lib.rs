@@ -20,10 +20,12 @@
 //!   node with rolled-over traffic is listed. Client entries are charged from the clients'
 //!   reserved credit.
 //! * **Settlement** (at the last chunk): the first `N` eligible nodes (registered, not
-//!   suspended, deposit not slashed below the required one) share the resource part pro rata to accumulated traffic; a paid node starts
-//!   again from zero, the others roll over. A byte earns at most `k ×` the credit price per
-//!   byte, and rewarded bytes never exceed bytes charged to clients (over the chain's
-//!   life). The meta part is split equally among reporters whose reveal matched, the
+//!   suspended, deposit not slashed below the required one) share the resource part pro
+//!   rata to accumulated traffic; a paid node starts again from zero, the others roll over.
+//!   Rewarded bytes never exceed bytes charged to clients, and resource rewards never exceed
+//!   `k ×` what the clients paid for the rewarded bytes (credit keeps its purchase price;
+//!   spending it burns that price), both over the chain's life. What the resource part
+//!   does not pay stays for resource nodes. The meta part is split equally among reporters whose reveal matched, the
 //!   validator part among the period's block authors by blocks authored. Integer division
 //!   rounds down; every remainder and whatever a cap holds back goes to the next period's
 //!   issuance: nothing is created or lost. Only what is paid out is minted.
@@ -216,6 +218,15 @@ pub mod pallet {
 	/// Bytes charged to clients and not yet rewarded: rewarded traffic can never exceed it.
 	#[pallet::storage]
 	pub type ChargedUnrewarded<T: Config> = StorageValue<_, u128, ValueQuery>;
+
+	/// Tokens clients paid for the bytes in [`ChargedUnrewarded`]: the wash-traffic cap
+	/// (resource rewards never exceed `k ×` the value of the bytes they reward).
+	#[pallet::storage]
+	pub type ChargedUnrewardedValue<T: Config> = StorageValue<_, u128, ValueQuery>;
+
+	/// Tokens clients paid for the bytes charged so far in the open report.
+	#[pallet::storage]
+	pub type OpenChargedValue<T: Config> = StorageValue<_, u128, ValueQuery>;
 
 	/// What earlier periods' resource parts left unpaid: added to the next period's resource
 	/// part only, so it stays with the resource nodes.

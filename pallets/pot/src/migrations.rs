@@ -95,6 +95,8 @@ pub mod v1 {
 						served_bytes: o.served_bytes,
 						charged_bytes: o.charged_bytes,
 						rewarded_bytes: o.rewarded_bytes,
+						charged_value: 0,
+						rewarded_value: 0,
 					})
 				},
 			);

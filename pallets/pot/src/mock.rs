@@ -77,8 +77,7 @@ thread_local! {
 	static PRICE: std::cell::Cell<Option<(u128, u128)>> = const { std::cell::Cell::new(None) };
 }
 
-/// Sets the credit price per byte the pallet sees (`None`: the file registry's real curve).
-/// Tests start with a price so high the wash-traffic cap never binds, unless they lower it.
+/// Sets the price per byte [`reserve`] pays for credit (`None`: [`DEFAULT_PRICE`]).
 pub fn set_price(price: Option<(u128, u128)>) {
 	PRICE.with(|p| p.set(price));
 }
@@ -89,7 +88,7 @@ impl pallet_file_registry::TrafficCredit<u64> for MockCredit {
 	fn reserved(who: &u64) -> u128 {
 		FileRegistry::reserved(who)
 	}
-	fn charge_reserved(who: &u64, bytes: u128) -> sp_runtime::DispatchResult {
+	fn charge_reserved(who: &u64, bytes: u128) -> Result<u128, sp_runtime::DispatchError> {
 		FileRegistry::charge_reserved(who, bytes)
 	}
 	fn refund_charge(who: &u64, bytes: u128) -> u128 {
@@ -97,9 +96,6 @@ impl pallet_file_registry::TrafficCredit<u64> for MockCredit {
 	}
 	fn holders(owner: &u64, file_id: &stratos_primitives::FileId) -> Option<Vec<u64>> {
 		FileRegistry::holders(owner, file_id)
-	}
-	fn price_per_byte() -> (u128, u128) {
-		PRICE.with(|p| p.get()).unwrap_or_else(FileRegistry::price_per_byte)
 	}
 	#[cfg(feature = "runtime-benchmarks")]
 	fn benchmark_reserve(who: &u64, bytes: u128) {
@@ -142,6 +138,8 @@ pub const L: u64 = 10;
 pub const ISSUANCE: u64 = 10_000;
 /// Balance of every funded account.
 pub const FUNDS: u64 = 1_000_000;
+/// Funds of the clients (accounts 20–29), who buy credit.
+pub const CLIENT_FUNDS: u64 = 1 << 60;
 /// Slashed from each reporter per upheld dispute.
 pub const DISPUTE_SLASH: u64 = 50;
 /// The block author.
@@ -199,7 +197,9 @@ pub fn new_test_ext() -> sp_io::TestExternalities {
 	let t = RuntimeGenesisConfig {
 		system: Default::default(),
 		balances: pallet_balances::GenesisConfig {
-			balances: (1..=40).map(|a| (a, FUNDS)).collect(),
+			balances: (1..=40)
+				.map(|a| (a, if (20..30).contains(&a) { CLIENT_FUNDS } else { FUNDS }))
+				.collect(),
 			..Default::default()
 		},
 		node_registry: pallet_node_registry::GenesisConfig { unbonding_period: 20, nodes },
@@ -226,16 +226,32 @@ pub fn new_test_ext() -> sp_io::TestExternalities {
 	}
 	.build_storage()
 	.expect("valid genesis");
+	set_price(None);
 	let mut ext = sp_io::TestExternalities::new(t);
 	ext.register_extension(KeystoreExt::new(MemoryKeystore::new()));
 	ext.execute_with(|| System::set_block_number(1));
-	set_price(Some((1_000_000_000, 1)));
 	ext
 }
 
-/// Gives client `a` `bytes` of reserved credit, growing the credit supply by as much (so the
-/// file registry's conservation invariant holds and the price does not move).
+/// Tokens per byte [`reserve`] pays unless a test sets another price: high enough that the
+/// wash-traffic cap does not bind in tests about other rules.
+pub const DEFAULT_PRICE: (u128, u128) = (100, 1);
+
+/// Client `a` buys `bytes` of credit at the test's price (paying into the prepaid pool) and
+/// reserves it; the credit supply grows by as much (so the file registry's conservation
+/// invariant holds and the curve is not involved).
 pub fn reserve(a: u64, bytes: u128) {
+	use frame_support::traits::{fungible::Mutate, tokens::Preservation};
+	let (num, den) = PRICE.with(|p| p.get()).unwrap_or(DEFAULT_PRICE);
+	let value = (bytes * num / den) as u64;
+	if value > 0 {
+		Balances::transfer(&a, &FileRegistry::pool_account(), value, Preservation::Preserve)
+			.unwrap_or_else(|e| {
+				panic!("client {a} cannot pay {value} for {bytes} at {num}/{den}: {e:?}")
+			});
+		pallet_file_registry::PrepaidPool::<Test>::mutate(|p| *p += value);
+		pallet_file_registry::CreditValue::<Test>::mutate(a, |v| *v += value);
+	}
 	pallet_file_registry::CreditSupply::<Test>::mutate(|s| *s += bytes);
 	let r = pallet_file_registry::Reserved::<Test>::get(a).unwrap_or_default();
 	pallet_file_registry::Reserved::<Test>::insert(

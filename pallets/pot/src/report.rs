@@ -98,6 +98,8 @@ impl<T: Config> Pallet<T> {
 				served_bytes: 0,
 				charged_bytes: 0,
 				rewarded_bytes: 0,
+				charged_value: 0,
+				rewarded_value: 0,
 			},
 		);
 		Self::deposit_event(Event::ReportOpened { period, issuance, electorate: size });
@@ -212,10 +214,16 @@ impl<T: Config> Pallet<T> {
 		// A client is charged what it reserved, up to its traffic; traffic it did not pay for
 		// is never rewarded.
 		let mut charge = T::Credit::reserved(&who).min(c.bytes as u128);
-		if charge > 0 && T::Credit::charge_reserved(&who, charge).is_ok() {
-			stream.charged = stream.charged.saturating_add(charge);
-		} else {
-			charge = 0;
+		if charge > 0 {
+			match T::Credit::charge_reserved(&who, charge) {
+				Ok(value) => {
+					stream.charged = stream.charged.saturating_add(charge);
+					OpenChargedValue::<T>::mutate(|v| *v = v.saturating_add(value));
+					// The credit's purchase price left the pool, burned.
+					Self::note_burned(value.saturated_into());
+				},
+				Err(_) => charge = 0,
+			}
 		}
 		// Kept while the client may dispute the entry.
 		ClientCharges::<T>::insert(

@@ -25,11 +25,14 @@ impl<T: Config> Pallet<T> {
 		// Resource nodes: pro rata within the wash-traffic caps.
 		let traffic: Vec<u128> = stream.top.iter().map(|(_, t)| *t).collect();
 		let chargeable = ChargedUnrewarded::<T>::get().saturating_add(stream.charged);
+		let charged_value = OpenChargedValue::<T>::take();
+		let chargeable_value = ChargedUnrewardedValue::<T>::get().saturating_add(charged_value);
 		let split = traffic::settle(
 			resource_part.saturated_into(),
 			&traffic,
 			chargeable,
-			Self::cap_per_byte(params.wash_cap),
+			chargeable_value,
+			params.wash_cap.deconstruct(),
 		);
 		let mut resource_paid = BalanceOf::<T>::zero();
 		for ((who, _), reward) in stream.top.iter().zip(split.rewards) {
@@ -41,6 +44,7 @@ impl<T: Config> Pallet<T> {
 		paid = paid.saturating_add(resource_paid);
 		let rewarded_bytes = split.rewarded_bytes;
 		ChargedUnrewarded::<T>::put(chargeable.saturating_sub(rewarded_bytes));
+		ChargedUnrewardedValue::<T>::put(chargeable_value.saturating_sub(split.rewarded_value));
 
 		// Meta nodes: equal shares among the reporters whose reveal matched.
 		let reporters: Vec<T::AccountId> = report
@@ -119,6 +123,8 @@ impl<T: Config> Pallet<T> {
 		info.served_bytes = stream.ingest.node_bytes();
 		info.charged_bytes = stream.charged;
 		info.rewarded_bytes = rewarded_bytes;
+		info.charged_value = charged_value;
+		info.rewarded_value = split.rewarded_value;
 		Periods::<T>::insert(period, info);
 		Reports::<T>::remove(period);
 		NextPeriod::<T>::put(period.saturating_add(1));
@@ -135,19 +141,6 @@ impl<T: Config> Pallet<T> {
 		});
 	}
 
-	/// `k ×` the credit price per byte, `(S + Pt) / Lt` (the curve's marginal price), rounded
-	/// down.
-	pub fn cap_per_byte(k: Perbill) -> u128 {
-		let (num, den) = T::Credit::price_per_byte();
-		sp_runtime::helpers_128bit::multiply_by_rational_with_rounding(
-			num,
-			k.deconstruct() as u128,
-			den.max(1).saturating_mul(Perbill::one().deconstruct() as u128),
-			Rounding::Down,
-		)
-		.unwrap_or(u128::MAX)
-	}
-
 	/// The period fails: its issuance carries over, its rolled-traffic writes read as their
 	/// previous values from now on, clients charged so far stay charged.
 	pub(crate) fn fail(period: u32, reason: FailReason) {
@@ -162,6 +155,8 @@ impl<T: Config> Pallet<T> {
 			_ => Vec::new(),
 		};
 		ChargedUnrewarded::<T>::mutate(|c| *c = c.saturating_add(charged));
+		let charged_value = OpenChargedValue::<T>::take();
+		ChargedUnrewardedValue::<T>::mutate(|v| *v = v.saturating_add(charged_value));
 		Authors::<T>::remove(period);
 		let (mut carried, mut resource_carried) = (BalanceOf::<T>::zero(), BalanceOf::<T>::zero());
 		if let Some(mut info) = Periods::<T>::get(period) {
@@ -175,6 +170,7 @@ impl<T: Config> Pallet<T> {
 			info.carried = carried;
 			info.resource_carried = resource_carried;
 			info.charged_bytes = charged;
+			info.charged_value = charged_value;
 			info.reporters = BoundedVec::truncate_from(reporters);
 			Periods::<T>::insert(period, info);
 		}

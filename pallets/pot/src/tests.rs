@@ -530,12 +530,8 @@ fn a_node_slashed_below_its_deposit_earns_nothing_until_it_tops_up() {
 #[test]
 fn wash_traffic_never_earns_more_than_it_paid() {
 	build_and_execute(|| {
-		// The real curve with 1,000,000 bytes for sale: 3,550 / 1,000,001 per byte, so the
-		// cap (half of it) rounds down to nothing.
-		set_price(None);
-		pallet_file_registry::CreditLimit::<Test>::put(1_000_000);
-		pallet_file_registry::CreditSupply::<Test>::mutate(|s| *s += 999_999);
-		assert_eq!(Pot::cap_per_byte(params().wash_cap), 0);
+		// Credit given away (no tokens paid): the traffic earns nothing.
+		set_price(Some((0, 1)));
 		reserve(20, 10_000);
 		settle_period(0, &[(10, 900)], &[(20, 900)]);
 		assert_eq!(pending(10), 0, "the cap binds: nothing for the node");
@@ -543,19 +539,71 @@ fn wash_traffic_never_earns_more_than_it_paid() {
 		assert_eq!(ResourceCarry::<Test>::get(), 8_000, "the resource part carries, for nodes");
 		assert_eq!(Carry::<Test>::get(), 1, "the meta part's rounding unit carries for all");
 
-		// Credit at 7 per byte: a byte earns at most 3. Client 21 reserved nothing, so its
-		// traffic was not paid for and earns nothing.
+		// Client 21 reserved nothing, so its traffic was not paid for and earns nothing.
 		set_price(Some((7, 1)));
-		assert_eq!(Pot::cap_per_byte(params().wash_cap), 3);
 		settle_period(1, &[(11, 900)], &[(21, 900)]);
 		assert_eq!(pending(11), 0, "unpaid traffic earns nothing");
 		assert_eq!(Periods::<Test>::get(1).unwrap().charged_bytes, 0);
-		// 100 bytes paid: only 100 bytes are rewarded, at 3 each.
+		// 100 bytes paid at 7 each: only 100 bytes are rewarded, with k × 700 = 350.
 		reserve(22, 100);
+		let issuance = Balances::total_issuance();
 		settle_period(2, &[(12, 900)], &[(22, 900)]);
 		let info = Periods::<Test>::get(2).unwrap();
 		assert_eq!((info.charged_bytes, info.rewarded_bytes), (100, 100));
-		assert_eq!(pending(12), 300);
+		assert_eq!((info.charged_value, info.rewarded_value), (700, 700));
+		assert_eq!(pending(12), 350);
+		// The 700 tokens were burned when the credit was spent; 350 minted for the node.
+		assert_eq!(
+			Balances::total_issuance(),
+			issuance - 700 + info.resource_paid + info.meta_paid + info.validator_paid
+		);
+	});
+}
+
+#[test]
+fn pending_deposits_cannot_pump_the_cap() {
+	// The sandwich: a huge deposit counted in the stake `S` while the report settles, gone
+	// right after. The cap depends only on what clients paid, so no reward changes.
+	let run = |sandwich: bool| {
+		let mut rewards = Vec::new();
+		build_and_execute(|| {
+			set_price(Some((3, 1)));
+			reserve(20, 900);
+			close(0);
+			let r = report(0, &[(10, 900)], &[(20, 900)]);
+			vote(0, &METAS.map(|m| (m, r.digest)));
+			let huge = 1u64 << 50;
+			if sandwich {
+				pallet_node_registry::TotalDeposits::<Test>::mutate(|t| *t += huge);
+			}
+			stream(0, 1, &r);
+			if sandwich {
+				pallet_node_registry::TotalDeposits::<Test>::mutate(|t| *t -= huge);
+			}
+			rewards = [10, 1, 2, 3, AUTHOR].map(pending).to_vec();
+		});
+		rewards
+	};
+	let honest = run(false);
+	assert_eq!(honest[0], 1_350, "k × 2,700 paid");
+	assert_eq!(run(true), honest);
+}
+
+#[test]
+fn cheap_early_credit_is_no_wash_stock_later() {
+	build_and_execute(|| {
+		// Client 20 buys 1,000 bytes while credit is cheap (1 per byte).
+		set_price(Some((1, 1)));
+		reserve(20, 1_000);
+		// Later credit costs 1,000 per byte (client 21 buys some and does not use it yet).
+		set_price(Some((1_000, 1)));
+		reserve(21, 1_000);
+		// Client 20 downloads its 1,000 bytes from its own node 10: the node earns at most
+		// k × the 1,000 tokens those bytes cost, not k × today's price.
+		settle_period(0, &[(10, 1_000)], &[(20, 1_000)]);
+		assert_eq!(pending(10), 500);
+		assert!(pending(10) < 1_000, "washing cheap credit loses money");
+		assert_eq!(pallet_file_registry::CreditValue::<Test>::get(21), 1_000_000);
 	});
 }
 
@@ -642,6 +690,7 @@ mod model {
 		resource_carry: u128,
 		minted: u128,
 		pool: u128,
+		pool_value: u128,
 		reserved: u128,
 	}
 
@@ -657,14 +706,13 @@ mod model {
 		) {
 			new_test_ext().execute_with(|| {
 				set_price(Some((price, 1)));
-				// k = 50 %: the cap per byte is half the price, rounded down.
-				let cap = price / 2;
 				let mut books = Books {
 					rolled: BTreeMap::new(),
 					carry: 0,
 					resource_carry: 0,
 					minted: 0,
 					pool: 0,
+					pool_value: 0,
 					reserved: 0,
 				};
 				for (p, (traffic, paid_for)) in periods.iter().enumerate() {
@@ -696,9 +744,20 @@ mod model {
 					books.reserved += *paid_for;
 					let charged = books.reserved.min(served as u128);
 					books.reserved -= charged;
+					// Credit keeps its price: the charged bytes are worth what was paid.
 					books.pool += charged;
+					books.pool_value += charged * price;
 					let rewarded = total.min(books.pool);
-					let budget = BigInt::from(res).min(BigInt::from(cap) * rewarded);
+					// Rewards stay within k = ½ of what the rewarded bytes were paid.
+					let worth = if books.pool == 0 {
+						0
+					} else {
+						floor(BigRational::new(
+							BigInt::from(books.pool_value) * rewarded,
+							BigInt::from(books.pool),
+						))
+					};
+					let budget = BigInt::from(res).min(BigInt::from(worth / 2));
 					let mut paid = 0u128;
 					for (n, t) in &top {
 						let r = if total == 0 {
@@ -721,6 +780,7 @@ mod model {
 					let each = meta / 3;
 					paid += 3 * each + val;
 					books.pool -= rewarded;
+					books.pool_value -= worth;
 					books.minted += paid;
 					books.carry = meta - 3 * each;
 					books.resource_carry = res - resource_paid;
@@ -733,6 +793,7 @@ mod model {
 					prop_assert_eq!(Carry::<Test>::get() as u128, books.carry);
 					prop_assert_eq!(ResourceCarry::<Test>::get() as u128, books.resource_carry);
 					prop_assert_eq!(ChargedUnrewarded::<Test>::get(), books.pool);
+					prop_assert_eq!(ChargedUnrewardedValue::<Test>::get(), books.pool_value);
 				}
 				Pot::do_try_state().expect("invariants hold");
 				Ok(())
@@ -772,7 +833,7 @@ mod hardening {
 			}
 			// Once the cap lets go, the resource nodes get what they were owed.
 			let owed = ResourceCarry::<Test>::get();
-			set_price(Some((u64::MAX as u128, 1)));
+			set_price(Some((1_000_000, 1)));
 			reserve(20, 1_000);
 			settle_period(6, &[(10, 700)], &[(20, 700)]);
 			let info = Periods::<Test>::get(6).unwrap();
@@ -822,8 +883,11 @@ mod hardening {
 	}
 
 	fn parties() -> Parties {
+		use frame_support::traits::{fungible::Mutate, tokens::Preservation};
 		let client = sr25519::Pair::from_seed(&[5; 32]);
 		let account = ClientKey::convert(client.public().0);
+		// Its account buys credit: fund it from another client.
+		Balances::transfer(&29, &account, 1 << 40, Preservation::Expendable).expect("funded");
 		Parties { client, account, node: ed25519::Pair::from_seed(&[6; 32]) }
 	}
 
@@ -1123,7 +1187,10 @@ fn v1_migration_translates_params_and_period_summaries() {
 		assert_eq!((new.dispute_window, new.dispute_slash), (p.reveal_window, 77));
 		let period = Periods::<Test>::get(0).expect("translated");
 		assert_eq!((period.issuance, period.carried, period.resource_paid), (10_000, 1_000, 7_000));
-		assert_eq!((period.resource_carried_in, period.resource_carried, period.cancelled), (0, 0, 0));
+		assert_eq!(
+			(period.resource_carried_in, period.resource_carried, period.cancelled),
+			(0, 0, 0)
+		);
 		assert_eq!(period.reporters.to_vec(), vec![1, 2]);
 		// A second run changes nothing (the version is 1 now).
 		Params::<Test>::mutate(|p| p.dispute_slash = 5);

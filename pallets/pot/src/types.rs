@@ -68,7 +68,7 @@ pub struct PotParams<Balance, BlockNumber> {
 	pub meta_share: Perbill,
 	/// Part for the block authors.
 	pub validator_share: Perbill,
-	/// `k`: a rewarded byte earns at most `k ×` the credit price per byte.
+	/// `k`: resource rewards never exceed `k ×` what clients paid for the rewarded bytes.
 	pub wash_cap: Perbill,
 	/// Issuance schedule, by total minted, ascending.
 	pub tiers: BoundedVec<Tier<Balance>, ConstU32<MAX_TIERS>>,
@@ -221,6 +221,10 @@ where
 	pub charged_bytes: u128,
 	/// Bytes rewarded (of the top nodes, within what was charged).
 	pub rewarded_bytes: u128,
+	/// Tokens clients paid for the bytes charged this period (burned from the pool).
+	pub charged_value: u128,
+	/// The paid value of the rewarded bytes (what bounds the resource rewards).
+	pub rewarded_value: u128,
 }
 
 /// The report of the period being reported.
