@@ -35,7 +35,7 @@ pub mod runtime {}
 use runtime::runtime_types::{
 	pallet_file_registry::FileRecord,
 	pallet_node_registry::{NodeInfo, NodeKind as RtKind, NodeStatus as RtStatus, Reachability},
-	pallet_pot::{
+	pallet_pot::types::{
 		FailReason as RtFail, PeriodInfo as RtPeriodInfo, PeriodStatus as RtPeriodStatus,
 	},
 	stratos_primitives::ids::{FileId as RtFileId, NodeId as RtNodeId},
