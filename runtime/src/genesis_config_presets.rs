@@ -91,6 +91,10 @@ pub const ISSUANCE_TIERS: [(Balance, Balance); 4] = [
 	(20_000_000 * UNITS, 10 * UNITS),
 ];
 
+/// Fewest distinct holders of a file on every chain: the replica floor (a self-downloader
+/// can never hold the only copy). Governance may lower it on a tiny network.
+pub const MIN_HOLDERS: u32 = 3;
+
 /// Slashed from each reporter of a period for every upheld traffic dispute: 1% of a meta
 /// node's deposit, so lying about one client costs more than its credit could be worth.
 pub const DISPUTE_SLASH: Balance = 1_000 * UNITS;
@@ -202,6 +206,7 @@ pub fn stratos_genesis(
 			storage_period: storage.storage_period,
 			reserve_lock: storage.reserve_lock,
 			credit_supply: storage.credit_supply,
+			min_holders: MIN_HOLDERS,
 		},
 		pot: PotConfig {
 			period_length: storage.traffic.period_length,

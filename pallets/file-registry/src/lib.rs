@@ -217,6 +217,10 @@ pub mod pallet {
 		/// Most storage periods one `settle_storage` call settles.
 		#[pallet::constant]
 		type MaxSettlePeriods: Get<u32>;
+		/// Blocks a file vote lives: an older one no longer counts, a new vote opens over the
+		/// current meta set, and anyone may prune it.
+		#[pallet::constant]
+		type VoteTtl: Get<BlockNumberFor<Self>>;
 
 		/// Weights of this pallet's calls, from its benchmarks.
 		type WeightInfo: WeightInfo;
@@ -273,6 +277,11 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type StoragePeriod<T: Config> = StorageValue<_, BlockNumberFor<T>, ValueQuery>;
 
+	/// Fewest distinct holders a file may have (genesis; governance may change it): with
+	/// one holder a self-downloader could hold the only copy and serve itself.
+	#[pallet::storage]
+	pub type MinHolders<T: Config> = StorageValue<_, u32, ValueQuery>;
+
 	/// Blocks a reservation stays locked after it was made, set per chain in genesis.
 	#[pallet::storage]
 	pub type ReserveLock<T: Config> = StorageValue<_, BlockNumberFor<T>, ValueQuery>;
@@ -285,11 +294,18 @@ pub mod pallet {
 		pub reserve_lock: BlockNumberFor<T>,
 		/// Total credit (bytes), all of it for sale at genesis.
 		pub credit_supply: u128,
+		/// Fewest distinct holders of a file (1..=MaxHolders; 3 is the replica floor).
+		pub min_holders: u32,
 	}
 
 	impl<T: Config> Default for GenesisConfig<T> {
 		fn default() -> Self {
-			Self { storage_period: 100u32.into(), reserve_lock: 100u32.into(), credit_supply: 0 }
+			Self {
+				storage_period: 100u32.into(),
+				reserve_lock: 100u32.into(),
+				credit_supply: 0,
+				min_holders: 3,
+			}
 		}
 	}
 
@@ -301,6 +317,11 @@ pub mod pallet {
 			ReserveLock::<T>::put(self.reserve_lock);
 			CreditSupply::<T>::put(self.credit_supply);
 			CreditLimit::<T>::put(self.credit_supply);
+			assert!(
+				(1..=T::MaxHolders::get()).contains(&self.min_holders),
+				"file-registry: min_holders must be within 1..=MaxHolders"
+			);
+			MinHolders::<T>::put(self.min_holders);
 			// The pool account exists from genesis (it must hold the existential deposit).
 			let pool = Pallet::<T>::pool_account();
 			if T::Currency::balance(&pool).is_zero() {
@@ -321,8 +342,6 @@ pub mod pallet {
 		/// `bytes` of `who`'s reserved credit paid for settled traffic; the `burned` tokens
 		/// paid for them left the pool.
 		CreditCharged { who: T::AccountId, bytes: u128, burned: BalanceOf<T> },
-		/// `bytes` of charged credit given back to `who` (an upheld traffic dispute).
-		CreditRefunded { who: T::AccountId, bytes: u128 },
 		/// The credit supply changed; `limit` is for sale now.
 		CreditSupplySet { supply: u128, limit: u128 },
 		/// A meta node voted for a proposal.
@@ -341,6 +360,12 @@ pub mod pallet {
 		FileExpired { owner: T::AccountId, file_id: FileId },
 		/// Vote `index` of a [`Pallet::vote_batch`] was refused (the others counted).
 		VoteRefused { voter: T::AccountId, index: u32, error: DispatchError },
+		/// Governance changed the fewest holders a file may have.
+		MinHoldersSet { min_holders: u32 },
+		/// `bytes` of charged credit given back to `who` (an upheld traffic dispute).
+		CreditRefunded { who: T::AccountId, bytes: u128 },
+		/// An expired file vote was removed.
+		FileVotePruned { proposal: [u8; 32] },
 	}
 
 	#[pallet::error]
@@ -383,6 +408,12 @@ pub mod pallet {
 		SameHolders,
 		/// A batch of votes must hold at least one vote.
 		EmptyBatch,
+		/// Fewer distinct holders than the chain's minimum ([`MinHolders`]).
+		TooFewHolders,
+		/// No such vote is stored.
+		NoSuchVote,
+		/// The vote has not outlived its time-to-live yet.
+		VoteNotExpired,
 	}
 
 	#[pallet::call]
@@ -549,6 +580,35 @@ pub mod pallet {
 			Ok(())
 		}
 
+		/// Set the fewest distinct holders a file may have (origin: `AdminOrigin`), within
+		/// `1..=MaxHolders`. Applies to files recorded or re-homed afterwards.
+		#[pallet::call_index(9)]
+		#[pallet::weight(T::WeightInfo::set_min_holders())]
+		pub fn set_min_holders(origin: OriginFor<T>, min_holders: u32) -> DispatchResult {
+			T::AdminOrigin::ensure_origin(origin)?;
+			ensure!((1..=T::MaxHolders::get()).contains(&min_holders), Error::<T>::BadHolderCount);
+			MinHolders::<T>::put(min_holders);
+			Self::deposit_event(Event::MinHoldersSet { min_holders });
+			Ok(())
+		}
+
+		/// Remove an expired file vote (one that opened `VoteTtl` or more blocks ago), by the
+		/// hash of its proposal. Anyone may; free when it prunes.
+		#[pallet::call_index(10)]
+		#[pallet::weight(T::WeightInfo::prune_file_vote())]
+		pub fn prune_file_vote(
+			origin: OriginFor<T>,
+			proposal: [u8; 32],
+		) -> DispatchResultWithPostInfo {
+			ensure_signed(origin)?;
+			let (_, vote) = FileVotes::<T>::get(proposal).ok_or(Error::<T>::NoSuchVote)?;
+			let now = frame_system::Pallet::<T>::block_number();
+			ensure!(vote.expired(now, T::VoteTtl::get()), Error::<T>::VoteNotExpired);
+			FileVotes::<T>::remove(proposal);
+			Self::deposit_event(Event::FileVotePruned { proposal });
+			Ok(Pays::No.into())
+		}
+
 		/// Cast several votes (as an active meta node) in one extrinsic, in order: what a
 		/// meta node that recorded or re-homed many files at once submits. Each vote is
 		/// applied on its own: one that is refused is reported as [`Event::VoteRefused`] and
@@ -652,6 +712,7 @@ impl<T: Config> Pallet<T> {
 			ensure!(!holders[..i].contains(h), Error::<T>::DuplicateHolder);
 			ensure!(T::Nodes::is_active_resource(h), Error::<T>::InactiveHolder);
 		}
+		ensure!(holders.len() as u32 >= MinHolders::<T>::get(), Error::<T>::TooFewHolders);
 		Ok(BoundedVec::truncate_from(holders))
 	}
 
@@ -694,9 +755,11 @@ impl<T: Config> Pallet<T> {
 	fn vote(voter: T::AccountId, proposal: FileProposal<T>) -> DispatchResult {
 		ensure!(T::Nodes::is_active_meta(&voter), Error::<T>::NotActiveMeta);
 		let key = sp_io::hashing::blake2_256(&proposal.encode());
-		let mut vote = FileVotes::<T>::get(key).map(|(_, v)| v).unwrap_or_else(|| {
-			VoteOf::<T>::open(T::Nodes::active_meta(), frame_system::Pallet::<T>::block_number())
-		});
+		let now = frame_system::Pallet::<T>::block_number();
+		let mut vote = FileVotes::<T>::get(key)
+			.map(|(_, v)| v)
+			.filter(|v| !v.expired(now, T::VoteTtl::get()))
+			.unwrap_or_else(|| VoteOf::<T>::open(T::Nodes::active_meta(), now));
 		let reached = vote.cast(voter.clone()).map_err(|e| match e {
 			VoteError::NotInSnapshot => Error::<T>::NotInVoteSnapshot,
 			VoteError::AlreadyVoted => Error::<T>::AlreadyVoted,

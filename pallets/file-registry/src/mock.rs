@@ -48,6 +48,7 @@ impl pallet_node_registry::Config for Test {
 	type MaxRegionLen = frame_support::traits::ConstU32<16>;
 	type MaxMetaNodes = MaxMetaNodes;
 	type MinMetaNodes = frame_support::traits::ConstU32<1>;
+	type VoteTtl = frame_support::traits::ConstU64<100>;
 	type Burns = ();
 	type WeightInfo = ();
 }
@@ -86,6 +87,7 @@ impl pallet_file_registry::Config for Test {
 	type StorageFeePerGiB = StorageFeePerGiB;
 	type GracePeriods = frame_support::traits::ConstU32<2>;
 	type MaxSettlePeriods = frame_support::traits::ConstU32<5>;
+	type VoteTtl = frame_support::traits::ConstU64<100>;
 	type WeightInfo = ();
 }
 
@@ -126,6 +128,8 @@ pub fn new_test_ext() -> sp_io::TestExternalities {
 			storage_period: PERIOD,
 			reserve_lock: LOCK,
 			credit_supply: SUPPLY,
+			// Most tests record files with fewer holders; the floor is tested on its own.
+			min_holders: 1,
 		},
 	}
 	.build_storage()

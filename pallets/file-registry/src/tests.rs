@@ -542,3 +542,61 @@ fn v1_migration_shares_the_pool_among_credit_holders() {
 		assert_eq!(CreditValue::<Test>::get(21) as u128, pool * c21 / total);
 	});
 }
+
+#[test]
+fn a_file_needs_the_minimum_of_distinct_holders() {
+	build_and_execute(|| {
+		assert_ok!(FileRegistry::set_min_holders(RuntimeOrigin::root(), 3));
+		assert!(System::events().iter().any(
+			|e| e.event == RuntimeEvent::FileRegistry(Event::MinHoldersSet { min_holders: 3 })
+		));
+		// A self-downloader's single copy, or two copies, are refused.
+		assert_noop!(create(1, 20, 1, GIB, vec![10]), Error::<Test>::TooFewHolders);
+		assert_noop!(create(1, 20, 1, GIB, vec![10, 11]), Error::<Test>::TooFewHolders);
+		assert_noop!(create(1, 20, 1, GIB, vec![10, 11, 10]), Error::<Test>::DuplicateHolder);
+		assert_ok!(create(1, 20, 1, GIB, vec![10, 11, 12]));
+		// Governance only, within 1..=MaxHolders.
+		assert_noop!(FileRegistry::set_min_holders(RuntimeOrigin::signed(1), 1), BadOrigin);
+		assert_noop!(
+			FileRegistry::set_min_holders(RuntimeOrigin::root(), 0),
+			Error::<Test>::BadHolderCount
+		);
+		assert_noop!(
+			FileRegistry::set_min_holders(RuntimeOrigin::root(), 5),
+			Error::<Test>::BadHolderCount
+		);
+	});
+}
+
+#[test]
+fn the_default_genesis_floor_is_three_holders() {
+	assert_eq!(crate::GenesisConfig::<Test>::default().min_holders, 3);
+}
+
+#[test]
+fn file_votes_expire_and_anyone_prunes_them() {
+	build_and_execute(|| {
+		assert_ok!(create(1, 20, 1, GIB, vec![10, 11, 12]));
+		let key = FileVotes::<Test>::iter_keys().next().expect("open vote");
+		assert_noop!(
+			FileRegistry::prune_file_vote(RuntimeOrigin::signed(25), key),
+			Error::<Test>::VoteNotExpired
+		);
+		// Past the time-to-live (100 blocks) meta 1's vote no longer counts: meta 2's opens a
+		// fresh vote instead of reaching 2 of 3.
+		System::set_block_number(1 + 100);
+		assert_ok!(create(2, 20, 1, GIB, vec![10, 11, 12]));
+		assert!(!Files::<Test>::contains_key(20, fid(1)));
+		assert_eq!(FileVotes::<Test>::get(key).unwrap().1.ayes.to_vec(), vec![2]);
+		// Expired again: pruned by anyone, for free.
+		System::set_block_number(1 + 200);
+		let info =
+			FileRegistry::prune_file_vote(RuntimeOrigin::signed(25), key).expect("expired vote");
+		assert_eq!(info.pays_fee, frame_support::dispatch::Pays::No);
+		assert!(FileVotes::<Test>::get(key).is_none());
+		assert_noop!(
+			FileRegistry::prune_file_vote(RuntimeOrigin::signed(25), key),
+			Error::<Test>::NoSuchVote
+		);
+	});
+}

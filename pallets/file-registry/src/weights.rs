@@ -24,6 +24,8 @@ pub trait WeightInfo {
 	fn delete_file(h: u32, p: u32) -> Weight;
 	fn settle_storage(h: u32, p: u32) -> Weight;
 	fn set_credit_supply() -> Weight;
+	fn prune_file_vote() -> Weight;
+	fn set_min_holders() -> Weight;
 }
 
 /// Weights for `pallet_file_registry` using the runtime's `DbWeight`.
@@ -158,6 +160,18 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
+	/// Estimated (not yet benchmarked): 1 reads, 1 writes.
+	fn prune_file_vote() -> Weight {
+		Weight::from_parts(300_000_000, 4_000)
+			.saturating_add(T::DbWeight::get().reads(1_u64))
+			.saturating_add(T::DbWeight::get().writes(1_u64))
+	}
+	/// Estimated (not yet benchmarked): 0 reads, 1 writes.
+	fn set_min_holders() -> Weight {
+		Weight::from_parts(90_000_000, 0)
+			.saturating_add(T::DbWeight::get().reads(0_u64))
+			.saturating_add(T::DbWeight::get().writes(1_u64))
+	}
 }
 
 // For tests: the same figures with RocksDB's database weights.
@@ -219,5 +233,17 @@ impl WeightInfo for () {
 		Weight::from_parts(171_454_000, 1501)
 			.saturating_add(RocksDbWeight::get().reads(2_u64))
 			.saturating_add(RocksDbWeight::get().writes(2_u64))
+	}
+	/// Estimated (not yet benchmarked): 1 reads, 1 writes.
+	fn prune_file_vote() -> Weight {
+		Weight::from_parts(300_000_000, 4_000)
+			.saturating_add(RocksDbWeight::get().reads(1_u64))
+			.saturating_add(RocksDbWeight::get().writes(1_u64))
+	}
+	/// Estimated (not yet benchmarked): 0 reads, 1 writes.
+	fn set_min_holders() -> Weight {
+		Weight::from_parts(90_000_000, 0)
+			.saturating_add(RocksDbWeight::get().reads(0_u64))
+			.saturating_add(RocksDbWeight::get().writes(1_u64))
 	}
 }

@@ -181,6 +181,17 @@ pub enum Reachability {
 	Reachable,
 }
 
+/// A stored vote of the meta nodes, as [`Pallet::prune_vote`] names it.
+#[derive(
+	Encode, Decode, DecodeWithMemTracking, MaxEncodedLen, TypeInfo, Clone, PartialEq, Eq, Debug,
+)]
+pub enum VoteRef<AccountId> {
+	/// The endorsement vote on a meta candidate.
+	Endorsement(AccountId),
+	/// A reachability vote on a resource node.
+	Reachability(AccountId, Reachability),
+}
+
 /// A node listed in the genesis config (no signature: the chain spec is trusted).
 #[derive(Clone, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -251,6 +262,10 @@ pub mod pallet {
 		/// Fewest active meta nodes: below it no vote could ever pass again.
 		#[pallet::constant]
 		type MinMetaNodes: Get<u32>;
+		/// Blocks a meta-node vote (endorsement, reachability) lives: an older one no longer
+		/// counts, a new vote opens over the current meta set, and anyone may prune it.
+		#[pallet::constant]
+		type VoteTtl: Get<BlockNumberFor<Self>>;
 
 		/// Told of every amount this pallet burns (slashes, debt repaid), so the chain's
 		/// issuance ledger accounts for each burn.
@@ -403,6 +418,8 @@ pub mod pallet {
 		Slashed { who: T::AccountId, slashed: BalanceOf<T>, debt: BalanceOf<T> },
 		/// `amount` of debt was paid back (from a deposit or a reward).
 		DebtRepaid { who: T::AccountId, amount: BalanceOf<T> },
+		/// An expired vote was removed.
+		VotePruned { vote: VoteRef<T::AccountId> },
 	}
 
 	#[pallet::error]
@@ -460,6 +477,10 @@ pub mod pallet {
 		StillHoldsReplicas,
 		/// The amount is zero.
 		ZeroAmount,
+		/// No such vote is stored.
+		NoSuchVote,
+		/// The vote has not outlived its time-to-live yet.
+		VoteNotExpired,
 	}
 
 	#[pallet::call]
@@ -681,7 +702,7 @@ pub mod pallet {
 				return Err(Error::<T>::NotPendingMeta.into());
 			};
 			ensure!(!endorsed, Error::<T>::AlreadyEndorsed);
-			let mut vote = Endorsements::<T>::get(&candidate).unwrap_or_else(|| {
+			let mut vote = Self::live(Endorsements::<T>::get(&candidate)).unwrap_or_else(|| {
 				VoteOf::<T>::open(
 					Self::active_meta_vec(),
 					frame_system::Pallet::<T>::block_number(),
@@ -750,12 +771,13 @@ pub mod pallet {
 					ensure!(info.status == NodeStatus::Suspended, Error::<T>::NotSuspended)
 				},
 			}
-			let mut vote = ReachabilityVotes::<T>::get(&node, proposal).unwrap_or_else(|| {
-				VoteOf::<T>::open(
-					Self::active_meta_vec(),
-					frame_system::Pallet::<T>::block_number(),
-				)
-			});
+			let mut vote =
+				Self::live(ReachabilityVotes::<T>::get(&node, proposal)).unwrap_or_else(|| {
+					VoteOf::<T>::open(
+						Self::active_meta_vec(),
+						frame_system::Pallet::<T>::block_number(),
+					)
+				});
 			let reached = vote.cast(voter.clone()).map_err(Self::vote_error)?;
 
 			Self::deposit_event(Event::ReachabilityVoted {
@@ -794,6 +816,33 @@ pub mod pallet {
 			T::AdminOrigin::ensure_origin(origin)?;
 			Self::do_slash(&who, amount)
 		}
+		/// Remove an expired vote (one that opened `VoteTtl` or more blocks ago). Anyone may;
+		/// free when it prunes.
+		#[pallet::call_index(11)]
+		#[pallet::weight(T::WeightInfo::prune_vote())]
+		pub fn prune_vote(
+			origin: OriginFor<T>,
+			vote: VoteRef<T::AccountId>,
+		) -> DispatchResultWithPostInfo {
+			ensure_signed(origin)?;
+			let stored = match &vote {
+				VoteRef::Endorsement(candidate) => Endorsements::<T>::get(candidate),
+				VoteRef::Reachability(node, proposal) => {
+					ReachabilityVotes::<T>::get(node, proposal)
+				},
+			}
+			.ok_or(Error::<T>::NoSuchVote)?;
+			let now = frame_system::Pallet::<T>::block_number();
+			ensure!(stored.expired(now, T::VoteTtl::get()), Error::<T>::VoteNotExpired);
+			match &vote {
+				VoteRef::Endorsement(candidate) => Endorsements::<T>::remove(candidate),
+				VoteRef::Reachability(node, proposal) => {
+					ReachabilityVotes::<T>::remove(node, proposal)
+				},
+			}
+			Self::deposit_event(Event::VotePruned { vote });
+			Ok(Pays::No.into())
+		}
 	}
 
 	#[pallet::hooks]
@@ -825,6 +874,12 @@ impl<T: Config> Pallet<T> {
 
 	fn active_meta_vec() -> Vec<T::AccountId> {
 		ActiveMeta::<T>::get().into_inner()
+	}
+
+	/// A stored vote, unless it has expired.
+	fn live(vote: Option<VoteOf<T>>) -> Option<VoteOf<T>> {
+		let now = frame_system::Pallet::<T>::block_number();
+		vote.filter(|v| !v.expired(now, T::VoteTtl::get()))
 	}
 
 	fn vote_error(e: VoteError) -> DispatchError {

@@ -70,6 +70,7 @@ impl pallet_node_registry::Config for Test {
 	type MaxRegionLen = MaxRegionLen;
 	type MaxMetaNodes = MaxMetaNodes;
 	type MinMetaNodes = MinMetaNodes;
+	type VoteTtl = frame_support::traits::ConstU64<100>;
 	type Burns = ();
 	type WeightInfo = ();
 }

@@ -590,3 +590,36 @@ fn deposit_may_use_all_but_the_existential_deposit() {
 		assert_eq!(held(11), deposit);
 	});
 }
+
+#[test]
+fn votes_expire_and_anyone_prunes_them() {
+	build_and_execute(|| {
+		use Reachability::*;
+		assert_ok!(register_meta(4, 4));
+		assert_ok!(NodeRegistry::endorse_meta(RuntimeOrigin::signed(1), 4));
+		assert_ok!(NodeRegistry::report_reachability(RuntimeOrigin::signed(1), 10, Unreachable));
+		let endorsement = VoteRef::Endorsement(4);
+		let reachability = VoteRef::Reachability(10, Unreachable);
+		assert_noop!(
+			NodeRegistry::prune_vote(RuntimeOrigin::signed(25), endorsement.clone()),
+			Error::<Test>::VoteNotExpired
+		);
+		// After the time-to-live (100 blocks) meta 1's aye no longer counts: meta 3's vote
+		// opens a fresh one instead of reaching 2 of 3.
+		System::set_block_number(1 + 100);
+		assert_ok!(NodeRegistry::endorse_meta(RuntimeOrigin::signed(3), 4));
+		assert_eq!(status(4), Some(NodeStatus::Pending { endorsed: false, approved: false }));
+		assert_eq!(Endorsements::<Test>::get(4).unwrap().ayes.to_vec(), vec![3]);
+		// The stale reachability vote is pruned by anyone, for free.
+		let info = NodeRegistry::prune_vote(RuntimeOrigin::signed(25), reachability.clone())
+			.expect("expired");
+		assert_eq!(info.pays_fee, frame_support::dispatch::Pays::No);
+		assert!(events().contains(&Event::VotePruned { vote: reachability.clone() }));
+		assert_eq!(ReachabilityVotes::<Test>::iter().count(), 0);
+		assert_noop!(
+			NodeRegistry::prune_vote(RuntimeOrigin::signed(25), reachability),
+			Error::<Test>::NoSuchVote
+		);
+		assert!(NodeRegistry::is_active_resource(&10));
+	});
+}

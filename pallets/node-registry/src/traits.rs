@@ -135,6 +135,15 @@ where
 		Ok(self.reached())
 	}
 
+	/// Whether the vote has outlived `ttl` at block `now` (it opened `ttl` or more blocks
+	/// ago): it no longer counts and anyone may prune it.
+	pub fn expired(&self, now: BlockNumber, ttl: BlockNumber) -> bool
+	where
+		BlockNumber: sp_runtime::Saturating + PartialOrd + Copy,
+	{
+		now >= self.opened.saturating_add(ttl)
+	}
+
 	/// Whether the ayes reach the quorum of the snapshot.
 	pub fn reached(&self) -> bool {
 		quorum_reached(self.ayes.len() as u32, self.members.len() as u32)

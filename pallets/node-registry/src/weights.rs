@@ -27,6 +27,7 @@ pub trait WeightInfo {
 	fn approve_meta() -> Weight;
 	fn report_reachability() -> Weight;
 	fn slash() -> Weight;
+	fn prune_vote() -> Weight;
 }
 
 /// Weights for `pallet_node_registry` using the runtime's `DbWeight`.
@@ -179,6 +180,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
+	/// Estimated (not yet benchmarked): 1 reads, 1 writes.
+	fn prune_vote() -> Weight {
+		Weight::from_parts(300_000_000, 4_000)
+			.saturating_add(T::DbWeight::get().reads(1_u64))
+			.saturating_add(T::DbWeight::get().writes(1_u64))
+	}
 }
 
 // For tests: the same figures with RocksDB's database weights.
@@ -237,5 +244,11 @@ impl WeightInfo for () {
 		Weight::from_parts(562_924_000, 3742)
 			.saturating_add(RocksDbWeight::get().reads(4_u64))
 			.saturating_add(RocksDbWeight::get().writes(4_u64))
+	}
+	/// Estimated (not yet benchmarked): 1 reads, 1 writes.
+	fn prune_vote() -> Weight {
+		Weight::from_parts(300_000_000, 4_000)
+			.saturating_add(RocksDbWeight::get().reads(1_u64))
+			.saturating_add(RocksDbWeight::get().writes(1_u64))
 	}
 }

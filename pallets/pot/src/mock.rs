@@ -50,6 +50,7 @@ impl pallet_node_registry::Config for Test {
 	type MaxRegionLen = frame_support::traits::ConstU32<16>;
 	type MaxMetaNodes = MaxMetaNodes;
 	type MinMetaNodes = frame_support::traits::ConstU32<1>;
+	type VoteTtl = frame_support::traits::ConstU64<100>;
 	type Burns = Pot;
 	type WeightInfo = ();
 }
@@ -70,6 +71,7 @@ impl pallet_file_registry::Config for Test {
 	type StorageFeePerGiB = frame_support::traits::ConstU64<900>;
 	type GracePeriods = frame_support::traits::ConstU32<2>;
 	type MaxSettlePeriods = frame_support::traits::ConstU32<5>;
+	type VoteTtl = frame_support::traits::ConstU64<100>;
 	type WeightInfo = ();
 }
 
@@ -207,6 +209,7 @@ pub fn new_test_ext() -> sp_io::TestExternalities {
 			storage_period: 100,
 			reserve_lock: 5,
 			credit_supply: 1,
+			min_holders: 3,
 		},
 		pot: pallet_pot::GenesisConfig {
 			period_length: p.period_length,

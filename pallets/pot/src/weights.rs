@@ -220,16 +220,19 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().writes(6_u64))
 	}
+	/// Estimated (not yet benchmarked).
 	fn dispute() -> Weight {
 		Weight::from_parts(1_200_000_000, 6000)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
+	/// Estimated (not yet benchmarked).
 	fn answer_dispute() -> Weight {
 		Weight::from_parts(1_800_000_000, 4000)
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
+	/// Estimated (not yet benchmarked).
 	fn resolve_dispute(m: u32) -> Weight {
 		Weight::from_parts(900_000_000, 8000)
 			.saturating_add(Weight::from_parts(600_000_000, 0).saturating_mul(m.into()))
@@ -239,6 +242,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(T::DbWeight::get().writes((3_u64).saturating_mul(m.into())))
 			.saturating_add(Weight::from_parts(0, 4000).saturating_mul(m.into()))
 	}
+	/// Estimated (not yet benchmarked).
 	fn cancel_period(p: u32) -> Weight {
 		Weight::from_parts(500_000_000, 8000)
 			.saturating_add(Weight::from_parts(150_000_000, 0).saturating_mul(p.into()))
@@ -315,16 +319,19 @@ impl WeightInfo for () {
 			.saturating_add(RocksDbWeight::get().reads(6_u64))
 			.saturating_add(RocksDbWeight::get().writes(6_u64))
 	}
+	/// Estimated (not yet benchmarked).
 	fn dispute() -> Weight {
 		Weight::from_parts(1_200_000_000, 6000)
 			.saturating_add(RocksDbWeight::get().reads(5_u64))
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
 	}
+	/// Estimated (not yet benchmarked).
 	fn answer_dispute() -> Weight {
 		Weight::from_parts(1_800_000_000, 4000)
 			.saturating_add(RocksDbWeight::get().reads(2_u64))
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
 	}
+	/// Estimated (not yet benchmarked).
 	fn resolve_dispute(m: u32) -> Weight {
 		Weight::from_parts(900_000_000, 8000)
 			.saturating_add(Weight::from_parts(600_000_000, 0).saturating_mul(m.into()))
@@ -334,6 +341,7 @@ impl WeightInfo for () {
 			.saturating_add(RocksDbWeight::get().writes((3_u64).saturating_mul(m.into())))
 			.saturating_add(Weight::from_parts(0, 4000).saturating_mul(m.into()))
 	}
+	/// Estimated (not yet benchmarked).
 	fn cancel_period(p: u32) -> Weight {
 		Weight::from_parts(500_000_000, 8000)
 			.saturating_add(Weight::from_parts(150_000_000, 0).saturating_mul(p.into()))

@@ -20,6 +20,10 @@ parameter_types! {
 	pub const FileRegistryPalletId: PalletId = PalletId(*b"sto/file");
 	/// 0.01 STOS per GiB of content per storage period.
 	pub const StorageFeePerGiB: Balance = CENTS;
+	/// A meta-node vote (file, endorsement, reachability) lives an hour: long enough for
+	/// every meta node to see the proposal, short enough that a vote whose electorate has
+	/// moved on does not block a new one for long.
+	pub const VoteTtl: crate::BlockNumber = crate::HOURS;
 }
 
 /// Most active meta nodes: every vote (in both pallets) snapshots at most this many accounts.
@@ -38,6 +42,7 @@ impl pallet_node_registry::Config for Runtime {
 	type MaxRegionLen = ConstU32<32>;
 	type MaxMetaNodes = ConstU32<MAX_META_NODES>;
 	type MinMetaNodes = ConstU32<1>;
+	type VoteTtl = VoteTtl;
 	type Burns = Pot;
 	type WeightInfo = pallet_node_registry::weights::SubstrateWeight<Runtime>;
 }
@@ -54,6 +59,7 @@ impl pallet_file_registry::Config for Runtime {
 	type StorageFeePerGiB = StorageFeePerGiB;
 	type GracePeriods = ConstU32<3>;
 	type MaxSettlePeriods = ConstU32<24>;
+	type VoteTtl = VoteTtl;
 	type WeightInfo = pallet_file_registry::weights::SubstrateWeight<Runtime>;
 }
 
