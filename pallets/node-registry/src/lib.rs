@@ -312,6 +312,11 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type Debt<T: Config> = StorageMap<_, Blake2_128Concat, T::AccountId, BalanceOf<T>>;
 
+	/// Node keys whose last owner left owing a debt: whoever registers the key next takes the
+	/// debt over.
+	#[pallet::storage]
+	pub type KeyDebtor<T: Config> = StorageMap<_, Blake2_128Concat, NodeId, T::AccountId>;
+
 	/// Sum of all deposits on hold.
 	#[pallet::storage]
 	pub type TotalDeposits<T: Config> = StorageValue<_, BalanceOf<T>, ValueQuery>;
@@ -420,6 +425,8 @@ pub mod pallet {
 		DebtRepaid { who: T::AccountId, amount: BalanceOf<T> },
 		/// An expired vote was removed.
 		VotePruned { vote: VoteRef<T::AccountId> },
+		/// `to` registered the node key `from` left with a debt, and took the debt over.
+		DebtInherited { from: T::AccountId, to: T::AccountId, amount: BalanceOf<T> },
 	}
 
 	#[pallet::error]
@@ -594,7 +601,21 @@ pub mod pallet {
 			let required = Self::required_deposit(node.kind, node.capacity);
 			let extra = required.saturating_sub(node.deposit);
 			if !extra.is_zero() {
-				Self::ensure_free(&who, extra)?;
+				// A top-up pays the account's debt first.
+				let debt = Debt::<T>::get(&who).unwrap_or_default();
+				Self::ensure_free(&who, extra.saturating_add(debt))?;
+				if !debt.is_zero() {
+					let burned = T::Currency::burn_from(
+						&who,
+						debt,
+						Preservation::Preserve,
+						Precision::Exact,
+						Fortitude::Polite,
+					)?;
+					T::Burns::note_burn(burned);
+					Self::set_debt(&who, Zero::zero());
+					Self::deposit_event(Event::DebtRepaid { who: who.clone(), amount: debt });
+				}
 				T::Currency::hold(&HoldReason::NodeDeposit.into(), &who, extra)?;
 				node.deposit = required;
 				TotalDeposits::<T>::mutate(|t| *t = t.saturating_add(extra));
@@ -956,6 +977,22 @@ impl<T: Config> Pallet<T> {
 		T::Currency::hold(&HoldReason::NodeDeposit.into(), who, deposit)?;
 		TotalDeposits::<T>::mutate(|t| *t = t.saturating_add(deposit));
 		NodeOwners::<T>::insert(node_id, who);
+		if let Some(debtor) = KeyDebtor::<T>::take(node_id) {
+			if &debtor != who {
+				let debt = Debt::<T>::take(&debtor).unwrap_or_default();
+				if !debt.is_zero() {
+					Self::set_debt(
+						who,
+						Debt::<T>::get(who).unwrap_or_default().saturating_add(debt),
+					);
+					Self::deposit_event(Event::DebtInherited {
+						from: debtor,
+						to: who.clone(),
+						amount: debt,
+					});
+				}
+			}
+		}
 		KeyNonce::<T>::mutate(node_id, |n| *n = n.saturating_add(1));
 		let registered_at = frame_system::Pallet::<T>::block_number();
 		Nodes::<T>::insert(
@@ -976,6 +1013,10 @@ impl<T: Config> Pallet<T> {
 		TotalDeposits::<T>::mutate(|t| *t = t.saturating_sub(node.deposit));
 		NodeOwners::<T>::remove(node.node_id);
 		Nodes::<T>::remove(who);
+		// A debt follows the node key: whoever registers it next takes the debt over.
+		if Debt::<T>::contains_key(who) {
+			KeyDebtor::<T>::insert(node.node_id, who);
+		}
 		let _ = ReachabilityVotes::<T>::clear_prefix(who, 2, None);
 		Ok(released)
 	}
@@ -1075,6 +1116,9 @@ impl<T: Config> Pallet<T> {
 		}
 		ensure!(total == TotalDeposits::<T>::get(), "TotalDeposits is not the sum of deposits");
 		ensure!(NodeOwners::<T>::iter().count() == nodes, "NodeOwners has extra entries");
+		for key in KeyDebtor::<T>::iter_keys() {
+			ensure!(!NodeOwners::<T>::contains_key(key), "a registered key still names a debtor");
+		}
 		active_meta.sort();
 		let set = ActiveMeta::<T>::get();
 		ensure!(set.to_vec() == active_meta, "ActiveMeta is not the set of active meta nodes");
@@ -1117,6 +1161,10 @@ impl<T: Config> NodeRegistry<T::AccountId> for Pallet<T> {
 
 	fn is_active_meta(who: &T::AccountId) -> bool {
 		Self::is_active_meta(who)
+	}
+
+	fn registered_at(who: &T::AccountId) -> Option<u64> {
+		Nodes::<T>::get(who).map(|n| n.registered_at.saturated_into())
 	}
 
 	fn active_meta() -> Vec<T::AccountId> {

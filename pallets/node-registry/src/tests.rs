@@ -623,3 +623,44 @@ fn votes_expire_and_anyone_prunes_them() {
 		assert!(NodeRegistry::is_active_resource(&10));
 	});
 }
+
+#[test]
+fn debt_follows_the_node_key_to_a_new_account() {
+	build_and_execute(|| {
+		assert_ok!(register_rn(11, 11, GIB));
+		// Slashed 500 beyond its 110 deposit: 390 of debt.
+		assert_ok!(NodeRegistry::slash(RuntimeOrigin::root(), 11, 500));
+		assert_eq!(Debt::<Test>::get(11), Some(390));
+		assert_ok!(NodeRegistry::unbond(RuntimeOrigin::signed(11)));
+		System::set_block_number(1 + UNBONDING);
+		assert_ok!(NodeRegistry::withdraw(RuntimeOrigin::signed(11)));
+		assert_eq!(KeyDebtor::<Test>::get(node_id(11)), Some(11));
+		// The same key under a fresh account takes the debt over.
+		assert_ok!(register_rn(26, 11, GIB));
+		assert_eq!(Debt::<Test>::get(26), Some(390));
+		assert_eq!(Debt::<Test>::get(11), None);
+		assert!(KeyDebtor::<Test>::get(node_id(11)).is_none());
+		assert!(events().contains(&Event::DebtInherited { from: 11, to: 26, amount: 390 }));
+	});
+}
+
+#[test]
+fn a_top_up_through_update_node_pays_debt_first() {
+	build_and_execute(|| {
+		let node = Nodes::<Test>::get(10).unwrap();
+		assert_ok!(NodeRegistry::slash(RuntimeOrigin::root(), 10, node.deposit + 40));
+		assert_eq!(Debt::<Test>::get(10), Some(40));
+		let issuance = Balances::total_issuance();
+		let capacity = node.capacity * 2;
+		assert_ok!(NodeRegistry::update_node(
+			RuntimeOrigin::signed(10),
+			None,
+			Some(capacity),
+			None
+		));
+		assert_eq!(Debt::<Test>::get(10), None, "the debt is paid before the deposit grows");
+		assert_eq!(held(10), NodeRegistry::required_deposit(NodeKind::Resource, capacity));
+		assert_eq!(Balances::total_issuance(), issuance - 40, "the debt is burned");
+		assert!(events().contains(&Event::DebtRepaid { who: 10, amount: 40 }));
+	});
+}

@@ -32,6 +32,8 @@ pub trait NodeRegistry<AccountId> {
 	fn node_id(who: &AccountId) -> Option<NodeId>;
 	/// The account that registered node key `node`.
 	fn account_of(node: &NodeId) -> Option<AccountId>;
+	/// The block at which `who` registered its current node.
+	fn registered_at(who: &AccountId) -> Option<u64>;
 	/// Slash `amount` from `who`'s deposit; what the deposit cannot cover becomes debt.
 	fn slash(who: &AccountId, amount: Self::Balance) -> DispatchResult;
 	/// The sum of all node deposits (the `S` of the traffic-credit curve).

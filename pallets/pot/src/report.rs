@@ -178,7 +178,18 @@ impl<T: Config> Pallet<T> {
 		if carried > 0 {
 			stream.rolled_seen = stream.rolled_seen.saturating_add(1);
 		}
-		let eligible = account.as_ref().filter(|a| T::Nodes::is_rewardable_resource(a));
+		// Traffic carried from before the key's current registration (the key left and was
+		// registered again, perhaps by another account) belongs to nobody: the node is still
+		// listed (the count of carried nodes must be met) but is paid nothing in this report
+		// and carries nothing forward.
+		let stale = carried > 0
+			&& existing.as_ref().is_some_and(|r| {
+				account
+					.as_ref()
+					.and_then(T::Nodes::registered_at)
+					.is_some_and(|at| Self::period_of(at.saturated_into()) > r.period)
+			});
+		let eligible = account.as_ref().filter(|a| !stale && T::Nodes::is_rewardable_resource(a));
 		let after = match eligible {
 			Some(who) if acc > 0 && stream.top.len() < top_nodes => {
 				// Cannot fail: top_nodes ≤ MaxTopNodes.
@@ -186,7 +197,7 @@ impl<T: Config> Pallet<T> {
 				0
 			},
 			// A node that left forfeits what it carried.
-			_ if account.is_none() => 0,
+			_ if account.is_none() || stale => 0,
 			_ => acc,
 		};
 		if after > 0 {

@@ -1198,3 +1198,27 @@ fn v1_migration_translates_params_and_period_summaries() {
 		assert_eq!(Params::<Test>::get().dispute_slash, 5);
 	});
 }
+
+#[test]
+fn a_re_registered_key_does_not_inherit_carried_traffic() {
+	build_and_execute(|| {
+		reserve(20, 1_000);
+		// Top 3: node 13 (6 bytes) carries its traffic.
+		settle_period(0, &[(10, 9), (11, 8), (12, 7), (13, 6)], &[(20, 30)]);
+		assert_eq!(carried(&node(13)), 6);
+		// Its key left and was registered again in period 1 (by whichever account).
+		pallet_node_registry::Nodes::<Test>::mutate(13, |n| {
+			n.as_mut().unwrap().registered_at = L + 5
+		});
+		reserve(20, 1_000);
+		// Period 1: only node 13 (listed because it carries) with 1 new byte.
+		settle_period(1, &[(13, 1)], &[(20, 1)]);
+		assert_eq!(pending(13), 0, "nothing from before the registration is paid");
+		assert_eq!(carried(&node(13)), 0, "nor carried forward");
+		assert_eq!(RolledCount::<Test>::get(), 0);
+		// From now on it earns like any node.
+		reserve(20, 1_000);
+		settle_period(2, &[(13, 5)], &[(20, 5)]);
+		assert!(pending(13) > 0);
+	});
+}
