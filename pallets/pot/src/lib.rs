@@ -77,6 +77,7 @@ mod ledger;
 pub mod migrations;
 #[cfg(test)]
 mod mock;
+mod periods;
 mod report;
 mod settlement;
 #[cfg(test)]
@@ -227,6 +228,19 @@ pub mod pallet {
 	/// Tokens clients paid for the bytes charged so far in the open report.
 	#[pallet::storage]
 	pub type OpenChargedValue<T: Config> = StorageValue<_, u128, ValueQuery>;
+
+	/// The period numbering in force (none: the genesis one, from block 0 with the genesis
+	/// length).
+	#[pallet::storage]
+	pub type Anchor<T: Config> = StorageValue<_, PeriodAnchor<BlockNumberFor<T>>>;
+
+	/// A new period length scheduled from the next period boundary.
+	#[pallet::storage]
+	pub type NextAnchor<T: Config> = StorageValue<_, PeriodAnchor<BlockNumberFor<T>>>;
+
+	/// The open report's windows and chunk size, frozen when it opened.
+	#[pallet::storage]
+	pub type OpenReportParams<T: Config> = StorageValue<_, FrozenReport<BlockNumberFor<T>>>;
 
 	/// What earlier periods' resource parts left unpaid: added to the next period's resource
 	/// part only, so it stays with the resource nodes.
@@ -400,6 +414,12 @@ pub mod pallet {
 		DisputeUpheld { period: u32, client: [u8; 32], refunded: u128, slashed: u32 },
 		/// Governance cancelled a period's pending rewards; `amount` was burned.
 		PeriodCancelled { period: u32, amount: BalanceOf<T> },
+		/// A new period length applies from period `from_period`, which starts at block `start`.
+		PeriodLengthScheduled {
+			from_period: u32,
+			start: BlockNumberFor<T>,
+			length: BlockNumberFor<T>,
+		},
 	}
 
 	#[pallet::error]
@@ -624,8 +644,8 @@ pub mod pallet {
 				report.reveals.iter().any(|(a, d)| a == &who && *d == stream.digest),
 				Error::<T>::NotMatchingReporter
 			);
-			let params = Params::<T>::get();
-			ensure!(entries.len() as u32 <= params.chunk_size, Error::<T>::ChunkTooLarge);
+			let frozen = Self::report_params();
+			ensure!(entries.len() as u32 <= frozen.chunk_size, Error::<T>::ChunkTooLarge);
 			ensure!(
 				traffic::chunk_link(&entries, &next) == stream.expected,
 				Error::<T>::ChunkMismatch
@@ -634,7 +654,7 @@ pub mod pallet {
 			let chunk_weight = Self::chunk_weight(&entries);
 			// From here the chunk is the quorum's: whatever it holds is applied, and a rule it
 			// breaks fails the period (the call itself succeeds).
-			if let Err(reason) = Self::apply_chunk(period, stream, &entries, params.top_nodes) {
+			if let Err(reason) = Self::apply_chunk(period, stream, &entries, frozen.top_nodes) {
 				Self::fail(period, FailReason::Invalid(reason));
 				return Ok((Some(chunk_weight), Pays::No).into());
 			}
@@ -687,16 +707,18 @@ pub mod pallet {
 			Ok(())
 		}
 
-		/// Replace the parameters. Windows must fit in a period (`commit + reveal + stream ≤
+		/// Replace the parameters. A new `period_length` takes effect at the next period
+		/// boundary ([`Event::PeriodLengthScheduled`]); a report already open keeps its
+		/// windows and chunk size. Windows must fit in a period (`commit + reveal + stream ≤
 		/// L`, so reports keep pace with periods), `top_nodes ≥ 1` within `MaxTopNodes`,
 		/// `1 ≤ chunk_size ≤ MaxChunk`, `maturity ≤ 64`, shares summing to at most 100%,
-		/// tiers ascending, `1 ≤ dispute_window ≤ L`. A new chunk size or `L` applies to
-		/// reports opened afterwards.
+		/// tiers ascending, `1 ≤ dispute_window ≤ L`.
 		#[pallet::call_index(4)]
 		#[pallet::weight(T::WeightInfo::set_params())]
 		pub fn set_params(origin: OriginFor<T>, params: ParamsOf<T>) -> DispatchResult {
 			T::AdminOrigin::ensure_origin(origin)?;
 			Self::check_params(&params)?;
+			Self::schedule_length(params.period_length);
 			Params::<T>::put(params);
 			Self::deposit_event(Event::ParamsSet);
 			Ok(())
@@ -766,15 +788,6 @@ impl<T: Config> Pallet<T> {
 	/// The reward pot's account.
 	pub fn pot_account() -> T::AccountId {
 		T::PalletId::get().into_account_truncating()
-	}
-
-	/// The ledger period of block `n`.
-	pub fn period_of(n: BlockNumberFor<T>) -> u32 {
-		let len = Params::<T>::get().period_length;
-		if len.is_zero() {
-			return 0;
-		}
-		(n / len).saturated_into()
 	}
 
 	/// The ledger period the chain is in now.

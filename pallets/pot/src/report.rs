@@ -28,12 +28,12 @@ impl<T: Config> Pallet<T> {
 	/// the next report when its period is over, move from commit to reveal, and fail a
 	/// report whose windows ran out.
 	pub(crate) fn advance(now: BlockNumberFor<T>) -> Weight {
+		Self::promote_anchor(now);
 		let params = Params::<T>::get();
 		let period = NextPeriod::<T>::get();
 		let Some(mut report) = Reports::<T>::get(period) else {
-			let end = BlockNumberFor::<T>::from(period.saturating_add(1))
-				.saturating_mul(params.period_length);
-			if params.period_length.is_zero() || now < end {
+			if params.period_length.is_zero() || now < Self::period_start(period.saturating_add(1))
+			{
 				return T::WeightInfo::advance_idle();
 			}
 			Self::open(period, now, &params);
@@ -52,7 +52,9 @@ impl<T: Config> Pallet<T> {
 				Reports::<T>::insert(period, report);
 			},
 			(Some(until), None) if now >= until => Self::fail(period, FailReason::NoQuorum),
-			(Some(until), Some(_)) if now >= until.saturating_add(params.stream_window) => {
+			(Some(until), Some(_))
+				if now >= until.saturating_add(Self::report_params().stream_window) =>
+			{
 				Self::fail(period, FailReason::StreamTimeout)
 			},
 			_ => return T::WeightInfo::advance_idle(),
@@ -80,6 +82,12 @@ impl<T: Config> Pallet<T> {
 		};
 		let size = report.electorate.len() as u32;
 		Reports::<T>::insert(period, report);
+		OpenReportParams::<T>::put(FrozenReport {
+			reveal_window: params.reveal_window,
+			stream_window: params.stream_window,
+			chunk_size: params.chunk_size,
+			top_nodes: params.top_nodes,
+		});
 		Periods::<T>::insert(
 			period,
 			PeriodInfo {
@@ -106,7 +114,7 @@ impl<T: Config> Pallet<T> {
 	}
 
 	pub(crate) fn start_reveal(period: u32, report: &mut ReportOf<T>, now: BlockNumberFor<T>) {
-		let until = now.saturating_add(Params::<T>::get().reveal_window);
+		let until = now.saturating_add(Self::report_params().reveal_window);
 		report.reveal_until = Some(until);
 		Self::deposit_event(Event::RevealStarted { period, until });
 	}

@@ -127,6 +127,7 @@ impl<T: Config> Pallet<T> {
 		info.rewarded_value = split.rewarded_value;
 		Periods::<T>::insert(period, info);
 		Reports::<T>::remove(period);
+		OpenReportParams::<T>::kill();
 		NextPeriod::<T>::put(period.saturating_add(1));
 		Self::deposit_event(Event::PeriodSettled {
 			period,
@@ -145,6 +146,7 @@ impl<T: Config> Pallet<T> {
 	/// previous values from now on, clients charged so far stay charged.
 	pub(crate) fn fail(period: u32, reason: FailReason) {
 		let report = Reports::<T>::take(period);
+		OpenReportParams::<T>::kill();
 		let stream = report.as_ref().and_then(|r| r.stream.as_ref());
 		let charged = stream.map(|s| s.charged).unwrap_or(0);
 		// The reporters of an accepted report answer for its client entries (disputes).

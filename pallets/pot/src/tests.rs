@@ -1222,3 +1222,80 @@ fn a_re_registered_key_does_not_inherit_carried_traffic() {
 		assert!(pending(13) > 0);
 	});
 }
+
+#[test]
+fn a_new_period_length_applies_from_the_next_boundary() {
+	build_and_execute(|| {
+		let expected = |b: u64| -> u32 {
+			match b {
+				0..30 => (b / 10) as u32,             // L = 10
+				30..70 => 3 + ((b - 30) / 20) as u32, // lengthened to 20 from period 3
+				_ => 5 + ((b - 70) / 8) as u32,       // shortened to 8 from period 5
+			}
+		};
+		let mut opened = Vec::new();
+		for b in 1..=100u64 {
+			run_to(b);
+			if b == 25 {
+				let mut p = params();
+				p.period_length = 20;
+				assert_ok!(Pot::set_params(RuntimeOrigin::root(), p));
+				assert!(events().contains(&Event::PeriodLengthScheduled {
+					from_period: 3,
+					start: 30,
+					length: 20
+				}));
+				assert_eq!(Pot::current_period(), 2, "period 2 keeps its length");
+			}
+			if b == 55 {
+				let mut p = params();
+				p.period_length = 8;
+				assert_ok!(Pot::set_params(RuntimeOrigin::root(), p));
+			}
+			assert_eq!(Pot::current_period(), expected(b), "block {b}");
+			for e in events() {
+				if let Event::ReportOpened { period, .. } = e {
+					if !opened.contains(&period) {
+						opened.push(period);
+					}
+				}
+			}
+		}
+		// Every period up to the last closed one opened exactly once, in order.
+		assert_eq!(opened, (0..expected(100)).collect::<Vec<_>>());
+		let opens = System::events()
+			.iter()
+			.filter(|r| matches!(r.event, RuntimeEvent::Pot(Event::ReportOpened { .. })))
+			.count();
+		assert_eq!(opens, opened.len(), "no period opened twice");
+		// Nothing was issued twice: every tier amount is carried or in the open report.
+		let open = Periods::<Test>::get(NextPeriod::<Test>::get())
+			.map(|i| i.issuance - i.carried_in - i.resource_carried_in);
+		let carried = Carry::<Test>::get() + ResourceCarry::<Test>::get();
+		let in_open =
+			Periods::<Test>::get(NextPeriod::<Test>::get()).map(|i| i.issuance).unwrap_or(0);
+		let tiers = ISSUANCE * opened.len() as u64;
+		assert_eq!(carried + in_open, tiers);
+		let _ = open;
+	});
+}
+
+#[test]
+fn an_open_report_keeps_its_windows_and_chunk_size() {
+	build_and_execute(|| {
+		close(0);
+		let r = report(0, &[(10, 9), (11, 8), (12, 7)], &[]);
+		assert_eq!(r.chunks.len(), 2, "3 entries in chunks of 2");
+		// Governance changes the chunk size and the windows while the report is open.
+		let mut p = params();
+		p.chunk_size = 1;
+		p.reveal_window = 1;
+		p.stream_window = 1;
+		assert_ok!(Pot::set_params(RuntimeOrigin::root(), p));
+		vote(0, &METAS.map(|m| (m, r.digest)));
+		// The report's chunks of 2 are still taken, and the old windows still apply.
+		stream(0, 1, &r);
+		assert_eq!(Periods::<Test>::get(0).unwrap().status, PeriodStatus::Settled);
+		assert!(OpenReportParams::<Test>::get().is_none());
+	});
+}

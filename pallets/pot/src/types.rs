@@ -413,3 +413,33 @@ pub enum DisputeClaim {
 		second_proof: ReceiptProof,
 	},
 }
+
+/// Period numbering from block `start` on: period `period` begins there and each lasts
+/// `length` blocks.
+#[derive(
+	Encode, Decode, DecodeWithMemTracking, MaxEncodedLen, TypeInfo, Clone, PartialEq, Eq, Debug,
+)]
+pub struct PeriodAnchor<BlockNumber> {
+	/// First block of `period`.
+	pub start: BlockNumber,
+	/// The period that starts at `start`.
+	pub period: u32,
+	/// Blocks per period from `start` on.
+	pub length: BlockNumber,
+}
+
+/// What an open report keeps from the parameters at its opening, so a change by governance
+/// does not move its windows or its chunking (part of the digest).
+#[derive(
+	Encode, Decode, DecodeWithMemTracking, MaxEncodedLen, TypeInfo, Clone, PartialEq, Eq, Debug,
+)]
+pub struct FrozenReport<BlockNumber> {
+	/// Blocks to reveal after the commit phase.
+	pub reveal_window: BlockNumber,
+	/// Blocks after the reveal window to finish streaming.
+	pub stream_window: BlockNumber,
+	/// Entries per chunk.
+	pub chunk_size: u32,
+	/// Nodes that share the resource part.
+	pub top_nodes: u32,
+}
