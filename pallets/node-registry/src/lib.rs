@@ -1206,4 +1206,9 @@ impl<T: Config> NodeRegistry<T::AccountId> for Pallet<T> {
 	fn register_active_meta(who: &T::AccountId, seed: u32) {
 		benchmarking::insert_active::<T>(who, NodeKind::Meta, seed);
 	}
+
+	#[cfg(feature = "runtime-benchmarks")]
+	fn benchmark_set_debt(who: &T::AccountId, amount: BalanceOf<T>) {
+		Self::set_debt(who, amount);
+	}
 }

@@ -47,6 +47,9 @@ pub trait NodeRegistry<AccountId> {
 	/// Benchmarks: make `who` an active meta node (funding it as needed).
 	#[cfg(feature = "runtime-benchmarks")]
 	fn register_active_meta(who: &AccountId, seed: u32);
+	/// Benchmarks: record a debt of `amount` for `who`.
+	#[cfg(feature = "runtime-benchmarks")]
+	fn benchmark_set_debt(who: &AccountId, amount: Self::Balance);
 }
 
 /// Told of tokens burned, so an issuance ledger (the PoT pallet's) can account for them.

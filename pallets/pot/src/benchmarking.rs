@@ -200,9 +200,12 @@ mod benches {
 		ledger.matured = rest;
 		Rewards::<T>::insert(&who, ledger);
 		frame_system::Pallet::<T>::set_block_number(BlockNumberFor::<T>::from(u32::MAX / 2));
+		// The heavier path: half of the reward pays a debt (burned) first.
+		T::Nodes::benchmark_set_debt(&who, amount / 2u32.into());
 		#[extrinsic_call]
 		_(RawOrigin::Signed(who.clone()));
 		assert!(Rewards::<T>::get(&who).pending.is_empty());
+		assert!(Burned::<T>::get() >= amount / 2u32.into(), "the debt was paid");
 	}
 
 	#[benchmark]

@@ -10,7 +10,9 @@ impl<T: Config> Pallet<T> {
 	/// The first ledger period in which `period`'s rewards are claimable (and its entries can
 	/// no longer be disputed).
 	fn matures(period: u32) -> u32 {
-		period.saturating_add(1).saturating_add(Params::<T>::get().maturity)
+		Periods::<T>::get(period)
+			.map(|i| i.matures)
+			.unwrap_or_else(|| period.saturating_add(1).saturating_add(Params::<T>::get().maturity))
 	}
 
 	/// `period`'s entry of `client`, if the period is finished and still open to disputes.

@@ -420,6 +420,8 @@ pub mod pallet {
 			start: BlockNumberFor<T>,
 			length: BlockNumberFor<T>,
 		},
+		/// A node's carried-traffic entry with nothing carried was removed.
+		RolledPruned { node: NodeId },
 	}
 
 	#[pallet::error]
@@ -486,6 +488,10 @@ pub mod pallet {
 		AnswerWindowOver,
 		/// Nothing of that period is left to cancel (not settled, matured or cancelled).
 		NothingToCancel,
+		/// No carried-traffic entry for that node.
+		NoRolledEntry,
+		/// The node still carries traffic into the next report.
+		StillCarried,
 	}
 
 	#[pallet::hooks]
@@ -655,6 +661,8 @@ pub mod pallet {
 			// From here the chunk is the quorum's: whatever it holds is applied, and a rule it
 			// breaks fails the period (the call itself succeeds).
 			if let Err(reason) = Self::apply_chunk(period, stream, &entries, frozen.top_nodes) {
+				// The clients this chunk charged before the broken entry stay in the books.
+				Reports::<T>::insert(period, report);
 				Self::fail(period, FailReason::Invalid(reason));
 				return Ok((Some(chunk_weight), Pays::No).into());
 			}
@@ -770,6 +778,24 @@ pub mod pallet {
 		) -> DispatchResult {
 			ensure_signed(origin)?;
 			Self::do_resolve(period, client, digest)
+		}
+
+		/// Remove a node's carried-traffic entry that carries nothing (the node was paid,
+		/// forfeited, or its report failed with nothing before it). Anyone may; free when it
+		/// prunes.
+		#[pallet::call_index(9)]
+		#[pallet::weight(T::WeightInfo::prune_rolled())]
+		pub fn prune_rolled(origin: OriginFor<T>, node: NodeId) -> DispatchResultWithPostInfo {
+			ensure_signed(origin)?;
+			let entry = Rolled::<T>::get(node).ok_or(Error::<T>::NoRolledEntry)?;
+			ensure!(entry.period < NextPeriod::<T>::get(), Error::<T>::PeriodNotFinished);
+			ensure!(
+				Self::in_force(&entry, Self::is_settled(entry.period)) == 0,
+				Error::<T>::StillCarried
+			);
+			Rolled::<T>::remove(node);
+			Self::deposit_event(Event::RolledPruned { node });
+			Ok(Pays::No.into())
 		}
 
 		/// Governance takes back a settled period's rewards before they mature (for example

@@ -56,28 +56,32 @@ pub mod v1 {
 	{
 		fn on_runtime_upgrade() -> Weight {
 			let mut writes = 1u64;
+			let mut maturity = 0u32;
 			let _ = Params::<T>::translate::<v0::OldParams<BalanceOf<T>, BlockNumberFor<T>>, _>(
 				|old| {
-					old.map(|o| PotParams {
-						period_length: o.period_length,
-						commit_window: o.commit_window,
-						reveal_window: o.reveal_window,
-						stream_window: o.stream_window,
-						top_nodes: o.top_nodes,
-						chunk_size: o.chunk_size,
-						maturity: o.maturity,
-						meta_share: o.meta_share,
-						validator_share: o.validator_share,
-						wash_cap: o.wash_cap,
-						tiers: o.tiers,
-						// Reporters answer within the reveal window's length (≤ L).
-						dispute_window: o.reveal_window.max(1u32.into()).min(o.period_length),
-						dispute_slash: DisputeSlash::get(),
+					old.map(|o| {
+						maturity = o.maturity;
+						PotParams {
+							period_length: o.period_length,
+							commit_window: o.commit_window,
+							reveal_window: o.reveal_window,
+							stream_window: o.stream_window,
+							top_nodes: o.top_nodes,
+							chunk_size: o.chunk_size,
+							maturity: o.maturity,
+							meta_share: o.meta_share,
+							validator_share: o.validator_share,
+							wash_cap: o.wash_cap,
+							tiers: o.tiers,
+							// Reporters answer within the reveal window's length (≤ L).
+							dispute_window: o.reveal_window.max(1u32.into()).min(o.period_length),
+							dispute_slash: DisputeSlash::get(),
+						}
 					})
 				},
 			);
 			Periods::<T>::translate::<v0::OldPeriodInfo<T::AccountId, BalanceOf<T>, MaxMetaOf<T>>, _>(
-				|_, o| {
+				|period, o| {
 					writes = writes.saturating_add(1);
 					Some(PeriodInfo {
 						issuance: o.issuance,
@@ -92,6 +96,7 @@ pub mod v1 {
 						carried: o.carried,
 						resource_carried: Zero::zero(),
 						cancelled: Zero::zero(),
+						matures: period.saturating_add(1).saturating_add(maturity),
 						served_bytes: o.served_bytes,
 						charged_bytes: o.charged_bytes,
 						rewarded_bytes: o.rewarded_bytes,

@@ -19,7 +19,7 @@ impl<T: Config> Pallet<T> {
 		let issuance = info.issuance;
 		let (meta_part, validator_part, resource_part) = Self::parts(&params, &info);
 		let mut payees: Vec<(T::AccountId, BalanceOf<T>)> = Vec::new();
-		let matures = period.saturating_add(1).saturating_add(params.maturity);
+		let matures = Self::matures_after(period);
 		let mut paid = BalanceOf::<T>::zero();
 
 		// Resource nodes: pro rata within the wash-traffic caps.
@@ -114,6 +114,7 @@ impl<T: Config> Pallet<T> {
 		RolledCount::<T>::put(stream.rolled_after);
 
 		info.status = PeriodStatus::Settled;
+		info.matures = matures;
 		info.reporters = BoundedVec::truncate_from(reporters);
 		info.resource_paid = resource_paid;
 		info.meta_paid = meta_paid;
@@ -169,6 +170,7 @@ impl<T: Config> Pallet<T> {
 			carried = validator_part;
 			resource_carried = resource_part.saturating_add(meta_part);
 			info.status = PeriodStatus::Failed(reason);
+			info.matures = Self::matures_after(period);
 			info.carried = carried;
 			info.resource_carried = resource_carried;
 			info.charged_bytes = charged;
@@ -197,5 +199,16 @@ impl<T: Config> Pallet<T> {
 		let validator = params.validator_share * shared;
 		let resource = info.issuance.saturating_sub(meta).saturating_sub(validator);
 		(meta, validator, resource)
+	}
+
+	/// When the rewards of `period` mature if it is settled now: `maturity` periods after
+	/// the period, and never fewer than `maturity` periods from now (a late report gives
+	/// disputes and governance the same time as a punctual one).
+	pub(crate) fn matures_after(period: u32) -> u32 {
+		let maturity = Params::<T>::get().maturity;
+		period
+			.saturating_add(1)
+			.saturating_add(maturity)
+			.max(Self::current_period().saturating_add(maturity))
 	}
 }

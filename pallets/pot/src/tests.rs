@@ -1296,3 +1296,81 @@ fn an_open_report_keeps_its_windows_and_chunk_size() {
 		assert!(OpenReportParams::<Test>::get().is_none());
 	});
 }
+
+#[test]
+fn a_late_report_still_waits_the_full_maturity() {
+	build_and_execute(|| {
+		reserve(20, 1_000);
+		// The chain skipped ahead: period 0's report opens only in period 5.
+		System::set_block_number(5 * L);
+		Pot::on_initialize(5 * L);
+		let r = report(0, &[(10, 900)], &[(20, 900)]);
+		vote(0, &METAS.map(|m| (m, r.digest)));
+		stream(0, 1, &r);
+		let info = Periods::<Test>::get(0).unwrap();
+		assert_eq!(info.status, PeriodStatus::Settled);
+		assert_eq!(info.matures, 6, "maturity 1 counted from the settlement, not period 0");
+		assert!(pending(10) > 0 && matured(10) == 0);
+		run_to(6 * L);
+		assert!(matured(10) > 0);
+	});
+}
+
+#[test]
+fn entries_carrying_nothing_are_pruned_by_anyone() {
+	build_and_execute(|| {
+		reserve(20, 1_000);
+		settle_period(0, &[(10, 9), (11, 8), (12, 7), (13, 6)], &[(20, 30)]);
+		// Node 10 was paid (carries 0); node 13 carries 6.
+		assert_noop!(Pot::prune_rolled(signed(30), node(13)), Error::<Test>::StillCarried);
+		assert_noop!(Pot::prune_rolled(signed(30), node(14)), Error::<Test>::NoRolledEntry);
+		let info = Pot::prune_rolled(signed(30), node(10)).expect("carries nothing");
+		assert_eq!(info.pays_fee, Pays::No);
+		assert!(Rolled::<Test>::get(node(10)).is_none());
+		assert_eq!(carried(&node(10)), 0);
+		// The next report is unaffected: only node 13 must be listed.
+		reserve(20, 1_000);
+		settle_period(1, &[(10, 5)], &[(20, 5)]);
+	});
+}
+
+#[test]
+fn a_chunk_that_fails_the_period_keeps_its_charges_in_the_books() {
+	build_and_execute(|| {
+		reserve(20, 1_000);
+		reserve(21, 1_000);
+		close(0);
+		// One chunk: client 21 (charged), then client 20, out of order: the period fails.
+		let c = |a: u64| {
+			ReportEntry::Client(ClientTraffic {
+				client: client_key(a),
+				bytes: 100,
+				receipts_root: [0; 32],
+			})
+		};
+		let r = chunked(&[c(21), c(20)], 0);
+		vote(0, &METAS.map(|m| (m, r.digest)));
+		stream(0, 1, &r);
+		let info = Periods::<Test>::get(0).unwrap();
+		assert_eq!(
+			info.status,
+			PeriodStatus::Failed(FailReason::Invalid(InvalidReport::ClientOutOfOrder))
+		);
+		assert_eq!(info.charged_bytes, 100, "client 21 was charged and the books say so");
+		assert_eq!(info.charged_value, 100 * DEFAULT_PRICE.0);
+		assert_eq!(ChargedUnrewarded::<Test>::get(), 100);
+	});
+}
+
+#[test]
+fn a_donation_to_the_pot_keeps_the_books_balanced() {
+	build_and_execute(|| {
+		use frame_support::traits::{fungible::Mutate, tokens::Preservation};
+		Balances::transfer(&30, &Pot::pot_account(), 5_000, Preservation::Preserve).unwrap();
+		reserve(20, 1_000);
+		settle_period(0, &[(10, 900)], &[(20, 900)]);
+		run_to(2 * L);
+		assert_ok!(Pot::claim_rewards(signed(10)));
+		// `build_and_execute` checks every invariant at the end.
+	});
+}

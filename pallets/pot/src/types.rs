@@ -215,6 +215,10 @@ where
 	pub resource_carried: Balance,
 	/// Paid, then taken back by governance ([`Pallet::cancel_period`]) and burned.
 	pub cancelled: Balance,
+	/// The first period in which its rewards are claimable (and its client entries can no
+	/// longer be disputed): `maturity` periods after the settlement at the earliest, however
+	/// late the report was.
+	pub matures: u32,
 	/// Bytes served this period (Σ node entries).
 	pub served_bytes: u128,
 	/// Bytes charged to clients this period.

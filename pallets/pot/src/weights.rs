@@ -29,6 +29,7 @@ pub trait WeightInfo {
 	fn answer_dispute() -> Weight;
 	fn resolve_dispute(m: u32) -> Weight;
 	fn cancel_period(p: u32) -> Weight;
+	fn prune_rolled() -> Weight;
 }
 
 /// Weights for `pallet_pot` using the runtime's `DbWeight`.
@@ -252,6 +253,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(T::DbWeight::get().writes((1_u64).saturating_mul(p.into())))
 			.saturating_add(Weight::from_parts(0, 3841).saturating_mul(p.into()))
 	}
+	/// Estimated (not yet benchmarked).
+	fn prune_rolled() -> Weight {
+		Weight::from_parts(200_000_000, 4000)
+			.saturating_add(T::DbWeight::get().reads(3_u64))
+			.saturating_add(T::DbWeight::get().writes(1_u64))
+	}
 }
 
 // For tests: the same figures with RocksDB's database weights.
@@ -350,5 +357,11 @@ impl WeightInfo for () {
 			.saturating_add(RocksDbWeight::get().writes(5_u64))
 			.saturating_add(RocksDbWeight::get().writes((1_u64).saturating_mul(p.into())))
 			.saturating_add(Weight::from_parts(0, 3841).saturating_mul(p.into()))
+	}
+	/// Estimated (not yet benchmarked).
+	fn prune_rolled() -> Weight {
+		Weight::from_parts(200_000_000, 4000)
+			.saturating_add(RocksDbWeight::get().reads(3_u64))
+			.saturating_add(RocksDbWeight::get().writes(1_u64))
 	}
 }
