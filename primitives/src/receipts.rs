@@ -119,7 +119,7 @@ pub struct ReceiptTree {
 impl ReceiptTree {
 	/// Builds the tree over `(length, digest)` pairs, in any order.
 	pub fn new(mut leaves: Vec<(u64, Hash)>) -> Result<Self, TreeError> {
-		leaves.sort_by(|a, b| a.1.cmp(&b.1));
+		leaves.sort_by_key(|a| a.1);
 		leaves.dedup_by(|a, b| a.1 == b.1);
 		Self::from_leaves_unchecked(leaves)
 	}
