@@ -241,8 +241,8 @@ pub struct PeriodSummary {
 	pub reporters: Vec<AccountId32>,
 	/// Paid to resource nodes, meta nodes and validators.
 	pub paid: (u128, u128, u128),
-	/// Carried to the next period.
-	pub carried: u128,
+	/// Carried to the next period: for every share, and for resource nodes alone.
+	pub carried: (u128, u128),
 	/// Bytes served, charged to clients, rewarded.
 	pub bytes: (u128, u128, u128),
 }
@@ -854,7 +854,7 @@ impl ChainClient {
 			status,
 			reporters: i.reporters.0,
 			paid: (i.resource_paid, i.meta_paid, i.validator_paid),
-			carried: i.carried,
+			carried: (i.carried, i.resource_carried),
 			bytes: (i.served_bytes, i.charged_bytes, i.rewarded_bytes),
 		}))
 	}
@@ -885,4 +885,99 @@ impl ChainClient {
 			.ok_or_else(|| Error::missing_event("Claimed"))??;
 		Ok((e.amount, e.debt_paid))
 	}
+
+	/// `client`'s entry in `period`'s traffic report, while the chain keeps it for disputes
+	/// (until the period's rewards mature).
+	pub async fn client_charge(
+		&self,
+		period: u32,
+		client: [u8; 32],
+	) -> Result<Option<ClientCharge>> {
+		let at = self.api.at_current_block().await?;
+		let Some(v) = at
+			.storage()
+			.entry(runtime::storage().pot().client_charges())?
+			.try_fetch((period, client))
+			.await?
+		else {
+			return Ok(None);
+		};
+		let c = v.decode()?;
+		Ok(Some(ClientCharge {
+			receipts_root: c.receipts_root,
+			bytes: c.bytes,
+			charged: c.charged,
+			reversed: c.reversed,
+		}))
+	}
+
+	/// As the client: dispute a receipt of its entry in `period`'s report that it never
+	/// countersigned (`leaf` and `proof` as the meta nodes served them). Returns the block
+	/// by which the reporters must answer.
+	pub async fn dispute_receipt(
+		&self,
+		client: &Keypair,
+		period: u32,
+		leaf: &stratos_primitives::receipts::ReceiptLeaf,
+		proof: &stratos_primitives::receipts::ReceiptProof,
+	) -> Result<u32> {
+		use runtime::runtime_types::{
+			pallet_pot::types::DisputeClaim as RtClaim,
+			stratos_primitives::receipts::{ReceiptLeaf as RtLeaf, ReceiptProof as RtProof},
+		};
+		let claim = RtClaim::NotCountersigned {
+			leaf: RtLeaf { index: leaf.index, length: leaf.length, digest: leaf.digest },
+			proof: RtProof { leaf_count: proof.leaf_count, siblings: proof.siblings.clone() },
+		};
+		let key = client.public_key().0;
+		let call = runtime::transactions().pot().dispute(period, key, claim);
+		let events = self.submit(&call, client).await?;
+		let e = events
+			.find_first::<runtime::pot::events::Disputed>()
+			.ok_or_else(|| Error::missing_event("Disputed"))??;
+		Ok(e.answer_by)
+	}
+
+	/// Answer a dispute with the client's countersigned receipt (free when it answers).
+	pub async fn answer_dispute(
+		&self,
+		who: &Keypair,
+		period: u32,
+		receipt: &stratos_primitives::receipt::SignedReceipt,
+	) -> Result<()> {
+		use runtime::runtime_types::stratos_primitives::{
+			ids::{SliceHash as RtSlice, TaskId as RtTask},
+			receipt::{SignedReceipt as RtSigned, TaskReceipt as RtReceipt},
+		};
+		let r = &receipt.receipt;
+		let signed = RtSigned {
+			receipt: RtReceipt {
+				genesis_hash: r.genesis_hash,
+				ledger_period: r.ledger_period,
+				task_id: RtTask(r.task_id.0),
+				client: r.client,
+				node: rt_node(&r.node),
+				slice: RtSlice(r.slice.0),
+				offset: r.offset,
+				length: r.length,
+			},
+			node_signature: receipt.node_signature,
+			client_signature: receipt.client_signature,
+		};
+		self.submit(&runtime::transactions().pot().answer_dispute(period, signed), who).await?;
+		Ok(())
+	}
+}
+
+/// A client's entry in a reported period, as the chain keeps it for disputes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientCharge {
+	/// The root of the client's receipt tree the entry carried.
+	pub receipts_root: [u8; 32],
+	/// Bytes the entry listed.
+	pub bytes: u64,
+	/// Credit (bytes) charged for it.
+	pub charged: u128,
+	/// Credit given back after upheld disputes.
+	pub reversed: u128,
 }

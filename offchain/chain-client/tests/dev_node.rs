@@ -76,13 +76,13 @@ async fn typed_client_drives_the_storage_pallets_on_a_dev_node() -> anyhow::Resu
 		chain.vote_create_file(&dev::alice(), &eve, &file, 3 * GIB, 192, &holders).await?;
 	assert_eq!(outcome, VoteOutcome::Passed);
 	let info = chain.file(&eve, &file).await?.expect("recorded");
-	assert_eq!((info.size, info.slices, info.holders), (3 * GIB, 192, holders));
+	assert_eq!((info.size, info.slices, info.holders), (3 * GIB, 192, holders.clone()));
 	let err =
 		chain.vote_create_file(&dev::alice(), &eve, &file, 3 * GIB, 192, &[bob]).await.unwrap_err();
 	assert_eq!(err.rejection(), Some("FileExists"), "{err}");
 	// Only meta nodes vote.
 	let err = chain
-		.vote_create_file(&dev::bob(), &eve, &FileId([8; 32]), GIB, 64, &[bob])
+		.vote_create_file(&dev::bob(), &eve, &FileId([8; 32]), GIB, 64, &holders)
 		.await
 		.unwrap_err();
 	assert_eq!(err.rejection(), Some("NotActiveMeta"), "{err}");

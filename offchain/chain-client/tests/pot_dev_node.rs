@@ -89,7 +89,11 @@ async fn a_dev_chain_settles_traffic_reports_from_the_typed_client() -> anyhow::
 	assert_eq!(books.bytes.0, (10 * MB) as u128, "served");
 	assert_eq!(books.bytes.1, (10 * MB) as u128, "charged to Ferdie");
 	let (resource, meta, validators) = books.paid;
-	assert_eq!(resource + meta + validators + books.carried, books.issuance, "nothing lost");
+	assert_eq!(
+		resource + meta + validators + books.carried.0 + books.carried.1,
+		books.issuance,
+		"nothing lost"
+	);
 	assert_eq!(meta, books.issuance / 10, "the meta share to Alice, the matching reporter");
 	assert_eq!(validators, books.issuance / 10, "the validator share to Alice, the only author");
 	assert!(resource > 0);

@@ -238,6 +238,13 @@ async fn files_flow_through_the_meta_nodes_and_survive_a_leader_crash() -> Resul
 	let out = sds.ok(&d.join("home2"), &fresh, &["get", "/e2e/big.bin"]);
 	assert!(out.contains("verified"), "{out}");
 	assert_eq!(std::fs::read(fresh.join("big.bin"))?, std::fs::read(&big)?);
+	// The client kept a countersigned receipt for every byte it was served.
+	let receipts = sds.ok(&d.join("home2"), &fresh, &["receipts"]);
+	let kept: u64 = receipts
+		.lines()
+		.filter_map(|l| l.split(": ").nth(1)?.split(" bytes in ").next()?.parse::<u64>().ok())
+		.sum();
+	assert_eq!(kept, 100 << 20, "{receipts}");
 
 	// Kill -9 the meta leader: reads, downloads and new uploads go on.
 	let status = sds.ok(&home, &work, &["status"]);

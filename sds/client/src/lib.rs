@@ -7,9 +7,11 @@
 
 mod catalog;
 mod meta;
+mod receipts;
 mod transfer;
 
 pub use meta::{MetaClient, MetaClientConfig, Uploaded};
+pub use receipts::{PeriodReceipts, ReceiptLog};
 pub(crate) use transfer::run_parallel;
 
 pub use catalog::{check_sds_path, Catalog, FileRecord, SliceRecord};

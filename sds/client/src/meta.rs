@@ -56,6 +56,8 @@ struct Inner {
 	last_nonce: AtomicU64,
 	/// Highest log index this client wrote (reads wait for it: read-your-writes).
 	last_index: AtomicU64,
+	/// Where countersigned receipts are kept, if anywhere.
+	receipts: std::sync::OnceLock<crate::ReceiptLog>,
 }
 
 /// The outcome of an upload.
@@ -91,8 +93,15 @@ impl MetaClient {
 				cfg,
 				last_nonce: AtomicU64::new(0),
 				last_index: AtomicU64::new(0),
+				receipts: std::sync::OnceLock::new(),
 			}),
 		})
+	}
+
+	/// Keep every receipt this client countersigns in `log`, so it can check the traffic it
+	/// is charged for (`sds receipts`). Set once; later calls are ignored.
+	pub fn keep_receipts(&self, log: crate::ReceiptLog) {
+		let _ = self.inner.receipts.set(log);
 	}
 
 	/// The account's public key.
@@ -450,7 +459,14 @@ impl MetaClient {
 				)
 				.await;
 			match r {
-				Ok(_) => return Ok(()),
+				Ok(receipt) => {
+					if let Some(log) = self.inner.receipts.get() {
+						if let Err(e) = log.record(&receipt) {
+							tracing::warn!(error = %e, "cannot keep the countersigned receipt");
+						}
+					}
+					return Ok(());
+				},
 				Err(sds_net::Error::Local(e)) => {
 					return Err(Error::Output { path: "the output file".into(), source: e })
 				},

@@ -302,7 +302,17 @@ impl SdsClient {
 		progress: &dyn Progress,
 	) -> Result<()> {
 		let mut picker = ReplicaPicker::new(s.hops(), &mut rand::thread_rng());
-		while let Some(hop) = picker.next_replica() {
+		// Replicas whose connection broke under the transfer (not a refusal, not bad data):
+		// each gets one more try once the others have been tried.
+		let mut broken: Vec<Hop> = Vec::new();
+		loop {
+			let (hop, retry) = match picker.next_replica() {
+				Some(hop) => (hop, false),
+				None => match broken.pop() {
+					Some(hop) => (hop, true),
+					None => break,
+				},
+			};
 			let req = GetRequest {
 				task: TaskId(rand::random()),
 				ledger_period: self.inner.cfg.ledger_period,
@@ -330,6 +340,9 @@ impl SdsClient {
 				Err(e) => {
 					tracing::warn!(slice = index, node = %hop.node, error = %e, "replica failed; trying another");
 					progress.rewind(got);
+					if !retry && matches!(e, sds_net::Error::Io { .. }) {
+						broken.push(hop.clone());
+					}
 					picker.failed(hop.clone(), e.to_string());
 				},
 			}

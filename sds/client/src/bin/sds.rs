@@ -92,6 +92,9 @@ enum Cmd {
 	},
 	/// Print the file id a local file would get, without uploading.
 	Id { file: PathBuf },
+	/// The traffic you countersigned, per ledger period, checked against what the meta nodes
+	/// reported for you on chain (receipts are kept under <home>/receipts).
+	Receipts,
 }
 
 #[derive(Subcommand)]
@@ -331,7 +334,11 @@ async fn run(cli: Cli) -> Result<()> {
 				sds_core::units::parse_size(&cli.slice_size).map_err(|e| anyhow!(e))?;
 			println!("{}", SdsClient::file_id_of(file, slice_size)?);
 		},
-		Cmd::Mkdir { .. } | Cmd::Mv { .. } | Cmd::Stat { .. } | Cmd::Credit { .. } => {
+		Cmd::Mkdir { .. }
+		| Cmd::Mv { .. }
+		| Cmd::Stat { .. }
+		| Cmd::Credit { .. }
+		| Cmd::Receipts => {
 			bail!("this command works through the meta nodes: drop --node / SDS_NODES")
 		},
 	}

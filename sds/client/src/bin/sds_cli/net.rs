@@ -3,7 +3,7 @@
 
 use super::{account, bar, mbps, Cli, Cmd, CreditCmd};
 use anyhow::{anyhow, bail, Context, Result};
-use sds_client::{MetaClient, MetaClientConfig};
+use sds_client::{MetaClient, MetaClientConfig, ReceiptLog};
 use sds_core::{
 	meta_api::{FileStatus, Inode},
 	wire::Hop,
@@ -144,6 +144,11 @@ pub async fn run(cli: &Cli, home: &Path) -> Result<()> {
 	if let Cmd::Credit { cmd } = &cli.cmd {
 		return credit(&chain, &signer, cmd).await;
 	}
+	let receipts = ReceiptLog::open(home.join("receipts"))
+		.with_context(|| format!("cannot keep receipts under {}", home.display()))?;
+	if let Cmd::Receipts = &cli.cmd {
+		return check_receipts(&chain, &receipts, me).await;
+	}
 	let slice_size = sds_core::units::parse_size(&cli.slice_size).map_err(|e| anyhow!(e))?;
 	let client = MetaClient::connect(MetaClientConfig {
 		metas: meta_hops(&chain).await?,
@@ -154,6 +159,7 @@ pub async fn run(cli: &Cli, home: &Path) -> Result<()> {
 		parallel: cli.parallel,
 	})
 	.await?;
+	client.keep_receipts(receipts);
 	match &cli.cmd {
 		Cmd::Put { file, path } => {
 			let remote = match path {
@@ -311,7 +317,7 @@ pub async fn run(cli: &Cli, home: &Path) -> Result<()> {
 				);
 			}
 		},
-		Cmd::Credit { .. } | Cmd::Id { .. } => unreachable!("handled before"),
+		Cmd::Credit { .. } | Cmd::Id { .. } | Cmd::Receipts => unreachable!("handled before"),
 	}
 	Ok(())
 }
@@ -343,6 +349,47 @@ async fn doomed_files(
 	out.sort();
 	out.dedup();
 	Ok(out)
+}
+
+/// Compares each period's countersigned receipts with the client's entry on chain.
+async fn check_receipts(chain: &ChainClient, log: &ReceiptLog, me: [u8; 32]) -> Result<()> {
+	let periods = log.periods()?;
+	if periods.is_empty() {
+		println!("no countersigned receipts yet: they are kept from your downloads");
+	}
+	let mut overcharged = Vec::new();
+	for p in periods {
+		let s = log.summary(p)?;
+		let mine = format!("{} bytes in {} receipts", s.bytes, s.count);
+		match chain.client_charge(p, me).await? {
+			None => println!(
+				"period {p}: {mine}; no entry on chain (not reported yet, or its dispute window closed)"
+			),
+			Some(c) if c.receipts_root == s.root && c.bytes == s.bytes => {
+				println!("period {p}: {mine}; the report matches (charged {} bytes)", c.charged)
+			},
+			Some(c) if c.bytes <= s.bytes => println!(
+				"period {p}: {mine}; the report lists {} bytes (fewer: receipts the nodes did not report)",
+				c.bytes
+			),
+			Some(c) => {
+				println!(
+					"period {p}: {mine}; the report lists {} bytes under root {} — MORE than you countersigned (your root {})",
+					c.bytes,
+					hex::encode(c.receipts_root),
+					hex::encode(s.root)
+				);
+				overcharged.push(p);
+			},
+		}
+	}
+	if !overcharged.is_empty() {
+		bail!(
+			"the meta nodes reported more traffic than you countersigned in period(s) {overcharged:?}: \
+			 dispute the receipts you did not sign (pot.dispute) before those periods' rewards mature"
+		);
+	}
+	Ok(())
 }
 
 async fn credit(
