@@ -1,6 +1,8 @@
 //! The meta API served by every meta node ([`sds_core::meta_api`]): reads from the local
-//! replica, writes through the leader. A follower forwards a write to the leader and relays
-//! its answer, so clients and resource nodes may talk to any meta node.
+//! replica once it applied the client's last write (a client that wrote nothing reads
+//! through the leader, linearizably), writes through the leader. A follower forwards a
+//! write to the leader and relays its answer, so clients and resource nodes may talk to any
+//! meta node.
 
 use super::net::{member_hop, serve_raft};
 use crate::{
@@ -150,6 +152,9 @@ impl<C: ChainFacts> MetaService<C> {
 			},
 			MetaRequest::Status => MetaResponse::Status(self.status()),
 			MetaRequest::Ls { owner, path, min_index } => {
+				if let Some(resp) = self.consistent_read(min_index, raw).await {
+					return resp;
+				}
 				let path = match NsPath::parse(&path) {
 					Ok(p) => p,
 					Err(e) => return from_error(e),
@@ -160,6 +165,9 @@ impl<C: ChainFacts> MetaService<C> {
 				}
 			},
 			MetaRequest::Stat { owner, path, min_index } => {
+				if let Some(resp) = self.consistent_read(min_index, raw).await {
+					return resp;
+				}
 				let path = match NsPath::parse(&path) {
 					Ok(p) => p,
 					Err(e) => return from_error(e),
@@ -205,6 +213,28 @@ impl<C: ChainFacts> MetaService<C> {
 				}
 				self.write(write).await
 			},
+		}
+	}
+
+	/// A read from a client that wrote nothing yet (`min_index` 0, e.g. a fresh `sds`
+	/// process) must see every acknowledged write: a follower hands it to the leader, and
+	/// the leader confirms its leadership with a quorum and waits until it applied
+	/// everything committed before reading (openraft's `ensure_linearizable`). Returns the
+	/// response when the read is not to be served here; `None` to serve it locally.
+	async fn consistent_read(&self, min_index: u64, raw: &[u8]) -> Option<MetaResponse> {
+		if min_index > 0 {
+			// Read-your-writes: the replica waits for the client's own last write.
+			return None;
+		}
+		if self.replica.state() != openraft::ServerState::Leader {
+			return Some(self.forward(raw).await);
+		}
+		match self.replica.raft.ensure_linearizable().await {
+			Ok(_) => None,
+			Err(e) => Some(error(
+				ErrorKind::Unavailable,
+				format!("cannot confirm the leadership for a consistent read ({e}); try again"),
+			)),
 		}
 	}
 
