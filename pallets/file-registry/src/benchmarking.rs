@@ -201,5 +201,36 @@ mod benches {
 		Ok(())
 	}
 
+	/// Pruning an expired vote on a file of the most holders.
+	#[benchmark]
+	fn prune_file_vote() {
+		let members = metas::<T>();
+		let holders = resource_nodes::<T>(0, T::MaxHolders::get());
+		let proposal = FileProposal::<T>::Create {
+			owner: account("owner", 0, 0),
+			file_id: FileId([7; 32]),
+			size: SIZE,
+			slices: 64,
+			holders: BoundedVec::truncate_from(holders),
+		};
+		let key = sp_io::hashing::blake2_256(&proposal.encode());
+		prepare_vote::<T>(&members, proposal);
+		frame_system::Pallet::<T>::set_block_number(T::VoteTtl::get());
+		let caller: T::AccountId = whitelisted_caller();
+
+		#[extrinsic_call]
+		_(RawOrigin::Signed(caller), key);
+
+		assert!(!FileVotes::<T>::contains_key(key));
+	}
+
+	#[benchmark]
+	fn set_min_holders() {
+		#[extrinsic_call]
+		_(RawOrigin::Root, 2);
+
+		assert_eq!(MinHolders::<T>::get(), 2);
+	}
+
 	impl_benchmark_test_suite!(Pallet, crate::mock::new_test_ext(), crate::mock::Test);
 }

@@ -277,5 +277,29 @@ mod benches {
 		Ok(())
 	}
 
+	/// Pruning an expired reachability vote over the largest electorate.
+	#[benchmark]
+	fn prune_vote() {
+		let members = fill_meta::<T>(T::MaxMetaNodes::get());
+		let node: T::AccountId = whitelisted_caller();
+		insert_active::<T>(&node, NodeKind::Resource, 1);
+		let mut vote = VoteOf::<T>::open(members.clone(), Zero::zero());
+		let threshold = stratos_primitives::quorum::quorum_threshold(members.len() as u32);
+		for m in members.iter().take(threshold as usize - 1) {
+			vote.cast(m.clone()).expect("member");
+		}
+		ReachabilityVotes::<T>::insert(&node, Reachability::Unreachable, vote);
+		frame_system::Pallet::<T>::set_block_number(T::VoteTtl::get());
+		let caller: T::AccountId = account("caller", 0, 0);
+
+		#[extrinsic_call]
+		_(
+			RawOrigin::Signed(caller),
+			VoteRef::Reachability(node.clone(), Reachability::Unreachable),
+		);
+
+		assert!(ReachabilityVotes::<T>::get(&node, Reachability::Unreachable).is_none());
+	}
+
 	impl_benchmark_test_suite!(Pallet, crate::mock::new_test_ext(), crate::mock::Test);
 }

@@ -5,9 +5,65 @@
 use super::*;
 use frame_benchmarking::v2::*;
 use frame_system::RawOrigin;
-use stratos_primitives::traffic::{chunk_link, commitment, report_end};
+use stratos_primitives::{
+	receipt::TaskReceipt,
+	receipts::ReceiptTree,
+	traffic::{chunk_link, commitment, report_end},
+	SliceHash, TaskId,
+};
 
 const SALT: [u8; 32] = [7; 32];
+const KEY_TYPE: sp_runtime::KeyTypeId = sp_runtime::KeyTypeId(*b"potb");
+/// Receipts in a disputed entry's tree (proofs 10 levels deep).
+const RECEIPTS: u32 = 1_024;
+
+/// Period 0 finished, reported by `reporters`, its rewards maturing far ahead.
+fn finished_period<T: Config>(reporters: Vec<T::AccountId>) {
+	bench_params::<T>();
+	NextPeriod::<T>::put(1);
+	Periods::<T>::insert(
+		0,
+		PeriodInfo {
+			issuance: Zero::zero(),
+			carried_in: Zero::zero(),
+			resource_carried_in: Zero::zero(),
+			status: PeriodStatus::Settled,
+			digest: None,
+			reporters: BoundedVec::truncate_from(reporters),
+			resource_paid: Zero::zero(),
+			meta_paid: Zero::zero(),
+			validator_paid: Zero::zero(),
+			carried: Zero::zero(),
+			resource_carried: Zero::zero(),
+			cancelled: Zero::zero(),
+			matures: 1_000,
+			served_bytes: 0,
+			charged_bytes: 0,
+			rewarded_bytes: 0,
+			charged_value: 0,
+			rewarded_value: 0,
+		},
+	);
+}
+
+/// A client entry of period 0 under the root of `RECEIPTS` receipts.
+fn client_entry<T: Config>(key: [u8; 32]) -> ReceiptTree {
+	let leaves = (0..RECEIPTS)
+		.map(|i| (1_000u64, stratos_primitives::hash(&i.to_le_bytes())))
+		.collect::<Vec<_>>();
+	let tree = ReceiptTree::new(leaves).expect("fits");
+	ClientCharges::<T>::insert(
+		0,
+		key,
+		ClientCharge {
+			receipts_root: tree.root(),
+			bytes: tree.total(),
+			charged: tree.total() as u128,
+			reversed: 0,
+		},
+	);
+	tree
+}
 
 fn key_of<T: Config>(who: &T::AccountId) -> [u8; 32] {
 	Pallet::<T>::reporter_key(who)
@@ -257,6 +313,106 @@ mod benches {
 			Pallet::<T>::advance(1_000u32.into());
 		}
 		assert!(Periods::<T>::get(0).is_some_and(|i| matches!(i.status, PeriodStatus::Failed(_))));
+	}
+
+	#[benchmark]
+	fn dispute() {
+		finished_period::<T>(Vec::new());
+		let key = [7u8; 32];
+		let tree = client_entry::<T>(key);
+		let who = T::ClientAccount::convert(key);
+		let (leaf, proof) = tree.proof(RECEIPTS as u64 / 2 + 1).expect("a leaf");
+		#[extrinsic_call]
+		_(RawOrigin::Signed(who), 0, key, DisputeClaim::NotCountersigned { leaf, proof });
+		assert!(Disputes::<T>::contains_key((0, key, leaf.digest)));
+	}
+
+	#[benchmark]
+	fn answer_dispute() {
+		finished_period::<T>(Vec::new());
+		let client = sp_io::crypto::sr25519_generate(KEY_TYPE, None);
+		let node = sp_io::crypto::ed25519_generate(KEY_TYPE, None);
+		let receipt = TaskReceipt {
+			genesis_hash: Pallet::<T>::genesis_hash(),
+			ledger_period: 0,
+			task_id: TaskId([1; 32]),
+			client: client.0,
+			node: NodeId(node.0),
+			slice: SliceHash([2; 32]),
+			offset: 0,
+			length: 1 << 20,
+		};
+		let node_signature =
+			sp_io::crypto::ed25519_sign(KEY_TYPE, &node, &receipt.node_payload()).expect("key").0;
+		let client_signature = sp_io::crypto::sr25519_sign(
+			KEY_TYPE,
+			&client,
+			&receipt.client_payload(&node_signature),
+		)
+		.expect("key")
+		.0;
+		let signed = SignedReceipt { receipt, node_signature, client_signature };
+		let digest = receipt_digest(&receipt, &node_signature);
+		client_entry::<T>(client.0);
+		Disputes::<T>::insert(
+			(0, client.0, digest),
+			OpenDispute { length: 1 << 20, answer_by: 1_000u32.into() },
+		);
+		let caller: T::AccountId = whitelisted_caller();
+		#[extrinsic_call]
+		_(RawOrigin::Signed(caller), 0, signed);
+		assert!(!Disputes::<T>::contains_key((0, client.0, digest)));
+	}
+
+	#[benchmark]
+	fn resolve_dispute(m: Linear<1, { MaxMetaOf::<T>::get() }>) {
+		let reporters = metas::<T>().into_iter().take(m as usize).collect::<Vec<_>>();
+		finished_period::<T>(reporters);
+		Params::<T>::mutate(|p| p.dispute_slash = T::Currency::minimum_balance());
+		let key = [7u8; 32];
+		let tree = client_entry::<T>(key);
+		let digest = tree.leaves()[0].1;
+		Disputes::<T>::insert(
+			(0, key, digest),
+			OpenDispute { length: 1_000, answer_by: Zero::zero() },
+		);
+		let caller: T::AccountId = whitelisted_caller();
+		#[extrinsic_call]
+		_(RawOrigin::Signed(caller), 0, key, digest);
+		assert!(!Disputes::<T>::contains_key((0, key, digest)));
+	}
+
+	#[benchmark]
+	fn cancel_period(p: Linear<1, MAX_PAYEES>) {
+		finished_period::<T>(Vec::new());
+		let each = T::Currency::minimum_balance().saturating_mul(10u32.into());
+		let total = each.saturating_mul(p.into());
+		T::Currency::mint_into(&Pallet::<T>::pot_account(), total).expect("mint");
+		Minted::<T>::mutate(|x| *x = x.saturating_add(total));
+		Unclaimed::<T>::mutate(|u| *u = u.saturating_add(total));
+		let mut payees = Vec::new();
+		for i in 0..p {
+			let who: T::AccountId = account("payee", i, 0);
+			let mut ledger = RewardLedger::<BalanceOf<T>>::default();
+			ledger.pending.try_push((1_000, each)).expect("bound");
+			Rewards::<T>::insert(&who, ledger);
+			payees.push((who, each));
+		}
+		Payees::<T>::insert(0, (1_000u32, BoundedVec::truncate_from(payees)));
+		#[extrinsic_call]
+		_(RawOrigin::Root, 0);
+		assert!(Payees::<T>::get(0).is_none());
+	}
+
+	#[benchmark]
+	fn prune_rolled() {
+		finished_period::<T>(Vec::new());
+		let node = NodeId([9; 32]);
+		Rolled::<T>::insert(node, RolledTraffic { period: 0, bytes: 5, acc: 0, prev: 0 });
+		let caller: T::AccountId = whitelisted_caller();
+		#[extrinsic_call]
+		_(RawOrigin::Signed(caller), node);
+		assert!(Rolled::<T>::get(node).is_none());
 	}
 
 	impl_benchmark_test_suite!(Pallet, crate::mock::new_test_ext(), crate::mock::Test);
