@@ -59,12 +59,31 @@ pub fn node_binary() -> Result<PathBuf> {
 	Ok(bin)
 }
 
-/// A free TCP port on 127.0.0.1.
+/// A free TCP port on 127.0.0.1 for a node to listen on.
+///
+/// Taken below the kernel's ephemeral range (32768 and up): a port the kernel hands out for
+/// `bind(0)` can be taken again by any outgoing connection (of a node still shutting down,
+/// say) between this check and the node's own bind, which once failed a test with
+/// "Address already in use". Picks within one process never repeat, and processes start
+/// at different offsets.
 pub fn free_port() -> u16 {
-	TcpListener::bind("127.0.0.1:0")
-		.and_then(|l| l.local_addr())
-		.map(|a| a.port())
-		.expect("a free port on loopback")
+	use std::sync::atomic::{AtomicU32, Ordering};
+	const LOW: u32 = 20_000;
+	const SPAN: u32 = 12_000;
+	static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+	let _ = NEXT.compare_exchange(
+		u32::MAX,
+		(std::process::id().wrapping_mul(7_919)) % SPAN,
+		Ordering::SeqCst,
+		Ordering::SeqCst,
+	);
+	for _ in 0..SPAN {
+		let port = (LOW + NEXT.fetch_add(1, Ordering::SeqCst) % SPAN) as u16;
+		if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+			return port;
+		}
+	}
+	panic!("no free port on loopback between {LOW} and {}", LOW + SPAN)
 }
 
 /// A running `stratos-node`.
