@@ -66,6 +66,18 @@ fn signed_key<T: Config>(who: &T::AccountId, tag: &[u8]) -> (NodeId, [u8; 64]) {
 	(node_id, sig.0)
 }
 
+/// An open `Unreachable` vote on `node`, one aye short of the quorum of `members`; returns
+/// the member whose vote reaches it.
+fn unreachable_vote<T: Config>(members: &[T::AccountId], node: &T::AccountId) -> T::AccountId {
+	let mut vote = VoteOf::<T>::open(members.to_vec(), Zero::zero());
+	let threshold = stratos_primitives::quorum::quorum_threshold(members.len() as u32) as usize;
+	for m in members.iter().take(threshold - 1) {
+		vote.cast(m.clone()).expect("member");
+	}
+	ReachabilityVotes::<T>::insert(node, Reachability::Unreachable, vote);
+	members[threshold - 1].clone()
+}
+
 /// Registers `who` as a pending meta node.
 fn insert_pending<T: Config>(who: &T::AccountId, endorsed: bool, approved: bool) {
 	fund::<T>(who);
@@ -247,13 +259,7 @@ mod benches {
 		let members = fill_meta::<T>(T::MaxMetaNodes::get());
 		let node: T::AccountId = whitelisted_caller();
 		insert_active::<T>(&node, NodeKind::Resource, 1);
-		let mut vote = VoteOf::<T>::open(members.clone(), Zero::zero());
-		let threshold = stratos_primitives::quorum::quorum_threshold(members.len() as u32);
-		for m in members.iter().take(threshold as usize - 1) {
-			vote.cast(m.clone()).expect("member");
-		}
-		ReachabilityVotes::<T>::insert(&node, Reachability::Unreachable, vote);
-		let last = members[threshold as usize - 1].clone();
+		let last = unreachable_vote::<T>(&members, &node);
 
 		#[extrinsic_call]
 		_(RawOrigin::Signed(last), node.clone(), Reachability::Unreachable);
@@ -283,12 +289,7 @@ mod benches {
 		let members = fill_meta::<T>(T::MaxMetaNodes::get());
 		let node: T::AccountId = whitelisted_caller();
 		insert_active::<T>(&node, NodeKind::Resource, 1);
-		let mut vote = VoteOf::<T>::open(members.clone(), Zero::zero());
-		let threshold = stratos_primitives::quorum::quorum_threshold(members.len() as u32);
-		for m in members.iter().take(threshold as usize - 1) {
-			vote.cast(m.clone()).expect("member");
-		}
-		ReachabilityVotes::<T>::insert(&node, Reachability::Unreachable, vote);
+		unreachable_vote::<T>(&members, &node);
 		frame_system::Pallet::<T>::set_block_number(T::VoteTtl::get());
 		let caller: T::AccountId = account("caller", 0, 0);
 

@@ -604,18 +604,7 @@ pub mod pallet {
 				// A top-up pays the account's debt first.
 				let debt = Debt::<T>::get(&who).unwrap_or_default();
 				Self::ensure_free(&who, extra.saturating_add(debt))?;
-				if !debt.is_zero() {
-					let burned = T::Currency::burn_from(
-						&who,
-						debt,
-						Preservation::Preserve,
-						Precision::Exact,
-						Fortitude::Polite,
-					)?;
-					T::Burns::note_burn(burned);
-					Self::set_debt(&who, Zero::zero());
-					Self::deposit_event(Event::DebtRepaid { who: who.clone(), amount: debt });
-				}
+				Self::pay_debt(&who, debt)?;
 				T::Currency::hold(&HoldReason::NodeDeposit.into(), &who, extra)?;
 				node.deposit = required;
 				TotalDeposits::<T>::mutate(|t| *t = t.saturating_add(extra));
@@ -636,21 +625,9 @@ pub mod pallet {
 			let mut node = Nodes::<T>::get(&who).ok_or(Error::<T>::NotRegistered)?;
 			Self::ensure_free(&who, amount)?;
 
-			let debt = Debt::<T>::get(&who).unwrap_or_default();
-			let debt_paid = debt.min(amount);
+			let debt_paid = Debt::<T>::get(&who).unwrap_or_default().min(amount);
 			let held = amount.saturating_sub(debt_paid);
-			if !debt_paid.is_zero() {
-				let burned = T::Currency::burn_from(
-					&who,
-					debt_paid,
-					Preservation::Preserve,
-					Precision::Exact,
-					Fortitude::Polite,
-				)?;
-				T::Burns::note_burn(burned);
-				Self::set_debt(&who, debt.saturating_sub(debt_paid));
-				Self::deposit_event(Event::DebtRepaid { who: who.clone(), amount: debt_paid });
-			}
+			Self::pay_debt(&who, debt_paid)?;
 			if !held.is_zero() {
 				T::Currency::hold(&HoldReason::NodeDeposit.into(), &who, held)?;
 				node.deposit = node.deposit.saturating_add(held);
@@ -1049,6 +1026,24 @@ impl<T: Config> Pallet<T> {
 		} else {
 			Nodes::<T>::insert(who, node);
 		}
+		Ok(())
+	}
+
+	/// Pays `amount` of `who`'s debt from its free balance: burned, and noted as burned.
+	fn pay_debt(who: &T::AccountId, amount: BalanceOf<T>) -> DispatchResult {
+		if amount.is_zero() {
+			return Ok(());
+		}
+		let burned = T::Currency::burn_from(
+			who,
+			amount,
+			Preservation::Preserve,
+			Precision::Exact,
+			Fortitude::Polite,
+		)?;
+		T::Burns::note_burn(burned);
+		Self::set_debt(who, Debt::<T>::get(who).unwrap_or_default().saturating_sub(amount));
+		Self::deposit_event(Event::DebtRepaid { who: who.clone(), amount });
 		Ok(())
 	}
 

@@ -398,7 +398,7 @@ mod benches {
 			Rewards::<T>::insert(&who, ledger);
 			payees.push((who, each));
 		}
-		Payees::<T>::insert(0, (1_000u32, BoundedVec::truncate_from(payees)));
+		Payees::<T>::insert(0, BoundedVec::truncate_from(payees));
 		#[extrinsic_call]
 		_(RawOrigin::Root, 0);
 		assert!(Payees::<T>::get(0).is_none());

@@ -120,7 +120,8 @@ impl<T: Config> Pallet<T> {
 	}
 
 	pub(crate) fn do_cancel(period: u32) -> DispatchResult {
-		let (matures, payees) = Payees::<T>::get(period).ok_or(Error::<T>::NothingToCancel)?;
+		let payees = Payees::<T>::get(period).ok_or(Error::<T>::NothingToCancel)?;
+		let matures = Self::matures(period);
 		ensure!(Self::current_period() < matures, Error::<T>::DisputeWindowOver);
 		let mut total = BalanceOf::<T>::zero();
 		for (who, amount) in payees.iter() {
@@ -191,25 +192,5 @@ impl<T: Config> Pallet<T> {
 		}
 		ChargesPrunedBelow::<T>::put(below);
 		used.saturating_add(db.writes(1))
-	}
-
-	/// The rules `integrity_test` checks: every payee of a period fits, and a full chunk plus
-	/// the settlement fits in a normal extrinsic.
-	pub(crate) fn check_integrity() {
-		let payees = T::MaxTopNodes::get()
-			.saturating_add(MaxMetaOf::<T>::get())
-			.saturating_add(T::MaxAuthors::get());
-		assert!(payees <= MAX_PAYEES, "top nodes + meta nodes + authors must fit MAX_PAYEES");
-		let block = <T as frame_system::Config>::BlockWeights::get();
-		let max = block
-			.get(frame_support::dispatch::DispatchClass::Normal)
-			.max_extrinsic
-			.unwrap_or(block.max_block);
-		let full_chunk = T::WeightInfo::submit_chunk(T::MaxChunk::get(), 0)
-			.max(T::WeightInfo::submit_chunk(0, T::MaxChunk::get()));
-		assert!(
-			full_chunk.saturating_add(Self::settle_weight()).all_lte(max),
-			"a full report chunk plus the settlement must fit in one block"
-		);
 	}
 }

@@ -266,14 +266,14 @@ pub mod pallet {
 		OpenDispute<BlockNumberFor<T>>,
 	>;
 
-	/// Who a settled period paid, and when that matures, until it matures: what
+	/// Who a settled period paid, until it matures ([`PeriodInfo::matures`]): what
 	/// [`Pallet::cancel_period`] takes back.
 	#[pallet::storage]
 	pub type Payees<T: Config> = StorageMap<
 		_,
 		Twox64Concat,
 		u32,
-		(u32, BoundedVec<(T::AccountId, BalanceOf<T>), ConstU32<MAX_PAYEES>>),
+		BoundedVec<(T::AccountId, BalanceOf<T>), ConstU32<MAX_PAYEES>>,
 	>;
 
 	#[pallet::genesis_config]

@@ -84,27 +84,6 @@ pub fn set_price(price: Option<(u128, u128)>) {
 	PRICE.with(|p| p.set(price));
 }
 
-/// The file registry's credit, with the price replaceable by tests.
-pub struct MockCredit;
-impl pallet_file_registry::TrafficCredit<u64> for MockCredit {
-	fn reserved(who: &u64) -> u128 {
-		FileRegistry::reserved(who)
-	}
-	fn charge_reserved(who: &u64, bytes: u128) -> Result<u128, sp_runtime::DispatchError> {
-		FileRegistry::charge_reserved(who, bytes)
-	}
-	fn refund_charge(who: &u64, bytes: u128) -> u128 {
-		FileRegistry::refund_charge(who, bytes)
-	}
-	fn holders(owner: &u64, file_id: &stratos_primitives::FileId) -> Option<Vec<u64>> {
-		FileRegistry::holders(owner, file_id)
-	}
-	#[cfg(feature = "runtime-benchmarks")]
-	fn benchmark_reserve(who: &u64, bytes: u128) {
-		FileRegistry::benchmark_reserve(who, bytes)
-	}
-}
-
 /// A client key is its account number in the first eight bytes.
 pub struct ClientKey;
 impl Convert<[u8; 32], u64> for ClientKey {
@@ -124,7 +103,7 @@ impl pallet_pot::Config for Test {
 	type RuntimeEvent = RuntimeEvent;
 	type Currency = Balances;
 	type Nodes = NodeRegistry;
-	type Credit = MockCredit;
+	type Credit = FileRegistry;
 	type ClientAccount = ClientKey;
 	type AdminOrigin = frame_system::EnsureRoot<u64>;
 	type PalletId = PotPalletId;

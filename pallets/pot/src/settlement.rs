@@ -47,12 +47,7 @@ impl<T: Config> Pallet<T> {
 		ChargedUnrewardedValue::<T>::put(chargeable_value.saturating_sub(split.rewarded_value));
 
 		// Meta nodes: equal shares among the reporters whose reveal matched.
-		let reporters: Vec<T::AccountId> = report
-			.reveals
-			.iter()
-			.filter(|(_, d)| *d == stream.digest)
-			.map(|(a, _)| a.clone())
-			.collect();
+		let reporters = Self::matching_reporters(report, &stream.digest);
 		let mut meta_paid = BalanceOf::<T>::zero();
 		if !reporters.is_empty() {
 			let each = meta_part / (reporters.len() as u32).into();
@@ -105,7 +100,7 @@ impl<T: Config> Pallet<T> {
 		Carry::<T>::mutate(|c| *c = c.saturating_add(carried));
 		ResourceCarry::<T>::mutate(|c| *c = c.saturating_add(resource_carried));
 		if !payees.is_empty() {
-			Payees::<T>::insert(period, (matures, BoundedVec::truncate_from(payees)));
+			Payees::<T>::insert(period, BoundedVec::truncate_from(payees));
 		}
 		// Payees whose rewards matured by now can no longer be cancelled.
 		if let Some(old) = period.checked_sub(params.maturity.saturating_add(1)) {
@@ -151,10 +146,8 @@ impl<T: Config> Pallet<T> {
 		let stream = report.as_ref().and_then(|r| r.stream.as_ref());
 		let charged = stream.map(|s| s.charged).unwrap_or(0);
 		// The reporters of an accepted report answer for its client entries (disputes).
-		let reporters: Vec<T::AccountId> = match (report.as_ref(), stream) {
-			(Some(r), Some(s)) => {
-				r.reveals.iter().filter(|(_, d)| *d == s.digest).map(|(a, _)| a.clone()).collect()
-			},
+		let reporters = match (report.as_ref(), stream) {
+			(Some(r), Some(s)) => Self::matching_reporters(r, &s.digest),
 			_ => Vec::new(),
 		};
 		ChargedUnrewarded::<T>::mutate(|c| *c = c.saturating_add(charged));
@@ -188,6 +181,11 @@ impl<T: Config> Pallet<T> {
 		});
 	}
 
+	/// The reporters whose reveal matched the accepted `digest`, in reveal order.
+	fn matching_reporters(report: &ReportOf<T>, digest: &Hash) -> Vec<T::AccountId> {
+		report.reveals.iter().filter(|(_, d)| d == digest).map(|(a, _)| a.clone()).collect()
+	}
+
 	/// A period's (meta, validator, resource) parts: the shares apply to its tier issuance
 	/// and the general carry; what resource parts carried is the resource nodes' alone.
 	pub(crate) fn parts(
@@ -210,5 +208,25 @@ impl<T: Config> Pallet<T> {
 			.saturating_add(1)
 			.saturating_add(maturity)
 			.max(Self::current_period().saturating_add(maturity))
+	}
+
+	/// The rules `integrity_test` checks: every payee of a period fits, and a full chunk plus
+	/// the settlement fits in a normal extrinsic.
+	pub(crate) fn check_integrity() {
+		let payees = T::MaxTopNodes::get()
+			.saturating_add(MaxMetaOf::<T>::get())
+			.saturating_add(T::MaxAuthors::get());
+		assert!(payees <= MAX_PAYEES, "top nodes + meta nodes + authors must fit MAX_PAYEES");
+		let block = <T as frame_system::Config>::BlockWeights::get();
+		let max = block
+			.get(frame_support::dispatch::DispatchClass::Normal)
+			.max_extrinsic
+			.unwrap_or(block.max_block);
+		let full_chunk = T::WeightInfo::submit_chunk(T::MaxChunk::get(), 0)
+			.max(T::WeightInfo::submit_chunk(0, T::MaxChunk::get()));
+		assert!(
+			full_chunk.saturating_add(Self::settle_weight()).all_lte(max),
+			"a full report chunk plus the settlement must fit in one block"
+		);
 	}
 }
