@@ -356,3 +356,127 @@ impl ChainClient {
 		self.submit(&call, operator).await.map(drop)
 	}
 }
+
+/// The chain's open report of a period, as a meta node's reporter reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportView {
+	/// The meta set when the report opened (sorted).
+	pub electorate: Vec<AccountId32>,
+	/// Who committed.
+	pub commits: Vec<AccountId32>,
+	/// Who revealed which digest.
+	pub reveals: Vec<(AccountId32, [u8; 32])>,
+	/// Commits are taken before this block.
+	pub commit_until: u32,
+	/// Reveals are taken before this block, once the reveal phase started.
+	pub reveal_until: Option<u32>,
+	/// The accepted digest and how many chunks of it are in.
+	pub stream: Option<([u8; 32], u32)>,
+}
+
+/// What the chain's PoT pallet says at one block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PotAt {
+	/// The lowest period not settled or failed (the one reported or next to open).
+	pub next_period: u32,
+	/// Its open report, if open.
+	pub report: Option<ReportView>,
+	/// The open report's frozen chunk size.
+	pub chunk_size: Option<u32>,
+}
+
+impl ChainClient {
+	/// The PoT pallet's report state at block `hash`.
+	pub async fn pot_at(&self, hash: [u8; 32]) -> Result<PotAt> {
+		let at = self.at(hash).await?;
+		let pot = runtime::storage().pot();
+		let next_period = at.storage().entry(pot.next_period())?.fetch(()).await?.decode()?;
+		let report = match at.storage().entry(pot.reports())?.try_fetch((next_period,)).await? {
+			None => None,
+			Some(v) => {
+				let r = v.decode()?;
+				Some(ReportView {
+					electorate: r.electorate.0,
+					commits: r.commits.0.into_iter().map(|(a, _)| a).collect(),
+					reveals: r.reveals.0,
+					commit_until: r.commit_until,
+					reveal_until: r.reveal_until,
+					stream: r.stream.map(|s| (s.digest, s.chunks)),
+				})
+			},
+		};
+		let chunk_size = at
+			.storage()
+			.entry(pot.open_report_params())?
+			.try_fetch(())
+			.await?
+			.map(|v| v.decode())
+			.transpose()?
+			.map(|f| f.chunk_size);
+		Ok(PotAt { next_period, report, chunk_size })
+	}
+
+	/// Traffic each node carries into the next report at block `hash` (what is in force:
+	/// the carried total if the period that wrote it settled, else what it carried before),
+	/// leaving out nodes that carry nothing.
+	pub async fn carried_at(
+		&self,
+		hash: [u8; 32],
+	) -> Result<std::collections::BTreeMap<stratos_primitives::NodeId, u128>> {
+		let at = self.at(hash).await?;
+		let pot = runtime::storage().pot();
+		let mut entries = at.storage().entry(pot.rolled())?.iter(()).await?;
+		let mut rolled = Vec::new();
+		while let Some(kv) = entries.next().await {
+			let kv = kv?;
+			let (node,) = kv.key()?.decode()?;
+			let node: crate::runtime::runtime_types::stratos_primitives::ids::NodeId = node;
+			rolled.push((stratos_primitives::NodeId(node.0), kv.value().decode()?));
+		}
+		let mut settled = std::collections::BTreeMap::new();
+		let mut out = std::collections::BTreeMap::new();
+		for (node, r) in rolled {
+			let r: crate::runtime::runtime_types::pallet_pot::types::RolledTraffic = r;
+			let ok = match settled.get(&r.period) {
+				Some(ok) => *ok,
+				None => {
+					let ok = match at.storage().entry(pot.periods())?.try_fetch((r.period,)).await?
+					{
+						Some(v) => {
+							let i: crate::RtPeriodInfo<AccountId32, u128> = v.decode()?;
+							matches!(i.status, crate::RtPeriodStatus::Settled)
+						},
+						None => false,
+					};
+					settled.insert(r.period, ok);
+					ok
+				},
+			};
+			let c = if ok { r.acc } else { r.prev };
+			if c > 0 {
+				out.insert(node, c);
+			}
+		}
+		Ok(out)
+	}
+
+	/// Whether `period`'s report opened in block `number` exactly (open there, not at the
+	/// block before).
+	pub async fn report_opened_in(&self, period: u32, number: u32) -> Result<bool> {
+		let Some(here) = self.block_hash(number).await? else { return Ok(false) };
+		let Some(before) = self.block_hash(number.saturating_sub(1)).await? else {
+			return Ok(false);
+		};
+		let open = |hash: [u8; 32]| async move {
+			let at = self.at(hash).await?;
+			Ok::<bool, Error>(
+				at.storage()
+					.entry(runtime::storage().pot().periods())?
+					.try_fetch((period,))
+					.await?
+					.is_some(),
+			)
+		};
+		Ok(open(here).await? && !open(before).await?)
+	}
+}

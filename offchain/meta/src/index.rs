@@ -27,6 +27,7 @@ pub use sds_core::meta_api::{
 };
 
 use crate::{
+	audit::{self, AuditTicket, Books, Party},
 	bloom::ExistenceFilter,
 	path::NsPath,
 	routing::{self, Candidate},
@@ -37,6 +38,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use stratos_primitives::{
 	merkle,
 	meta::{self, DownloadTicket, SignedStoreAck, UploadAuth},
+	receipt::{SignedReceipt, TaskReceipt},
 	FileId, Hash, NodeId, SliceHash, TaskId,
 };
 
@@ -166,6 +168,21 @@ pub enum Command {
 		/// Leader's clock.
 		now_ms: u64,
 	},
+	/// Receipts for the traffic audit ([`audit::Books::count`]); every replica checks them.
+	Receipts {
+		/// Who sent them.
+		from: Party,
+		/// Countersigned receipts.
+		receipts: Vec<SignedReceipt>,
+		/// Node-signed receipts the client never countersigned.
+		unsigned: Vec<(TaskReceipt, [u8; 64])>,
+	},
+	/// The chain opened `period`'s report and the receipt flush interval passed: the
+	/// period's receipts are final and every meta node builds its report from them.
+	CutOff {
+		/// The ledger period.
+		period: u32,
+	},
 }
 
 /// A file's status.
@@ -237,6 +254,8 @@ pub enum Response {
 	Expired(Vec<TaskId>),
 	/// Files restored: how many were new.
 	Restored(u32),
+	/// What the audit did with receipts.
+	Audited(audit::Audited),
 }
 
 /// An entry in a directory listing.
@@ -266,6 +285,8 @@ pub struct State {
 	pub completed: BTreeMap<TaskId, (Account, FileId, String)>,
 	/// The file registry's events are applied through this finalized block (0: none yet).
 	pub events_through: u32,
+	/// The traffic audit's books.
+	pub books: Books,
 }
 
 /// The index: its state plus the derived existence filter.
@@ -471,6 +492,33 @@ impl Index {
 				Ok(r)
 			},
 			Command::Tick { now_ms } => Ok(Response::Expired(self.tick(*now_ms))),
+			Command::Receipts { from, receipts, unsigned } => {
+				let registered: BTreeSet<NodeId> =
+					self.state.chain.resource_nodes.iter().map(|n| n.id).collect();
+				let cx = audit::Context {
+					genesis: &self.genesis,
+					number: self.state.chain.number,
+					registered: &registered,
+				};
+				let mut done = self.state.books.count(&cx, *from, receipts);
+				if !unsigned.is_empty() {
+					let u = self.state.books.note_unsigned(&cx, unsigned);
+					let base = receipts.len() as u32;
+					done.refused.extend(u.refused.into_iter().map(|(i, why)| (base + i, why)));
+				}
+				Ok(Response::Audited(done))
+			},
+			Command::CutOff { period } => {
+				if *period >= self.state.chain.ledger_period {
+					return Err(Error::Invalid(format!(
+						"period {period} is not over at the index's chain view (period {})",
+						self.state.chain.ledger_period
+					)));
+				}
+				let registered = self.state.chain.resource_nodes.iter().map(|n| n.id).collect();
+				self.state.books.close(*period, registered).map_err(Error::Invalid)?;
+				Ok(Response::Done)
+			},
 		}
 	}
 
@@ -954,6 +1002,10 @@ impl Index {
 		issuer: NodeId,
 	) -> Result<Response> {
 		let client = req.account;
+		let unsigned = self.state.books.unsigned_of(&client);
+		if unsigned > audit::MAX_UNSIGNED {
+			return Err(Error::Unsigned(unsigned as u32));
+		}
 		let r = &req.body;
 		let path = NsPath::parse(&r.path)?;
 		let file = self.file_at(&r.owner, &path)?.clone();
@@ -1026,6 +1078,20 @@ impl Index {
 		let out = self.state.tickets.entry(client).or_default();
 		for t in &tickets {
 			out.insert(t.task, Outstanding { length: t.length, expires_at, holder: t.holder });
+		}
+		for t in &tickets {
+			self.state.books.issue(
+				t.ledger_period,
+				t.task,
+				AuditTicket {
+					client,
+					holder: t.holder,
+					slice: t.slice,
+					offset: t.offset,
+					length: t.length,
+					expires_at,
+				},
+			);
 		}
 		Ok(Response::Tickets(tickets))
 	}

@@ -17,12 +17,14 @@
 //! * [`node`]: the `stratos-meta` process around them: configuration, Raft and the meta API
 //!   on libp2p, the chain follower and the vote loop.
 
+pub mod audit;
 pub mod bloom;
 pub mod election;
 pub mod index;
 pub mod node;
 pub mod path;
 pub mod raft;
+pub mod reporting;
 pub mod routing;
 
 /// An sr25519 account (an owner, a client, an operator).
@@ -92,6 +94,12 @@ pub enum Error {
 		/// Reserved bytes not covered by outstanding tickets.
 		available: u128,
 	},
+	/// The client left too many receipts without its countersignature.
+	#[error(
+		"{0} receipts of this account were signed by resource nodes but never countersigned; \
+		 no tickets until they are (a client must countersign what it received)"
+	)]
+	Unsigned(u32),
 	/// A parameter is out of its range.
 	#[error("invalid request: {0}")]
 	Invalid(String),

@@ -139,6 +139,58 @@ pub async fn heartbeats(host: Host, store: Arc<Store>, gate: Arc<ChainGate>, max
 	}
 }
 
+/// How often the node delivers new receipts to the meta nodes' audit. The meta leader waits
+/// longer than this after a report opens before it cuts the period off.
+pub const RECEIPTS_EVERY: Duration = Duration::from_secs(2);
+/// Receipts per delivery.
+const RECEIPTS_PER_REQUEST: usize = 4096;
+
+/// Delivers the countersigned receipts of served downloads to the meta nodes' audit
+/// (whitepaper §3.2.1 step 2), and the receipts clients left without a countersignature.
+/// A receipt stays queued in the store until a meta node answered for it, so nothing is
+/// lost when the node or a meta node crashes (the audit counts a resent copy once).
+pub async fn receipts(host: Host, store: Arc<Store>, gate: Arc<ChainGate>) {
+	let mut unsigned = Vec::new();
+	loop {
+		tokio::time::sleep(RECEIPTS_EVERY).await;
+		unsigned.extend(host.take_unsigned());
+		let pending = match store.unreported_receipts(RECEIPTS_PER_REQUEST) {
+			Ok(p) => p,
+			Err(e) => {
+				tracing::warn!(error = %e, "cannot read the receipts to report");
+				continue;
+			},
+		};
+		if pending.is_empty() && unsigned.is_empty() {
+			continue;
+		}
+		let (handles, receipts): (Vec<Vec<u8>>, Vec<_>) = pending.into_iter().unzip();
+		let req = MetaRequest::Receipts {
+			from: meta_api::Party::Node,
+			receipts,
+			unsigned: unsigned.clone(),
+		};
+		match ask_metas(&host, &gate, &req).await {
+			Some(MetaResponse::Audited { counted, duplicates, refused, .. }) => {
+				if !refused.is_empty() {
+					tracing::warn!(
+						refused = refused.len(),
+						first = ?refused.first(),
+						"the audit refused receipts"
+					);
+				}
+				tracing::debug!(counted, duplicates, "receipts delivered to the audit");
+				if let Err(e) = store.mark_reported(&handles) {
+					tracing::warn!(error = %e, "cannot mark receipts as reported");
+				}
+				unsigned.clear();
+			},
+			Some(other) => tracing::warn!(answer = ?other, "unexpected answer to receipts"),
+			None => tracing::debug!("no meta node took the receipts; retrying"),
+		}
+	}
+}
+
 /// How often the node asks the meta nodes about uploads it took slices for.
 pub const UPLOADS_EVERY: Duration = Duration::from_secs(10);
 

@@ -123,6 +123,7 @@ async fn run(cli: Cli) -> Result<()> {
 	.context("cannot start the network")?;
 	if let (Some(c), Some(g)) = (chain, gate) {
 		tokio::spawn(chain::heartbeats(host.clone(), store.clone(), g.clone(), config.max_streams));
+		tokio::spawn(chain::receipts(host.clone(), store.clone(), g.clone()));
 		tokio::spawn(chain::uploads(
 			host.clone(),
 			store.clone(),

@@ -6,8 +6,8 @@ use crate::{run_parallel, Error, Progress, Result};
 use codec::Encode;
 use sds_core::{
 	meta_api::{
-		self, ClusterStatus, FileRecord, Inode, MetaRequest, MetaResponse, NsOp, PlaceRequest,
-		Signed, TicketRequest, META_PROTOCOL,
+		self, ClusterStatus, FileRecord, Inode, MetaRequest, MetaResponse, NsOp, Party,
+		PlaceRequest, Signed, TicketRequest, META_PROTOCOL,
 	},
 	slicing::{self, SliceSpan},
 	wire::Hop,
@@ -23,7 +23,7 @@ use std::{
 	},
 	time::{Duration, SystemTime, UNIX_EPOCH},
 };
-use stratos_primitives::{FileId, NodeId, SliceHash};
+use stratos_primitives::{receipt::SignedReceipt, FileId, NodeId, SliceHash};
 
 /// How long one meta API call may take.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(60);
@@ -363,6 +363,7 @@ impl MetaClient {
 			rand::random::<u32>()
 		));
 		let f = Arc::new(std::fs::File::create_new(&tmp).map_err(output)?);
+		let kept = Arc::new(std::sync::Mutex::new(Vec::new()));
 		let result = async {
 			f.set_len(record.size).map_err(output)?;
 			let mut jobs = Vec::new();
@@ -371,13 +372,22 @@ impl MetaClient {
 					.iter()
 					.position(|t| t.ticket.slice == *slice)
 					.ok_or_else(|| Error::Meta(format!("no ticket for slice {i}")))?;
-				let (me, f, progress, ticket, hop_addrs) =
-					(self.clone(), f.clone(), progress.clone(), tickets[k], addrs[k].clone());
+				let (me, f, progress, ticket, hop_addrs, kept) = (
+					self.clone(),
+					f.clone(),
+					progress.clone(),
+					tickets[k],
+					addrs[k].clone(),
+					kept.clone(),
+				);
 				let offset = i as u64 * record.slice_size;
 				let remote = remote.to_string();
 				jobs.push(async move {
-					me.get_one(owner, &remote, &f, i as u32, offset, ticket, hop_addrs, &progress)
-						.await
+					let r = me
+						.get_one(owner, &remote, &f, i as u32, offset, ticket, hop_addrs, &progress)
+						.await?;
+					kept.lock().expect("receipts lock").push(r);
+					Ok(())
 				});
 			}
 			run_parallel(self.inner.cfg.parallel, jobs).await?;
@@ -389,7 +399,28 @@ impl MetaClient {
 		if result.is_err() {
 			let _ = std::fs::remove_file(&tmp);
 		}
+		let receipts = std::mem::take(&mut *kept.lock().expect("receipts lock"));
+		self.report_receipts(receipts).await;
 		result.map(|()| record)
+	}
+
+	/// Sends the client's copy of its countersigned receipts to the audit (the serving
+	/// node sends its own; either counts once). Best effort: a failure is only logged.
+	pub async fn report_receipts(&self, receipts: Vec<SignedReceipt>) {
+		for batch in receipts.chunks(4096) {
+			let req = MetaRequest::Receipts {
+				from: Party::Client,
+				receipts: batch.to_vec(),
+				unsigned: vec![],
+			};
+			match self.call(req).await {
+				Ok(MetaResponse::Audited { refused, .. }) if !refused.is_empty() => {
+					tracing::warn!(refused = ?refused, "the audit refused some of our receipts")
+				},
+				Ok(_) => {},
+				Err(e) => tracing::warn!(error = %e, "could not send our receipts to the audit"),
+			}
+		}
 	}
 
 	async fn tickets(
@@ -421,7 +452,7 @@ impl MetaClient {
 		mut ticket: SignedTicket,
 		mut addrs: Vec<String>,
 		progress: &dyn Progress,
-	) -> Result<()> {
+	) -> Result<SignedReceipt> {
 		let mut failed: Vec<NodeId> = Vec::new();
 		let mut failures = Vec::new();
 		for attempt in 0..4u32 {
@@ -465,7 +496,7 @@ impl MetaClient {
 							tracing::warn!(error = %e, "cannot keep the countersigned receipt");
 						}
 					}
-					return Ok(());
+					return Ok(receipt);
 				},
 				Err(sds_net::Error::Local(e)) => {
 					return Err(Error::Output { path: "the output file".into(), source: e })

@@ -12,6 +12,7 @@ use codec::{Decode, Encode};
 use sp_core::Pair;
 use stratos_primitives::{
 	meta::{self, SignedStoreAck, SignedTicket, SignedUploadAuth},
+	receipt::{SignedReceipt, TaskReceipt},
 	FileId, Hash, NodeId, SliceHash, TaskId,
 };
 
@@ -246,6 +247,126 @@ pub enum MetaRequest {
 	/// rebuild-index`); only active meta nodes may send it, and every file must be recorded
 	/// on chain with these holders.
 	Restore(Vec<RestoredFile>),
+	/// Countersigned receipts for the traffic audit (whitepaper §3.2.1 step 2), from the
+	/// serving resource node or from the client (either copy counts, once), plus receipts a
+	/// resource node signed that the client never countersigned (they count for nobody; too
+	/// many stop the client's tickets).
+	Receipts {
+		/// Who sends them (a resource node is authenticated by the transport).
+		from: Party,
+		/// Countersigned receipts.
+		receipts: Vec<SignedReceipt>,
+		/// Node-signed receipts without a countersignature (resource nodes only).
+		unsigned: Vec<(TaskReceipt, [u8; 64])>,
+	},
+	/// The receipts of `client` counted in `period` (what its report entry's receipt root is
+	/// built from), for the client to check or dispute. Served from the local replica.
+	ClientReceipts {
+		/// The client.
+		client: Account,
+		/// The ledger period.
+		period: u32,
+	},
+	/// The traffic audit's figures per period (bytes, receipts, refusals, report status).
+	Audit,
+}
+
+/// Who sent receipts to the audit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Encode, Decode)]
+pub enum Party {
+	/// The serving resource node.
+	Node,
+	/// The downloading client.
+	Client,
+}
+
+/// Why the audit refused a receipt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
+pub enum Refusal {
+	/// It names another chain.
+	WrongChain,
+	/// No ticket with its task id was issued (forged, or long forgotten).
+	UnknownTask,
+	/// Its ticket expired long before it was reported.
+	Expired,
+	/// Its period is not its ticket's.
+	WrongPeriod,
+	/// It names a node that is not the ticket's holder.
+	WrongHolder,
+	/// Its client or slice is not the ticket's.
+	WrongTicket,
+	/// Its range is empty or outside the ticket's.
+	OverRange,
+	/// Its range overlaps a different range already counted for the task.
+	Overlap,
+	/// Its node is not registered on chain.
+	UnknownNode,
+	/// The node's signature is invalid.
+	BadNodeSignature,
+	/// The client's countersignature is invalid.
+	BadClientSignature,
+	/// Its period was cut off (the report is being built).
+	Late,
+}
+
+impl Refusal {
+	/// Every reason, for metrics.
+	pub const ALL: [Refusal; 12] = [
+		Self::WrongChain,
+		Self::UnknownTask,
+		Self::Expired,
+		Self::WrongPeriod,
+		Self::WrongHolder,
+		Self::WrongTicket,
+		Self::OverRange,
+		Self::Overlap,
+		Self::UnknownNode,
+		Self::BadNodeSignature,
+		Self::BadClientSignature,
+		Self::Late,
+	];
+
+	/// A short label (metrics, status).
+	pub fn label(&self) -> &'static str {
+		match self {
+			Self::WrongChain => "wrong_chain",
+			Self::UnknownTask => "unknown_task",
+			Self::Expired => "expired",
+			Self::WrongPeriod => "wrong_period",
+			Self::WrongHolder => "wrong_holder",
+			Self::WrongTicket => "wrong_ticket",
+			Self::OverRange => "over_range",
+			Self::Overlap => "overlap",
+			Self::UnknownNode => "unknown_node",
+			Self::BadNodeSignature => "bad_node_signature",
+			Self::BadClientSignature => "bad_client_signature",
+			Self::Late => "late",
+		}
+	}
+}
+
+/// The audit of one ledger period, as a meta node's replica holds it.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct PeriodAudit {
+	/// The ledger period.
+	pub period: u32,
+	/// Tickets issued.
+	pub tickets: u64,
+	/// Receipts counted.
+	pub receipts: u64,
+	/// Bytes audited (counted).
+	pub bytes: u128,
+	/// Duplicate copies (the other party's copy of a counted receipt).
+	pub duplicates: u64,
+	/// Refusals: (party, reason, count).
+	pub refused: Vec<(Party, Refusal, u64)>,
+	/// Whether the cut-off closed it.
+	pub closed: bool,
+	/// The report's digest this meta node built, once closed.
+	pub digest: Option<Hash>,
+	/// What this meta node did about the report on chain (e.g. "committed", "revealed",
+	/// "streamed 3/3", "settled").
+	pub report: String,
 }
 
 /// A file recovered from the chain's record and a holder's manifest.
@@ -426,6 +547,21 @@ pub enum MetaResponse {
 		/// Log index.
 		index: u64,
 	},
+	/// What the audit did with a [`MetaRequest::Receipts`].
+	Audited {
+		/// Receipts counted.
+		counted: u32,
+		/// Copies of receipts already counted.
+		duplicates: u32,
+		/// Refused receipts: their position in the request and why.
+		refused: Vec<(u32, Refusal)>,
+		/// Log index.
+		index: u64,
+	},
+	/// A client's counted receipts of a period.
+	ClientReceipts(Vec<SignedReceipt>),
+	/// The audit's figures, newest period first.
+	Audit(Vec<PeriodAudit>),
 }
 
 /// Encodes a message in its envelope.

@@ -128,6 +128,8 @@ pub(crate) struct Inner {
 	pub metrics: Arc<Metrics>,
 	/// Clients that were sent a receipt they have not countersigned.
 	pub owing: Mutex<HashSet<[u8; 32]>>,
+	/// Receipts this node signed that the client did not countersign, for the audit.
+	pub unsigned: Mutex<Vec<(stratos_primitives::receipt::TaskReceipt, [u8; 64])>>,
 	pub stream_slots: Arc<tokio::sync::Semaphore>,
 	pub gate: Option<Arc<dyn crate::Gate>>,
 	/// Bytes served per ticket task, and bytes stored per upload task (budgets).
@@ -202,6 +204,7 @@ impl Host {
 			genesis_hash: config.genesis_hash,
 			metrics: Arc::new(Metrics::default()),
 			owing: Mutex::new(HashSet::new()),
+			unsigned: Mutex::new(Vec::new()),
 			stream_slots: Arc::new(tokio::sync::Semaphore::new(
 				config.max_concurrent_streams.max(1),
 			)),
@@ -237,6 +240,12 @@ impl Host {
 	/// This node's id (ed25519 public key).
 	pub fn node_id(&self) -> NodeId {
 		self.inner.node_id
+	}
+
+	/// Takes the receipts this node signed that their clients never countersigned (the
+	/// audit counts them for nobody and stops the client's tickets when there are many).
+	pub fn take_unsigned(&self) -> Vec<(stratos_primitives::receipt::TaskReceipt, [u8; 64])> {
+		std::mem::take(&mut *self.inner.unsigned.lock().expect("lock"))
 	}
 
 	/// Request slots not in use (of `max_concurrent_streams`).

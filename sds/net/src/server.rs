@@ -476,6 +476,7 @@ async fn serve_get(
 	// of its already in flight finish; each of them ends the same way).
 	let owes = |e: Error| {
 		host.inner.owing.lock().expect("lock").insert(req.client);
+		host.inner.unsigned.lock().expect("lock").push((receipt, node_signature));
 		e
 	};
 	let client_signature = match read_frame(&mut s, label).await.map_err(owes)? {

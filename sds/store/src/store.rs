@@ -20,6 +20,8 @@ use stratos_primitives::{
 
 const SLICE_PREFIX: u8 = b's';
 const RECEIPT_PREFIX: u8 = b'r';
+/// Receipts not yet delivered to the meta nodes' audit (same key suffix as the receipt).
+const UNREPORTED_PREFIX: u8 = b'u';
 /// Upload task → [`PendingUpload`].
 const PENDING_PREFIX: u8 = b'p';
 /// Owner ‖ file id → [`FileManifest`].
@@ -501,7 +503,8 @@ impl Store {
 		Ok(())
 	}
 
-	/// Stores a countersigned receipt durably.
+	/// Stores a countersigned receipt durably, and queues it for the audit
+	/// ([`Store::unreported_receipts`]).
 	pub fn put_receipt(&self, r: &SignedReceipt) -> Result<()> {
 		let mut key = Vec::with_capacity(1 + 4 + 32 + 32 + 8);
 		key.push(RECEIPT_PREFIX);
@@ -509,7 +512,47 @@ impl Store {
 		key.extend_from_slice(&r.receipt.task_id.0);
 		key.extend_from_slice(&r.receipt.slice.0);
 		key.extend_from_slice(&r.receipt.offset.to_be_bytes());
-		self.db.put_opt(key, r.encode(), &synced())?;
+		let mut batch = rocksdb::WriteBatch::default();
+		batch.put(&key, r.encode());
+		key[0] = UNREPORTED_PREFIX;
+		batch.put(&key, []);
+		self.db.write_opt(batch, &synced())?;
+		Ok(())
+	}
+
+	/// Up to `limit` receipts not yet delivered to the audit, oldest period first, each with
+	/// the handle [`Store::mark_reported`] takes.
+	pub fn unreported_receipts(&self, limit: usize) -> Result<Vec<(Vec<u8>, SignedReceipt)>> {
+		let mut out = Vec::new();
+		for item in self.db.prefix_iterator([UNREPORTED_PREFIX]) {
+			let (k, _) = item?;
+			if k.first() != Some(&UNREPORTED_PREFIX) || out.len() >= limit {
+				break;
+			}
+			let mut rk = k.to_vec();
+			rk[0] = RECEIPT_PREFIX;
+			match self.db.get(&rk)? {
+				Some(v) => out.push((
+					k.to_vec(),
+					SignedReceipt::decode(&mut &v[..])
+						.map_err(|_| Error::BadIndexEntry("receipt".into()))?,
+				)),
+				// The receipt is gone: nothing to report.
+				None => self.db.delete(&k)?,
+			}
+		}
+		Ok(out)
+	}
+
+	/// Marks receipts as delivered to the audit (the meta nodes answered for them).
+	pub fn mark_reported(&self, handles: &[Vec<u8>]) -> Result<()> {
+		let mut batch = rocksdb::WriteBatch::default();
+		for k in handles {
+			if k.first() == Some(&UNREPORTED_PREFIX) {
+				batch.delete(k);
+			}
+		}
+		self.db.write_opt(batch, &synced())?;
 		Ok(())
 	}
 

@@ -173,6 +173,16 @@ fn receipts_are_kept_per_period() {
 	store.put_receipt(&mk(1, 2)).unwrap();
 	assert_eq!(store.receipts(1).unwrap(), vec![mk(1, 1), mk(1, 2)]);
 	assert_eq!(store.receipts(3).unwrap(), vec![]);
+	// Every receipt waits for the audit until it is marked delivered, across a reopen.
+	let pending = store.unreported_receipts(2).unwrap();
+	assert_eq!(pending.iter().map(|(_, r)| *r).collect::<Vec<_>>(), vec![mk(1, 1), mk(1, 2)]);
+	store.mark_reported(&[pending[0].0.clone()]).unwrap();
+	drop(store);
+	let store = Store::open(dir.path(), 1 << 30).unwrap();
+	let rest: Vec<_> = store.unreported_receipts(10).unwrap().into_iter().map(|(_, r)| r).collect();
+	assert_eq!(rest, vec![mk(1, 2), mk(2, 1)]);
+	// Delivered receipts stay in the node's own books.
+	assert_eq!(store.receipts(1).unwrap(), vec![mk(1, 1), mk(1, 2)]);
 }
 
 /// A full disk fails the put with a clear error and leaves the store consistent (needs root

@@ -5,6 +5,7 @@ pub mod config;
 pub mod follow;
 pub mod net;
 pub mod rebuild;
+pub mod report;
 pub mod service;
 
 use crate::raft::{
@@ -86,6 +87,7 @@ pub async fn run(cfg: config::Config) -> Result<()> {
 
 	// Serve Raft and the API before anything asks: peers start at the same time.
 	let service = MetaService::new(replica.clone(), host.clone(), LiveChain(chain.clone()));
+	let reports = service.reports.clone();
 	let serve = tokio::spawn(service.run(4096));
 
 	// Bootstrap: the cluster is the chain's active meta set; the lowest raft id initialises it
@@ -106,6 +108,14 @@ pub async fn run(cfg: config::Config) -> Result<()> {
 		chain.clone(),
 		replica.clone(),
 		cfg.account.clone(),
+		blocks_rx.clone(),
+	));
+	tokio::spawn(report::report_loop(
+		chain.clone(),
+		replica.clone(),
+		cfg.account.clone(),
+		cfg.node_key.clone(),
+		reports,
 		blocks_rx.clone(),
 	));
 	tokio::spawn(ElectionDriver::new(replica.clone(), cfg.account_pair.clone(), blocks_rx).run());

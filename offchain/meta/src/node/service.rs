@@ -12,19 +12,25 @@ use crate::{
 	Error,
 };
 use sds_core::meta_api::{
-	self, ClusterStatus, ErrorKind, MetaRequest, MetaResponse, NodeStatus, RestoredFile,
-	META_PROTOCOL,
+	self, ClusterStatus, ErrorKind, MetaRequest, MetaResponse, NodeStatus, PeriodAudit,
+	RestoredFile, META_PROTOCOL,
 };
 use sds_net::{Host, Incoming, Keypair};
 use std::{
-	collections::HashMap,
+	collections::{BTreeMap, HashMap},
 	sync::{Arc, Mutex},
 	time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 use stratos_primitives::{
 	meta::{DownloadTicket, SignedTicket, SignedUploadAuth, UploadAuth},
-	FileId, NodeId,
+	FileId, Hash, NodeId,
 };
+
+/// Most receipts in one [`MetaRequest::Receipts`].
+pub const MAX_RECEIPTS_PER_REQUEST: usize = 8192;
+
+/// What this meta node's reporter did about each period's report: (digest built, status).
+pub type ReportStatus = Arc<Mutex<BTreeMap<u32, (Option<Hash>, String)>>>;
 
 /// What the leader reads from the finalized chain for a request.
 pub trait ChainFacts: Send + Sync + 'static {
@@ -78,6 +84,8 @@ pub struct MetaService<C> {
 	pub host: Host,
 	/// Chain reads for the leader.
 	pub chain: C,
+	/// The reporter's progress per period (shown by [`MetaRequest::Audit`]).
+	pub reports: ReportStatus,
 	buckets: Mutex<HashMap<[u8; 32], Bucket>>,
 }
 
@@ -105,7 +113,13 @@ fn sign(key: &Keypair, payload: &[u8]) -> [u8; 64] {
 impl<C: ChainFacts> MetaService<C> {
 	/// The service of `replica` on `host`.
 	pub fn new(replica: Replica, host: Host, chain: C) -> Arc<Self> {
-		Arc::new(Self { replica, host, chain, buckets: Mutex::new(HashMap::new()) })
+		Arc::new(Self {
+			replica,
+			host,
+			chain,
+			reports: ReportStatus::default(),
+			buckets: Mutex::new(HashMap::new()),
+		})
 	}
 
 	/// Serves requests until the host stops.
@@ -192,6 +206,30 @@ impl<C: ChainFacts> MetaService<C> {
 					self.replica.sm.read(|idx, _| idx.upload_fate(&task, &asker)),
 				),
 				None => error(ErrorKind::Refused, "the asker is not authenticated"),
+			},
+			MetaRequest::ClientReceipts { client, period } => MetaResponse::ClientReceipts(
+				self.replica
+					.sm
+					.read(|idx, _| idx.state().books.receipts_of(idx.genesis(), period, &client)),
+			),
+			MetaRequest::Audit => MetaResponse::Audit(self.audit()),
+			MetaRequest::Receipts { receipts, unsigned, .. }
+				if receipts.len() + unsigned.len() > MAX_RECEIPTS_PER_REQUEST =>
+			{
+				error(
+					ErrorKind::Refused,
+					format!("at most {MAX_RECEIPTS_PER_REQUEST} receipts per request"),
+				)
+			},
+			MetaRequest::Receipts { unsigned, .. }
+				if !unsigned.is_empty()
+					&& !unsigned.iter().all(|(r, _)| peer == Some(r.node))
+					&& !peer.is_some_and(|p| self.is_member(&p)) =>
+			{
+				error(
+					ErrorKind::Refused,
+					"only the resource node that signed a receipt may report it uncountersigned",
+				)
 			},
 			MetaRequest::Restore(_) if !peer.is_some_and(|p| self.is_active_meta(&p)) => error(
 				ErrorKind::Refused,
@@ -340,6 +378,9 @@ impl<C: ChainFacts> MetaService<C> {
 					return error(ErrorKind::Unavailable, format!("cannot read the chain: {e}"))
 				},
 			},
+			MetaRequest::Receipts { from, receipts, unsigned } => {
+				Command::Receipts { from, receipts, unsigned }
+			},
 			other => return error(ErrorKind::Refused, format!("not a write: {other:?}")),
 		};
 		let (index, result) = match self.replica.write(cmd).await {
@@ -355,6 +396,12 @@ impl<C: ChainFacts> MetaService<C> {
 			Ok(Response::Completed(rec)) => MetaResponse::Completed { file_id: rec.file_id, index },
 			Ok(Response::Linked(file_id)) => MetaResponse::Completed { file_id, index },
 			Ok(Response::Restored(added)) => MetaResponse::Restored { added, index },
+			Ok(Response::Audited(a)) => MetaResponse::Audited {
+				counted: a.counted,
+				duplicates: a.duplicates,
+				refused: a.refused,
+				index,
+			},
 			Ok(Response::Tickets(tickets)) => {
 				let holders: Vec<NodeId> = tickets.iter().map(|t| t.holder).collect();
 				let addrs = self.replica.sm.read(|idx, _| addresses(idx, &holders));
@@ -376,6 +423,33 @@ impl<C: ChainFacts> MetaService<C> {
 
 	fn host_key(&self) -> &Keypair {
 		self.host.keypair()
+	}
+
+	/// The audit's figures per period, newest first, with this node's report progress.
+	pub fn audit(&self) -> Vec<PeriodAudit> {
+		let reports = self.reports.lock().expect("report status lock").clone();
+		self.replica.sm.read(|idx, _| {
+			idx.state()
+				.books
+				.periods
+				.iter()
+				.rev()
+				.map(|(p, b)| {
+					let (digest, report) = reports.get(p).cloned().unwrap_or_default();
+					PeriodAudit {
+						period: *p,
+						tickets: b.tickets.len() as u64,
+						receipts: b.stats.counted,
+						bytes: b.stats.bytes,
+						duplicates: b.stats.duplicates,
+						refused: b.stats.refused.iter().map(|((p, r), n)| (*p, *r, *n)).collect(),
+						closed: b.closed,
+						digest,
+						report,
+					}
+				})
+				.collect()
+		})
 	}
 
 	/// The cluster as this node sees it.
