@@ -859,6 +859,23 @@ impl ChainClient {
 		}))
 	}
 
+	/// Who `period`'s settlement paid and how much (resource nodes, matching reporters,
+	/// block authors), kept until the period's rewards mature.
+	pub async fn payees(&self, period: u32) -> Result<Vec<(AccountId32, u128)>> {
+		let at = self.api.at_current_block().await?;
+		Ok(
+			match at
+				.storage()
+				.entry(runtime::storage().pot().payees())?
+				.try_fetch((period,))
+				.await?
+			{
+				Some(v) => v.decode()?.0,
+				None => Vec::new(),
+			},
+		)
+	}
+
 	/// `who`'s rewards, pending and claimable.
 	pub async fn rewards(&self, who: &AccountId32) -> Result<Rewards> {
 		let at = self.api.at_current_block().await?;

@@ -10,205 +10,27 @@
 //! and `get` work again. The resource and meta nodes use the ports the preset registered (7401–7404,
 //! 7500–7502), so the test needs them free.
 
-use anyhow::{bail, Context, Result};
-use std::{
-	path::{Path, PathBuf},
-	process::{Child, Command, Output},
-	time::{Duration, Instant},
-};
+mod procs;
+
+use anyhow::Result;
+use procs::*;
+use std::{process::Command, time::Duration};
 use stratos_chain_client::ChainClient;
 use stratos_primitives::FileId;
-use stratos_tests::{node_binary, test_dir, wait_finalized, Node};
+use stratos_tests::{test_dir, wait_finalized};
 use subxt::utils::AccountId32;
-
-const USER: &str = "//Alice//stash";
-
-fn bin(name: &str) -> Result<PathBuf> {
-	let p = node_binary()?.parent().expect("target dir").join(name);
-	if !p.is_file() {
-		bail!("{} not found: build the workspace first", p.display());
-	}
-	Ok(p)
-}
-
-/// A process killed (SIGKILL) when dropped.
-struct Proc {
-	child: Child,
-	log: PathBuf,
-}
-
-impl Drop for Proc {
-	fn drop(&mut self) {
-		let _ = self.child.kill();
-		let _ = self.child.wait();
-		if std::thread::panicking() {
-			let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-			let lines: Vec<&str> = text.lines().collect();
-			eprintln!(
-				"----- {} -----\n{}",
-				self.log.display(),
-				lines[lines.len().saturating_sub(30)..].join("\n")
-			);
-		}
-	}
-}
-
-fn spawn(dir: &Path, name: &str, program: &Path, args: &[String]) -> Result<Proc> {
-	let log = dir.join(format!("{name}.log"));
-	let out = std::fs::File::create(&log)?;
-	let child = Command::new(program)
-		.args(args)
-		.env("RUST_LOG", "info,openraft=warn")
-		.stdout(out.try_clone()?)
-		.stderr(out)
-		.spawn()
-		.with_context(|| format!("starting {}", program.display()))?;
-	Ok(Proc { child, log })
-}
-
-struct Sds {
-	bin: PathBuf,
-	chain: String,
-}
-
-impl Sds {
-	fn run(&self, home: &Path, cwd: &Path, args: &[&str]) -> Output {
-		std::fs::create_dir_all(cwd).unwrap();
-		Command::new(&self.bin)
-			.current_dir(cwd)
-			.env("SDS_CHAIN", &self.chain)
-			.env("SDS_ACCOUNT", USER)
-			.arg("--home")
-			.arg(home)
-			.arg("--quiet")
-			.args(args)
-			.output()
-			.unwrap()
-	}
-
-	fn ok(&self, home: &Path, cwd: &Path, args: &[&str]) -> String {
-		let o = self.run(home, cwd, args);
-		assert!(
-			o.status.success(),
-			"sds {args:?} failed\nstdout: {}\nstderr: {}",
-			String::from_utf8_lossy(&o.stdout),
-			String::from_utf8_lossy(&o.stderr)
-		);
-		String::from_utf8_lossy(&o.stdout).into_owned()
-	}
-}
-
-fn random_file(path: &Path, len: usize, mut x: u64) {
-	let data: Vec<u8> = (0..len)
-		.map(|_| {
-			x ^= x << 13;
-			x ^= x >> 7;
-			x ^= x << 17;
-			x as u8
-		})
-		.collect();
-	std::fs::write(path, data).unwrap();
-}
-
-fn file_id_in(out: &str) -> FileId {
-	let id = out.split("file id ").nth(1).and_then(|r| r.split_whitespace().next()).expect(out);
-	id.parse().expect(out)
-}
-
-/// Sum of `stratos_rn_slices` over the resource nodes' metrics endpoints.
-fn slices_held(ports: &[u16]) -> u64 {
-	metric_sum(ports, "stratos_rn_slices")
-}
-
-fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-	let deadline = Instant::now() + timeout;
-	while !f() {
-		assert!(Instant::now() < deadline, "timed out waiting for {what}");
-		std::thread::sleep(Duration::from_millis(500));
-	}
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_flow_through_the_meta_nodes_and_survive_a_leader_crash() -> Result<()> {
 	let dir = test_dir("storage-network")?;
 	let d = dir.path();
-	let base = d.join("chain");
-	let node = Node::spawn(
-		"chain",
-		d,
-		&[
-			"--chain",
-			"dev-network",
-			"--alice",
-			"--force-authoring",
-			"--node-key",
-			&format!("{:064x}", 1),
-			"--base-path",
-			base.to_str().unwrap(),
-		],
-	)?;
-	let rpc = node.rpc(Duration::from_secs(90)).await?;
-	wait_finalized(&rpc, 1, Duration::from_secs(90)).await?;
-	let url = node.ws_url();
-
-	let rn_bin = bin("stratos-rn")?;
-	let metrics_ports: Vec<u16> = (0..4).map(|_| stratos_tests::free_port()).collect();
-	let mut procs = Vec::new();
-	for (i, (suri, region)) in
-		[("//Dave", "eu"), ("//Eve", "us"), ("//Ferdie", "asia"), ("//Dave//stash", "eu")]
-			.into_iter()
-			.enumerate()
-	{
-		let args: Vec<String> = vec![
-			"--chain".into(),
-			url.clone(),
-			"--node-key-suri".into(),
-			suri.into(),
-			"--listen".into(),
-			format!("/ip4/127.0.0.1/tcp/{}", 7401 + i),
-			"--data-dir".into(),
-			d.join(format!("rn{i}")).display().to_string(),
-			"--capacity".into(),
-			"4GiB".into(),
-			"--region".into(),
-			region.into(),
-			"--metrics".into(),
-			format!("127.0.0.1:{}", metrics_ports[i]),
-		];
-		procs.push(spawn(d, &format!("rn{i}"), &rn_bin, &args)?);
-	}
-	let meta_bin = bin("stratos-meta")?;
-	let meta_args = |i: usize, suri: &str| -> Result<Vec<String>> {
-		let home = d.join(format!("meta{i}"));
-		std::fs::create_dir_all(&home)?;
-		std::fs::write(home.join("account"), format!("{suri}\n"))?;
-		Ok(vec![
-			"--chain".into(),
-			url.clone(),
-			"--node-key-suri".into(),
-			suri.into(),
-			"--account-file".into(),
-			home.join("account").display().to_string(),
-			"--listen".into(),
-			format!("/ip4/127.0.0.1/tcp/{}", 7500 + i),
-			"--data-dir".into(),
-			home.display().to_string(),
-		])
-	};
-	let mut metas: Vec<Option<Proc>> = Vec::new();
-	for (i, suri) in ["//Alice", "//Bob", "//Charlie"].into_iter().enumerate() {
-		metas.push(Some(spawn(d, &format!("meta{i}"), &meta_bin, &meta_args(i, suri)?)?));
-	}
-
-	let sds = Sds { bin: bin("sds")?, chain: url.clone() };
+	let mut net = Network::start(d).await?;
+	let (url, metrics_ports) = (net.url.clone(), net.metrics_ports.clone());
+	let sds = net.sds(USER)?;
 	let home = d.join("user");
 	let work = d.join("work");
 	// Ready: a leader and four healthy resource nodes (heartbeats went through the log).
-	wait_until("a meta leader and four healthy resource nodes", Duration::from_secs(180), || {
-		let o = sds.run(&home, &work, &["status"]);
-		let s = String::from_utf8_lossy(&o.stdout);
-		o.status.success() && !s.contains("leader unknown") && s.matches("] healthy").count() == 4
-	});
+	net.wait_ready(&sds, &home, &work);
 
 	// A download without reserved credit is refused with advice.
 	sds.ok(&home, &work, &["mkdir", "/e2e"]);
@@ -247,15 +69,9 @@ async fn files_flow_through_the_meta_nodes_and_survive_a_leader_crash() -> Resul
 	assert_eq!(kept, 100 << 20, "{receipts}");
 
 	// Kill -9 the meta leader: reads, downloads and new uploads go on.
-	let status = sds.ok(&home, &work, &["status"]);
-	let port: usize = status
-		.split("/tcp/")
-		.nth(1)
-		.and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
-		.and_then(|p| p.parse().ok())
-		.expect(&status);
-	let leader = port - 7500;
-	drop(metas[leader].take());
+	let leader = net.leader(&sds, &home, &work);
+	let port = 7500 + leader;
+	drop(net.metas[leader].take());
 	wait_until("a new leader", Duration::from_secs(60), || {
 		let o = sds.run(&home, &work, &["status"]);
 		let s = String::from_utf8_lossy(&o.stdout).into_owned();
@@ -289,16 +105,16 @@ async fn files_flow_through_the_meta_nodes_and_survive_a_leader_crash() -> Resul
 		.and_then(|r| r.split_whitespace().next())
 		.and_then(|id| id.parse().ok())
 		.expect(&stat);
-	for m in metas.iter_mut() {
+	for m in net.metas.iter_mut() {
 		drop(m.take());
 	}
 	let user = subxt_signer::sr25519::Keypair::from_uri(&USER.parse()?)?;
 	chain.delete_file(&user, &small_id).await?;
 	let deleted_at = chain.finalized_head().await?.0;
-	wait_finalized(&rpc, deleted_at + 3, Duration::from_secs(60)).await?;
+	wait_finalized(&net.rpc, deleted_at + 3, Duration::from_secs(60)).await?;
 	let before = slices_held(&metrics_ports);
-	for (i, suri) in ["//Alice", "//Bob", "//Charlie"].into_iter().enumerate() {
-		metas[i] = Some(spawn(d, &format!("meta{i}-back"), &meta_bin, &meta_args(i, suri)?)?);
+	for i in 0..METAS.len() {
+		net.metas[i] = Some(net.spawn_meta(i, &format!("meta{i}-back"))?);
 	}
 	wait_until(
 		"the missed deletion applied and its slices dropped",
@@ -313,14 +129,14 @@ async fn files_flow_through_the_meta_nodes_and_survive_a_leader_crash() -> Resul
 	wait_until("the holders keeping every upload's manifest", Duration::from_secs(60), || {
 		metric_sum(&metrics_ports, "stratos_rn_pending_uploads") == 0
 	});
-	for m in metas.iter_mut() {
+	for m in net.metas.iter_mut() {
 		drop(m.take());
 	}
 	for i in 0..3 {
 		std::fs::remove_dir_all(d.join(format!("meta{i}")).join("raft"))?;
 	}
-	for (i, suri) in ["//Alice", "//Bob", "//Charlie"].into_iter().enumerate() {
-		metas[i] = Some(spawn(d, &format!("meta{i}-after"), &meta_bin, &meta_args(i, suri)?)?);
+	for i in 0..METAS.len() {
+		net.metas[i] = Some(net.spawn_meta(i, &format!("meta{i}-after"))?);
 	}
 	wait_until("the emptied cluster leading again", Duration::from_secs(120), || {
 		let o = sds.run(&home, &work, &["status"]);
@@ -329,7 +145,7 @@ async fn files_flow_through_the_meta_nodes_and_survive_a_leader_crash() -> Resul
 	});
 	let o = sds.run(&home, &work, &["ls", "/e2e"]);
 	assert!(!o.status.success(), "the index is empty: {}", String::from_utf8_lossy(&o.stdout));
-	let out = Command::new(&meta_bin)
+	let out = Command::new(&net.meta_bin)
 		.args(["--chain", &url, "--node-key-suri", "//Bob", "--data-dir"])
 		.arg(d.join("rebuild"))
 		.arg("rebuild-index")
@@ -345,24 +161,6 @@ async fn files_flow_through_the_meta_nodes_and_survive_a_leader_crash() -> Resul
 	let rebuilt = d.join("rebuilt");
 	sds.ok(&home, &rebuilt, &["get", "/e2e/after.bin"]);
 	assert_eq!(std::fs::read(rebuilt.join("after.bin"))?, std::fs::read(&after)?);
-	drop(procs);
+	drop(net);
 	Ok(())
-}
-
-/// Sum of a gauge over the resource nodes' metrics endpoints.
-fn metric_sum(ports: &[u16], name: &str) -> u64 {
-	ports
-		.iter()
-		.map(|p| {
-			let out = Command::new("curl")
-				.args(["-s", &format!("http://127.0.0.1:{p}/metrics")])
-				.output();
-			let text =
-				out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
-			text.lines()
-				.find_map(|l| l.strip_prefix(&format!("{name} ")))
-				.and_then(|v| v.trim().parse::<u64>().ok())
-				.unwrap_or(u64::MAX)
-		})
-		.fold(0u64, |a, b| a.saturating_add(b))
 }

@@ -217,6 +217,28 @@ impl MetaClient {
 		}
 	}
 
+	/// The traffic audit's figures per ledger period, newest first (bytes and receipts
+	/// counted, refusals by reason, this meta node's report progress).
+	pub async fn audit(&self) -> Result<Vec<sds_core::meta_api::PeriodAudit>> {
+		match self.call(MetaRequest::Audit).await? {
+			MetaResponse::Audit(a) => Ok(a),
+			r => Err(Self::unexpected(r)),
+		}
+	}
+
+	/// The receipts of `client` the meta nodes counted in `period` (they make its report
+	/// entry's receipt root).
+	pub async fn client_receipts(
+		&self,
+		client: [u8; 32],
+		period: u32,
+	) -> Result<Vec<SignedReceipt>> {
+		match self.call(MetaRequest::ClientReceipts { client, period }).await? {
+			MetaResponse::ClientReceipts(r) => Ok(r),
+			r => Err(Self::unexpected(r)),
+		}
+	}
+
 	/// Uploads `local` to `remote`: placement, pipelined slices along the holders (the first
 	/// holder rotating per slice), the holders' signed acknowledgements to the meta nodes.
 	/// The path appears once the chain records the file ([`MetaClient::wait_recorded`]).

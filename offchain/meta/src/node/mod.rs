@@ -193,11 +193,48 @@ fn metrics(addr: std::net::SocketAddr, replica: Replica) -> Result<()> {
 	for (name, help, f) in defs {
 		gauges.push((register(Gauge::<U64>::new(name, help)?, &registry)?, f));
 	}
+	// The traffic audit, per period kept in the books (the replicated state: every meta node
+	// shows the same figures).
+	use substrate_prometheus_endpoint::{GaugeVec, Opts};
+	let audit = |name: &str, help: &str, labels: &[&str]| {
+		GaugeVec::<U64>::new(Opts::new(name, help), labels)
+			.map_err(anyhow::Error::from)
+			.and_then(|g| register(g, &registry).map_err(anyhow::Error::from))
+	};
+	let bytes = audit("audit_bytes", "Bytes counted by the traffic audit", &["period"])?;
+	let receipts = audit("audit_receipts", "Receipts counted by the traffic audit", &["period"])?;
+	let refused = audit(
+		"audit_refused",
+		"Receipts the audit refused, by period, sending party and reason",
+		&["period", "party", "reason"],
+	)?;
+	let closed = register(
+		Gauge::<U64>::new("audit_closed_below", "Periods below this are cut off")?,
+		&registry,
+	)?;
 	tokio::spawn(async move {
 		loop {
 			for (g, f) in &gauges {
 				g.set(f(&replica));
 			}
+			replica.sm.read(|idx, _| {
+				let books = &idx.state().books;
+				closed.set(books.closed_below as u64);
+				// Periods dropped from the books leave the metrics too.
+				bytes.reset();
+				receipts.reset();
+				refused.reset();
+				for (p, b) in &books.periods {
+					let p = p.to_string();
+					bytes.with_label_values(&[&p]).set(b.stats.bytes as u64);
+					receipts.with_label_values(&[&p]).set(b.stats.counted);
+					for ((party, why), n) in &b.stats.refused {
+						let party =
+							if *party == crate::audit::Party::Node { "node" } else { "client" };
+						refused.with_label_values(&[&p, party, why.label()]).set(*n);
+					}
+				}
+			});
 			tokio::time::sleep(std::time::Duration::from_secs(1)).await;
 		}
 	});

@@ -316,6 +316,27 @@ pub async fn run(cli: &Cli, home: &Path) -> Result<()> {
 					if n.silent_ms == u64::MAX { "never".to_string() } else { format!("{} s ago", n.silent_ms / 1000) }
 				);
 			}
+			println!("traffic audit (this meta node's replica; newest period first):");
+			for a in client.audit().await?.iter().take(AUDIT_PERIODS_SHOWN) {
+				let on_chain = match chain.period(a.period).await? {
+					Some(p) => format!("{:?}", p.status),
+					None => "not opened".into(),
+				};
+				println!(
+					"  period {}: {} bytes in {} receipts ({} duplicate copies), {} tickets, {}; \
+					 report: {}; on chain: {on_chain}",
+					a.period,
+					a.bytes,
+					a.receipts,
+					a.duplicates,
+					a.tickets,
+					if a.closed { "cut off" } else { "open" },
+					if a.report.is_empty() { "-" } else { &a.report },
+				);
+				for (party, reason, n) in &a.refused {
+					println!("    refused from {party:?}: {n} × {}", reason.label());
+				}
+			}
 		},
 		Cmd::Credit { .. } | Cmd::Id { .. } | Cmd::Receipts => unreachable!("handled before"),
 	}
@@ -350,6 +371,9 @@ async fn doomed_files(
 	out.dedup();
 	Ok(out)
 }
+
+/// Periods of audit figures `sds status` prints.
+const AUDIT_PERIODS_SHOWN: usize = 4;
 
 /// Compares each period's countersigned receipts with the client's entry on chain.
 async fn check_receipts(chain: &ChainClient, log: &ReceiptLog, me: [u8; 32]) -> Result<()> {

@@ -1,0 +1,305 @@
+//! Real processes for the end-to-end tests: a `dev-network` chain, three `stratos-meta` and
+//! four `stratos-rn` processes on the ports the preset registered (7401–7404, 7500–7502),
+//! and the `sds` command line.
+#![allow(dead_code)]
+
+use anyhow::{bail, Context, Result};
+use std::{
+	path::{Path, PathBuf},
+	process::{Child, Command, Output},
+	time::{Duration, Instant},
+};
+use stratos_primitives::FileId;
+use stratos_tests::{node_binary, wait_finalized, Node};
+
+/// The account the tests upload and download with.
+pub const USER: &str = "//Alice//stash";
+/// The meta nodes' accounts (and node keys), in port order.
+pub const METAS: [&str; 3] = ["//Alice", "//Bob", "//Charlie"];
+
+pub fn bin(name: &str) -> Result<PathBuf> {
+	let p = node_binary()?.parent().expect("target dir").join(name);
+	if !p.is_file() {
+		bail!("{} not found: build the workspace first", p.display());
+	}
+	Ok(p)
+}
+
+/// A process killed (SIGKILL) when dropped.
+pub struct Proc {
+	child: Child,
+	log: PathBuf,
+}
+
+impl Drop for Proc {
+	fn drop(&mut self) {
+		let _ = self.child.kill();
+		let _ = self.child.wait();
+		if std::thread::panicking() {
+			let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+			let lines: Vec<&str> = text.lines().collect();
+			eprintln!(
+				"----- {} -----\n{}",
+				self.log.display(),
+				lines[lines.len().saturating_sub(30)..].join("\n")
+			);
+		}
+	}
+}
+
+pub fn spawn(dir: &Path, name: &str, program: &Path, args: &[String]) -> Result<Proc> {
+	let log = dir.join(format!("{name}.log"));
+	let out = std::fs::File::create(&log)?;
+	let child = Command::new(program)
+		.args(args)
+		.env("RUST_LOG", "info,openraft=warn")
+		.stdout(out.try_clone()?)
+		.stderr(out)
+		.spawn()
+		.with_context(|| format!("starting {}", program.display()))?;
+	Ok(Proc { child, log })
+}
+
+pub struct Sds {
+	pub bin: PathBuf,
+	pub chain: String,
+	/// The account (secret URI) `sds` signs with.
+	pub account: String,
+}
+
+impl Sds {
+	pub fn run(&self, home: &Path, cwd: &Path, args: &[&str]) -> Output {
+		std::fs::create_dir_all(cwd).unwrap();
+		Command::new(&self.bin)
+			.current_dir(cwd)
+			.env("SDS_CHAIN", &self.chain)
+			.env("SDS_ACCOUNT", &self.account)
+			.arg("--home")
+			.arg(home)
+			.arg("--quiet")
+			.args(args)
+			.output()
+			.unwrap()
+	}
+
+	pub fn ok(&self, home: &Path, cwd: &Path, args: &[&str]) -> String {
+		let o = self.run(home, cwd, args);
+		assert!(
+			o.status.success(),
+			"sds {args:?} failed\nstdout: {}\nstderr: {}",
+			String::from_utf8_lossy(&o.stdout),
+			String::from_utf8_lossy(&o.stderr)
+		);
+		String::from_utf8_lossy(&o.stdout).into_owned()
+	}
+}
+
+pub fn random_file(path: &Path, len: usize, mut x: u64) {
+	let data: Vec<u8> = (0..len)
+		.map(|_| {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			x as u8
+		})
+		.collect();
+	std::fs::write(path, data).unwrap();
+}
+
+pub fn file_id_in(out: &str) -> FileId {
+	let id = out.split("file id ").nth(1).and_then(|r| r.split_whitespace().next()).expect(out);
+	id.parse().expect(out)
+}
+
+/// Sum of `stratos_rn_slices` over the resource nodes' metrics endpoints.
+pub fn slices_held(ports: &[u16]) -> u64 {
+	metric_sum(ports, "stratos_rn_slices")
+}
+
+pub fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+	let deadline = Instant::now() + timeout;
+	while !f() {
+		assert!(Instant::now() < deadline, "timed out waiting for {what}");
+		std::thread::sleep(Duration::from_millis(500));
+	}
+}
+
+/// A running network: the chain, four resource nodes, three meta nodes.
+pub struct Network {
+	/// The chain node.
+	pub node: Node,
+	/// Its RPC.
+	pub rpc: subxt::ext::jsonrpsee::ws_client::WsClient,
+	/// Its websocket URL.
+	pub url: String,
+	/// The resource nodes.
+	pub rns: Vec<Proc>,
+	/// The meta nodes (`None`: stopped).
+	pub metas: Vec<Option<Proc>>,
+	/// The `stratos-meta` binary.
+	pub meta_bin: PathBuf,
+	/// The resource nodes' metrics ports.
+	pub metrics_ports: Vec<u16>,
+	/// The test directory.
+	pub dir: PathBuf,
+}
+
+impl Network {
+	/// Starts the chain (`dev-network`), the resource nodes and the meta nodes in `d`.
+	pub async fn start(d: &Path) -> Result<Self> {
+		Self::start_on(d, "dev-network").await
+	}
+
+	/// The `dev-network` chain spec with its PoT genesis parameters changed by `patch` (the
+	/// `pot` object of the genesis patch), written to `d/spec.json`; returns its path.
+	pub fn patched_spec(d: &Path, patch: impl FnOnce(&mut serde_json::Value)) -> Result<String> {
+		let out = Command::new(node_binary()?)
+			.args(["build-spec", "--chain", "dev-network"])
+			.output()
+			.context("stratos-node build-spec")?;
+		anyhow::ensure!(out.status.success(), "build-spec failed");
+		let mut spec: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+		patch(&mut spec["genesis"]["runtimeGenesis"]["patch"]["pot"]);
+		let path = d.join("spec.json");
+		std::fs::write(&path, serde_json::to_vec_pretty(&spec)?)?;
+		Ok(path.display().to_string())
+	}
+
+	/// Starts the chain from `chain` (a preset name or a spec file), the resource nodes and
+	/// the meta nodes in `d`.
+	pub async fn start_on(d: &Path, chain: &str) -> Result<Self> {
+		let base = d.join("chain");
+		let node = Node::spawn(
+			"chain",
+			d,
+			&[
+				"--chain",
+				chain,
+				"--alice",
+				"--force-authoring",
+				"--node-key",
+				&format!("{:064x}", 1),
+				"--base-path",
+				base.to_str().unwrap(),
+			],
+		)?;
+		let rpc = node.rpc(Duration::from_secs(90)).await?;
+		wait_finalized(&rpc, 1, Duration::from_secs(90)).await?;
+		let url = node.ws_url();
+		let rn_bin = bin("stratos-rn")?;
+		let metrics_ports: Vec<u16> = (0..4).map(|_| stratos_tests::free_port()).collect();
+		let mut rns = Vec::new();
+		for (i, (suri, region)) in
+			[("//Dave", "eu"), ("//Eve", "us"), ("//Ferdie", "asia"), ("//Dave//stash", "eu")]
+				.into_iter()
+				.enumerate()
+		{
+			let args: Vec<String> = vec![
+				"--chain".into(),
+				url.clone(),
+				"--node-key-suri".into(),
+				suri.into(),
+				"--listen".into(),
+				format!("/ip4/127.0.0.1/tcp/{}", 7401 + i),
+				"--data-dir".into(),
+				d.join(format!("rn{i}")).display().to_string(),
+				"--capacity".into(),
+				"4GiB".into(),
+				"--region".into(),
+				region.into(),
+				"--metrics".into(),
+				format!("127.0.0.1:{}", metrics_ports[i]),
+			];
+			rns.push(spawn(d, &format!("rn{i}"), &rn_bin, &args)?);
+		}
+		let mut net = Self {
+			node,
+			rpc,
+			url,
+			rns,
+			metas: Vec::new(),
+			meta_bin: bin("stratos-meta")?,
+			metrics_ports,
+			dir: d.to_path_buf(),
+		};
+		for i in 0..METAS.len() {
+			let m = net.spawn_meta(i, &format!("meta{i}"))?;
+			net.metas.push(Some(m));
+		}
+		Ok(net)
+	}
+
+	/// The arguments of meta node `i` (its data directory is `meta{i}`).
+	pub fn meta_args(&self, i: usize) -> Result<Vec<String>> {
+		let home = self.dir.join(format!("meta{i}"));
+		std::fs::create_dir_all(&home)?;
+		std::fs::write(home.join("account"), format!("{}\n", METAS[i]))?;
+		Ok(vec![
+			"--chain".into(),
+			self.url.clone(),
+			"--node-key-suri".into(),
+			METAS[i].into(),
+			"--account-file".into(),
+			home.join("account").display().to_string(),
+			"--listen".into(),
+			format!("/ip4/127.0.0.1/tcp/{}", 7500 + i),
+			"--data-dir".into(),
+			home.display().to_string(),
+		])
+	}
+
+	/// Starts meta node `i`, logging to `label.log`.
+	pub fn spawn_meta(&self, i: usize, label: &str) -> Result<Proc> {
+		spawn(&self.dir, label, &self.meta_bin, &self.meta_args(i)?)
+	}
+
+	/// `sds` for `account` on this chain.
+	pub fn sds(&self, account: &str) -> Result<Sds> {
+		Ok(Sds { bin: bin("sds")?, chain: self.url.clone(), account: account.into() })
+	}
+
+	/// Waits until a meta node leads and all four resource nodes are healthy.
+	pub fn wait_ready(&self, sds: &Sds, home: &Path, work: &Path) {
+		wait_until(
+			"a meta leader and four healthy resource nodes",
+			Duration::from_secs(180),
+			|| {
+				let o = sds.run(home, work, &["status"]);
+				let s = String::from_utf8_lossy(&o.stdout);
+				o.status.success()
+					&& !s.contains("leader unknown")
+					&& s.matches("] healthy").count() == 4
+			},
+		);
+	}
+
+	/// The meta node that leads, by the port in `sds status`.
+	pub fn leader(&self, sds: &Sds, home: &Path, work: &Path) -> usize {
+		let status = sds.ok(home, work, &["status"]);
+		let port: usize = status
+			.split("/tcp/")
+			.nth(1)
+			.and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+			.and_then(|p| p.parse().ok())
+			.expect(&status);
+		port - 7500
+	}
+}
+
+/// Sum of a gauge over the resource nodes' metrics endpoints.
+pub fn metric_sum(ports: &[u16], name: &str) -> u64 {
+	ports
+		.iter()
+		.map(|p| {
+			let out = Command::new("curl")
+				.args(["-s", &format!("http://127.0.0.1:{p}/metrics")])
+				.output();
+			let text =
+				out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+			text.lines()
+				.find_map(|l| l.strip_prefix(&format!("{name} ")))
+				.and_then(|v| v.trim().parse::<u64>().ok())
+				.unwrap_or(u64::MAX)
+		})
+		.fold(0u64, |a, b| a.saturating_add(b))
+}
