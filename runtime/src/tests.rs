@@ -272,3 +272,86 @@ fn burns_are_noted_in_the_issuance_ledger_and_other_issuance_changes_are_filtere
 		value: 1
 	})));
 }
+
+#[test]
+fn a_resource_node_downloading_its_own_files_earns_less_than_it_pays() {
+	use frame_support::traits::{fungible::Inspect, Hooks};
+	use stratos_primitives::traffic::{
+		chunk_report, commitment, order_report, ClientTraffic, NodeTraffic,
+	};
+	type Pot = pallet_pot::Pallet<Runtime>;
+	type Files = pallet_file_registry::Pallet<Runtime>;
+	let signed = |who: &AccountId| crate::RuntimeOrigin::signed(who.clone());
+	let run_to = |n: u32| {
+		let from = frame_system::Pallet::<Runtime>::block_number() + 1;
+		for b in from..=n {
+			frame_system::Pallet::<Runtime>::set_block_number(b);
+			Pot::on_initialize(b);
+		}
+	};
+	// The chain's real parameters: the dev chain's and the local network's genesis (the
+	// testnet has the same credit curve, tiers and cap — checked above — but no resource
+	// node at genesis).
+	// A big wash (a tenth of the washer's balance: the period's issuance is the limit) and a
+	// small one (1 STOS: the cap k × price is the limit).
+	for (id, small) in [
+		(sp_genesis_builder::DEV_RUNTIME_PRESET, false),
+		(sp_genesis_builder::DEV_RUNTIME_PRESET, true),
+		(presets::DEV_NETWORK_RUNTIME_PRESET, false),
+	] {
+		preset_ext(id).execute_with(|| {
+			// The washer operates a registered resource node and downloads from itself.
+			let (washer, node) = pallet_node_registry::Nodes::<Runtime>::iter()
+				.find(|(_, n)| n.kind == pallet_node_registry::NodeKind::Resource)
+				.map(|(who, n)| (who, n.node_id))
+				.expect("a resource node at genesis");
+			let before = crate::Balances::balance(&washer);
+			let amount = if small { crate::UNITS } else { before / 10 };
+			Files::buy_credit(signed(&washer), amount, 0).expect("buys credit");
+			let paid = before - crate::Balances::balance(&washer);
+			let bytes = pallet_file_registry::Credit::<Runtime>::get(&washer);
+			Files::reserve_credit(signed(&washer), bytes).expect("reserves it");
+			let me: [u8; 32] = *washer.as_ref();
+
+			// Period 0 ends: the meta nodes report the wash traffic truthfully.
+			let params = pallet_pot::Params::<Runtime>::get();
+			run_to(params.period_length + 1);
+			let report = pallet_pot::Reports::<Runtime>::get(0).expect("report opened");
+			let entries = order_report(
+				[(NodeTraffic { node, bytes: bytes as u64 }, 0)],
+				[ClientTraffic { client: me, bytes: bytes as u64, receipts_root: [1; 32] }],
+			);
+			let chunked =
+				chunk_report(&Pot::genesis_hash(), 0, &entries, params.chunk_size as usize);
+			let salt = [7; 32];
+			for m in report.electorate.iter() {
+				let c = commitment(&chunked.digest, &salt, &Pot::reporter_key(m));
+				Pot::commit(signed(m), 0, c).expect("commit");
+			}
+			for m in report.electorate.iter() {
+				Pot::reveal(signed(m), 0, chunked.digest, salt).expect("reveal");
+			}
+			let streamer = report.electorate[0].clone();
+			for (chunk, next) in &chunked.chunks {
+				let chunk = chunk.clone().try_into().expect("chunk fits");
+				Pot::submit_chunk(signed(&streamer), 0, chunk, *next).expect("chunk");
+			}
+			let until = pallet_pot::Reports::<Runtime>::get(0)
+				.and_then(|r| r.reveal_until)
+				.expect("reveal phase");
+			run_to(until + 1);
+			let info = pallet_pot::Periods::<Runtime>::get(0).expect("period 0");
+			assert_eq!(info.status, pallet_pot::PeriodStatus::Settled, "{id}");
+			let earned = Pot::rewards_view(&washer).pending;
+			// It earns something, and less than it paid: at most k × the price of the
+			// traffic (k = {wash_cap}), whatever the period's issuance.
+			println!("{id}: washing {bytes} bytes cost {paid}, earned {earned}");
+			if small {
+				assert_eq!(earned, params.wash_cap * paid, "{id}: the cap binds");
+			}
+			assert!(earned > 0, "{id}: nothing paid");
+			assert!(earned < paid, "{id}: earned {earned} of {paid} paid");
+			assert!(earned <= params.wash_cap * paid, "{id}: earned {earned}, paid {paid}");
+		});
+	}
+}

@@ -57,20 +57,22 @@ fn main() {
 
 	// Tickets in the books and the receipts that redeem them.
 	let t = Instant::now();
-	let mut state = State::default();
-	state.chain = ChainView {
-		number: 10,
-		ledger_period: 1,
-		resource_nodes: node_keys
-			.iter()
-			.map(|k| ChainNode {
-				id: NodeId(k.public().0),
-				account: k.public().0,
-				region: "eu".into(),
-				address: String::new(),
-				active: true,
-			})
-			.collect(),
+	let mut state = State {
+		chain: ChainView {
+			number: 10,
+			ledger_period: 1,
+			resource_nodes: node_keys
+				.iter()
+				.map(|k| ChainNode {
+					id: NodeId(k.public().0),
+					account: k.public().0,
+					region: "eu".into(),
+					address: String::new(),
+					active: true,
+				})
+				.collect(),
+			..Default::default()
+		},
 		..Default::default()
 	};
 	let mut signed = Vec::with_capacity(receipts);
