@@ -20,6 +20,7 @@
 pub mod audit;
 pub mod bloom;
 pub mod election;
+pub mod health;
 pub mod index;
 pub mod node;
 pub mod path;

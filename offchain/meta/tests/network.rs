@@ -158,6 +158,8 @@ async fn files_flow_through_the_meta_nodes_and_survive_a_leader_crash() -> Resul
 	);
 	let ls = sds.ok(&home, &work, &["ls", "/e2e"]);
 	assert!(ls.contains("after.bin") && !ls.contains("small.bin"), "{ls}");
+	// The emptied cluster learns the holders' health from their next heartbeats.
+	net.wait_ready(&sds, &home, &work);
 	let rebuilt = d.join("rebuilt");
 	sds.ok(&home, &rebuilt, &["get", "/e2e/after.bin"]);
 	assert_eq!(std::fs::read(rebuilt.join("after.bin"))?, std::fs::read(&after)?);

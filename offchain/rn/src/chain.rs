@@ -26,6 +26,8 @@ use stratos_primitives::NodeId;
 
 /// How often the node heartbeats.
 pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
+/// How long one meta node has to answer a heartbeat.
+const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The finalized chain as the data plane needs it.
 #[derive(Default)]
@@ -115,7 +117,9 @@ pub async fn heartbeats(host: Host, store: Arc<Store>, gate: Arc<ChainGate>, max
 		let mut delivered = false;
 		for k in 0..metas.len() {
 			let hop = &metas[(next + k) % metas.len()];
-			match host.request(hop, META_PROTOCOL, &req, Duration::from_secs(10)).await {
+			// A meta node that does not answer within the interval is skipped, so the beats
+			// keep their rhythm while meta nodes are down.
+			match host.request(hop, META_PROTOCOL, &req, HEARTBEAT_TIMEOUT).await {
 				Ok(bytes) => {
 					match meta_api::decode::<MetaResponse>(&bytes) {
 						Ok(MetaResponse::Error { message, .. }) if !warned => {

@@ -302,3 +302,76 @@ pub async fn settle_loop(
 
 /// Settlements submitted together.
 const SETTLE_CHUNK: usize = 64;
+
+/// Votes `report_reachability` for the resource nodes the replicated health records show
+/// silent for too long (suspend) or back after a suspension (resume)
+/// ([`crate::health::reachability_votes`]); every active meta node votes, the chain acts at
+/// 2/3. A vote is sent once per node and direction while the node's status on chain stays.
+pub async fn reachability_loop(
+	chain: ChainClient,
+	replica: Replica,
+	account: Keypair,
+	mut blocks: watch::Receiver<FinalizedBlock>,
+) {
+	use crate::health::{reachability_votes, OnChain};
+	let me = account.public_key().to_account_id();
+	let started = std::time::SystemTime::now()
+		.duration_since(std::time::UNIX_EPOCH)
+		.map(|d| d.as_millis() as u64)
+		.unwrap_or(0);
+	let mut voted: BTreeMap<NodeId, (bool, NodeStatus)> = BTreeMap::new();
+	while blocks.changed().await.is_ok() {
+		let b = *blocks.borrow_and_update();
+		let (nodes, metas) =
+			match (chain.nodes_at(b.hash).await, chain.active_meta_at(b.hash).await) {
+				(Ok(n), Ok(m)) => (n, m),
+				(Err(e), _) | (_, Err(e)) => {
+					tracing::debug!(error = %e, "cannot read the registry");
+					continue;
+				},
+			};
+		if !metas.contains(&me) {
+			continue;
+		}
+		let resource: Vec<(AccountId32, NodeId, NodeStatus)> = nodes
+			.into_iter()
+			.filter(|(_, n)| n.kind == NodeKind::Resource)
+			.map(|(who, n)| (who, n.node_id, n.status))
+			.collect();
+		// A vote is done with once the node's status on chain changed.
+		voted.retain(|id, (_, at)| resource.iter().any(|(_, n, s)| n == id && s == at));
+		let statuses: Vec<(NodeId, OnChain)> = resource
+			.iter()
+			.map(|(_, id, s)| {
+				let s = match s {
+					NodeStatus::Active => OnChain::Active,
+					NodeStatus::Suspended => OnChain::Suspended,
+					_ => OnChain::Other,
+				};
+				(*id, s)
+			})
+			.collect();
+		let votes = replica.sm.read(|idx, _| {
+			let s = idx.state();
+			// Judge only a view of the same block (the leader writes one per block).
+			reachability_votes(&statuses, &s.health, s.clock_ms, started.min(s.clock_ms))
+		});
+		for (id, reachable) in votes {
+			if voted.get(&id).is_some_and(|(r, _)| *r == reachable) {
+				continue;
+			}
+			let Some((who, _, status)) = resource.iter().find(|(_, n, _)| *n == id) else {
+				continue;
+			};
+			match chain.report_reachability(&account, who, reachable).await {
+				Ok(()) => {
+					tracing::info!(node = %id, reachable, "voted the node's reachability");
+					voted.insert(id, (reachable, *status));
+				},
+				Err(e) => {
+					tracing::warn!(node = %id, reachable, error = %e, "reachability vote refused")
+				},
+			}
+		}
+	}
+}

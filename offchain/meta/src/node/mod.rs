@@ -110,6 +110,12 @@ pub async fn run(cfg: config::Config) -> Result<()> {
 		cfg.account.clone(),
 		blocks_rx.clone(),
 	));
+	tokio::spawn(follow::reachability_loop(
+		chain.clone(),
+		replica.clone(),
+		cfg.account.clone(),
+		blocks_rx.clone(),
+	));
 	tokio::spawn(report::report_loop(
 		chain.clone(),
 		replica.clone(),
@@ -212,6 +218,13 @@ fn metrics(addr: std::net::SocketAddr, replica: Replica) -> Result<()> {
 		Gauge::<U64>::new("audit_closed_below", "Periods below this are cut off")?,
 		&registry,
 	)?;
+	let silent = audit(
+		"node_silent_seconds",
+		"Seconds since each resource node's last heartbeat (leader's clock)",
+		&["node"],
+	)?;
+	let uptime = audit("node_uptime_permille", "Heartbeats on time, thousandths", &["node"])?;
+	let errors = audit("node_errors", "Errors counted against each resource node", &["node"])?;
 	tokio::spawn(async move {
 		loop {
 			for (g, f) in &gauges {
@@ -224,6 +237,18 @@ fn metrics(addr: std::net::SocketAddr, replica: Replica) -> Result<()> {
 				bytes.reset();
 				receipts.reset();
 				refused.reset();
+				silent.reset();
+				uptime.reset();
+				errors.reset();
+				let s = idx.state();
+				for n in &s.chain.resource_nodes {
+					let id = n.id.to_string();
+					let h = s.health.get(&n.id);
+					let quiet = h.map_or(u64::MAX, |h| s.clock_ms.saturating_sub(h.last_seen_ms));
+					silent.with_label_values(&[&id]).set(quiet / 1000);
+					uptime.with_label_values(&[&id]).set(h.map_or(0, |h| h.uptime_permille as u64));
+					errors.with_label_values(&[&id]).set(h.map_or(0, |h| h.recent_errors as u64));
+				}
 				for (p, b) in &books.periods {
 					let p = p.to_string();
 					bytes.with_label_values(&[&p]).set(b.stats.bytes as u64);
