@@ -273,8 +273,8 @@ impl Books {
 	}
 
 	fn refuse(&mut self, period: u32, from: Party, why: Refusal) {
-		// Refusals of periods without books (unknown, or long closed) count under the
-		// oldest book kept... or none: a flood of junk periods must not grow the state.
+		// A refusal naming a period without books (unknown, or long closed) counts under the
+		// newest book: a flood of junk periods must not grow the state.
 		if let Some(book) = self.periods.get_mut(&period) {
 			*book.stats.refused.entry((from, why)).or_default() += 1;
 		} else if let Some((_, book)) = self.periods.iter_mut().next_back() {
@@ -303,8 +303,7 @@ impl Books {
 				for t in b.tickets.keys() {
 					self.task_period.remove(t);
 				}
-				for (client, ts) in self.unsigned.iter_mut() {
-					let _ = client;
+				for ts in self.unsigned.values_mut() {
 					ts.retain(|t| !b.tickets.contains_key(t));
 				}
 				self.unsigned.retain(|_, ts| !ts.is_empty());

@@ -187,6 +187,30 @@ mod tests {
 	}
 
 	#[test]
+	fn a_restarted_node_resumes_from_the_chain_without_committing_again() {
+		// A committed and revealed, the stream accepted, 2 of 5 chunks in, then A crashed.
+		let mut c = open();
+		c.commits = vec![A, B];
+		c.reveal_until = Some(20);
+		c.reveals = vec![(A, D), (B, D)];
+		c.stream = Some((D, 2));
+		// Period 4 rotates [A, B] by 0: A is the first submitter. After the restart it has
+		// no local state at all and continues from the chain's chunk count.
+		let mut fresh = Progress::default();
+		assert_eq!(step(&A, 4, &c, 30, &D, 5, &mut fresh), Step::Stream { from: 2 });
+		// Restarted between commit and reveal: it reveals (the salt is derived, not stored).
+		let mut c = open();
+		c.commits = vec![A, B, C];
+		c.reveal_until = Some(20);
+		assert_eq!(step(&A, 4, &c, 12, &D, 5, &mut Progress::default()), Step::Reveal);
+		// The leader of the meta cluster changed meanwhile: nothing in the decision depends
+		// on who leads, only on the chain.
+		c.reveals = vec![(B, D), (C, D)];
+		c.stream = Some((D, 0));
+		assert_eq!(step(&A, 4, &c, 13, &D, 5, &mut Progress::default()), Step::Reveal);
+	}
+
+	#[test]
 	fn a_node_with_another_digest_never_streams() {
 		let mut c = open();
 		c.commits = vec![A, B, C];
