@@ -1041,6 +1041,25 @@ impl Index {
 		if need > available {
 			return Err(Error::NoCredit { need, available });
 		}
+		// A fallback names the holders that failed the client: each counts an error against
+		// a node the client was actually sent to (an outstanding ticket of its names it), so
+		// a client cannot blame nodes it never used. Errors decay with the node's heartbeats
+		// and lower its routing weight.
+		if r.attempt > 0 {
+			let sent_to: BTreeSet<NodeId> = self
+				.state
+				.tickets
+				.get(&client)
+				.map(|t| t.values().map(|o| o.holder).collect())
+				.unwrap_or_default();
+			for n in r.avoid.iter().collect::<BTreeSet<_>>() {
+				if sent_to.contains(n) && file.holders.contains(n) {
+					if let Some(h) = self.state.health.get_mut(n) {
+						h.recent_errors = h.recent_errors.saturating_add(1);
+					}
+				}
+			}
+		}
 		let healthy: Vec<NodeId> = file
 			.holders
 			.iter()

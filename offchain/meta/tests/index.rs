@@ -221,6 +221,31 @@ fn tickets_stay_within_reserved_credit_and_name_verifiable_holders() {
 		Response::Tickets(t) => assert_ne!(t[0].holder, failed),
 		r => panic!("{r:?}"),
 	}
+	// The failed holder counts an error (the client was sent to it); a node the client was
+	// never sent to cannot be blamed.
+	let errors = |w: &World, n: &NodeId| w.idx.state().health[n].recent_errors;
+	let stranger =
+		w.idx.state().chain.resource_nodes.iter().map(|n| n.id).find(|n| !rec.holders.contains(n));
+	let (failed_errors, stranger_errors) = (errors(&w, &failed), stranger.map(|s| errors(&w, &s)));
+	let req = w.signed(
+		&client,
+		TicketRequest {
+			owner,
+			path: "/m/movie".into(),
+			slices: vec![0],
+			avoid: [vec![failed], stranger.into_iter().collect()].concat(),
+			attempt: 1,
+		},
+	);
+	w.apply(Command::Tickets {
+		req,
+		reserved: u128::MAX,
+		reserve_unlocks_at: 1_000,
+		issuer: NodeId([0xee; 32]),
+	})
+	.unwrap();
+	assert_eq!(errors(&w, &failed), failed_errors + 1);
+	assert_eq!(stranger.map(|s| errors(&w, &s)), stranger_errors);
 	// Out-of-range slice.
 	assert!(matches!(ask(&mut w, u128::MAX, vec![9], vec![]).unwrap_err(), Error::Invalid(_)));
 	// Expired tickets free the credit once the chain passes them.
