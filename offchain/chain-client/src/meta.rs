@@ -459,24 +459,4 @@ impl ChainClient {
 		}
 		Ok(out)
 	}
-
-	/// Whether `period`'s report opened in block `number` exactly (open there, not at the
-	/// block before).
-	pub async fn report_opened_in(&self, period: u32, number: u32) -> Result<bool> {
-		let Some(here) = self.block_hash(number).await? else { return Ok(false) };
-		let Some(before) = self.block_hash(number.saturating_sub(1)).await? else {
-			return Ok(false);
-		};
-		let open = |hash: [u8; 32]| async move {
-			let at = self.at(hash).await?;
-			Ok::<bool, Error>(
-				at.storage()
-					.entry(runtime::storage().pot().periods())?
-					.try_fetch((period,))
-					.await?
-					.is_some(),
-			)
-		};
-		Ok(open(here).await? && !open(before).await?)
-	}
 }

@@ -91,8 +91,6 @@ pub struct PeriodBook {
 	pub tickets: BTreeMap<TaskId, AuditTicket>,
 	/// Receipts counted, per task, ranges ascending.
 	pub counted: BTreeMap<TaskId, Vec<Counted>>,
-	/// Whether the cut-off entry closed the period.
-	pub closed: bool,
 	/// Resource nodes registered at the index's chain view when the period closed: a node
 	/// gone by then is left out of the report (the chain refuses unknown nodes).
 	pub registered: BTreeSet<NodeId>,
@@ -107,7 +105,8 @@ pub struct Books {
 	pub periods: BTreeMap<u32, PeriodBook>,
 	/// Task → the period of its ticket.
 	pub task_period: BTreeMap<TaskId, u32>,
-	/// Periods below this are closed (their books are gone or closed).
+	/// Periods below this are closed by a cut-off (reports go in order, so closing a period
+	/// closes every earlier one).
 	pub closed_below: u32,
 	/// Client → tasks whose receipt a node signed and the client has not countersigned.
 	pub unsigned: BTreeMap<Account, BTreeSet<TaskId>>,
@@ -163,7 +162,7 @@ impl Books {
 		if r.ledger_period != period {
 			return Err(Refusal::WrongPeriod);
 		}
-		if book.closed {
+		if period < self.closed_below {
 			return Err(Refusal::Late);
 		}
 		if cx.number > t.expires_at.saturating_add(RECEIPT_GRACE_BLOCKS) {
@@ -285,16 +284,10 @@ impl Books {
 	/// Closes `period`: later receipts of it are refused as late. Books older than
 	/// [`KEEP_PERIODS`] closed periods are dropped. Errs if it is closed already.
 	pub fn close(&mut self, period: u32, registered: BTreeSet<NodeId>) -> Result<(), String> {
-		if period < self.closed_below || self.periods.get(&period).is_some_and(|b| b.closed) {
+		if period < self.closed_below {
 			return Err(format!("period {period} is closed already"));
 		}
-		let book = self.periods.entry(period).or_default();
-		book.closed = true;
-		book.registered = registered;
-		// Every earlier period is closed with it (reports go in order).
-		for (_, b) in self.periods.range_mut(..period) {
-			b.closed = true;
-		}
+		self.periods.entry(period).or_default().registered = registered;
 		self.closed_below = period + 1;
 		let keep_from = self.closed_below.saturating_sub(KEEP_PERIODS);
 		let old: Vec<u32> = self.periods.range(..keep_from).map(|(p, _)| *p).collect();

@@ -146,8 +146,6 @@ pub async fn heartbeats(host: Host, store: Arc<Store>, gate: Arc<ChainGate>, max
 /// How often the node delivers new receipts to the meta nodes' audit. The meta leader waits
 /// longer than this after a report opens before it cuts the period off.
 pub const RECEIPTS_EVERY: Duration = Duration::from_secs(2);
-/// Receipts per delivery.
-const RECEIPTS_PER_REQUEST: usize = 4096;
 
 /// Delivers the countersigned receipts of served downloads to the meta nodes' audit
 /// (whitepaper §3.2.1 step 2), and the receipts clients left without a countersignature.
@@ -158,7 +156,10 @@ pub async fn receipts(host: Host, store: Arc<Store>, gate: Arc<ChainGate>) {
 	loop {
 		tokio::time::sleep(RECEIPTS_EVERY).await;
 		unsigned.extend(host.take_unsigned());
-		let pending = match store.unreported_receipts(RECEIPTS_PER_REQUEST) {
+		// They only count towards the client's bound: a request's worth is plenty.
+		unsigned.truncate(meta_api::MAX_RECEIPTS_PER_REQUEST);
+		let room = meta_api::MAX_RECEIPTS_PER_REQUEST.saturating_sub(unsigned.len());
+		let pending = match store.unreported_receipts(room) {
 			Ok(p) => p,
 			Err(e) => {
 				tracing::warn!(error = %e, "cannot read the receipts to report");

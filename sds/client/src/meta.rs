@@ -429,7 +429,7 @@ impl MetaClient {
 	/// Sends the client's copy of its countersigned receipts to the audit (the serving
 	/// node sends its own; either counts once). Best effort: a failure is only logged.
 	pub async fn report_receipts(&self, receipts: Vec<SignedReceipt>) {
-		for batch in receipts.chunks(4096) {
+		for batch in receipts.chunks(meta_api::MAX_RECEIPTS_PER_REQUEST) {
 			let req = MetaRequest::Receipts {
 				from: Party::Client,
 				receipts: batch.to_vec(),

@@ -271,6 +271,9 @@ pub enum MetaRequest {
 	Audit,
 }
 
+/// Most receipts (countersigned plus unsigned) in one [`MetaRequest::Receipts`].
+pub const MAX_RECEIPTS_PER_REQUEST: usize = 4096;
+
 /// Who sent receipts to the audit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Encode, Decode)]
 pub enum Party {

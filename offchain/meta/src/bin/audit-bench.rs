@@ -33,6 +33,13 @@ fn arg(i: usize, default: usize) -> usize {
 	std::env::args().nth(i).and_then(|a| a.parse().ok()).unwrap_or(default)
 }
 
+/// A distinct key seed: `i` in the first bytes, `fill` in the rest.
+fn seed(i: usize, fill: u8) -> [u8; 32] {
+	let mut s = [fill; 32];
+	s[..8].copy_from_slice(&(i as u64).to_le_bytes());
+	s
+}
+
 fn per_s(n: usize, d: Duration) -> f64 {
 	n as f64 / d.as_secs_f64()
 }
@@ -40,20 +47,10 @@ fn per_s(n: usize, d: Duration) -> f64 {
 fn main() {
 	let (receipts, nodes, clients) = (arg(1, 100_000), arg(2, 10_000), arg(3, 2_000));
 	println!("audit-bench: {receipts} receipts of 16 MiB slices, {nodes} nodes, {clients} clients");
-	let node_keys: Vec<ed25519::Pair> = (0..nodes)
-		.map(|i| {
-			let mut seed = [0u8; 32];
-			seed[..8].copy_from_slice(&(i as u64).to_le_bytes());
-			ed25519::Pair::from_seed(&seed)
-		})
-		.collect();
-	let client_keys: Vec<sr25519::Pair> = (0..clients)
-		.map(|i| {
-			let mut seed = [1u8; 32];
-			seed[..8].copy_from_slice(&(i as u64).to_le_bytes());
-			sr25519::Pair::from_seed(&seed)
-		})
-		.collect();
+	let node_keys: Vec<ed25519::Pair> =
+		(0..nodes).map(|i| ed25519::Pair::from_seed(&seed(i, 0))).collect();
+	let client_keys: Vec<sr25519::Pair> =
+		(0..clients).map(|i| sr25519::Pair::from_seed(&seed(i, 1))).collect();
 
 	// Tickets in the books and the receipts that redeem them.
 	let t = Instant::now();

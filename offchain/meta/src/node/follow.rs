@@ -4,9 +4,9 @@
 //! `vote_create_file` for every completed upload in its index (whose acknowledgements its own
 //! replica verified when it applied the completion). The leader also writes the chain into
 //! the log: a [`Command::Chain`] view per finalized block (registry, meta set, ledger
-//! period), `Recorded` / `Dropped` for the file registry's events, a `Tick`, the audit's
-//! cut-off once a period's report opened ([`super::report::cut_off`]), and keeps the Raft
-//! membership equal to the chain's active meta set.
+//! period), `Recorded` / `Dropped` for the file registry's events, a `Tick`, and keeps the
+//! Raft membership equal to the chain's active meta set. (The audit's cut-off is the
+//! reporter's: [`super::report::cut_off`].)
 
 use super::net::member;
 use crate::{
@@ -63,7 +63,6 @@ pub async fn follow(
 	votes: mpsc::UnboundedSender<()>,
 ) -> anyhow::Result<()> {
 	let mut stream = chain.subscribe_finalized().await?;
-	let mut opened = BTreeMap::new();
 	while let Some(item) = stream.next().await {
 		let (number, hash) = match item {
 			Ok(b) => b,
@@ -77,7 +76,7 @@ pub async fn follow(
 		if replica.state() != openraft::ServerState::Leader {
 			continue;
 		}
-		if let Err(e) = lead_block(&chain, &replica, number, hash, &deletes, &mut opened).await {
+		if let Err(e) = lead_block(&chain, &replica, number, hash, &deletes).await {
 			tracing::warn!(block = number, error = %e, "could not write the finalized block into the log");
 		}
 	}
@@ -90,7 +89,6 @@ async fn lead_block(
 	number: u32,
 	hash: [u8; 32],
 	deletes: &mpsc::UnboundedSender<DeleteOrders>,
-	opened: &mut BTreeMap<u32, std::time::Instant>,
 ) -> anyhow::Result<()> {
 	let view = chain_view(chain, number, hash).await?;
 	let members: BTreeMap<u64, openraft::BasicNode> =
@@ -122,7 +120,6 @@ async fn lead_block(
 		.map(|d| d.as_millis() as u64)
 		.unwrap_or(0);
 	replica.write(Command::Tick { now_ms: now }).await?.1?;
-	super::report::cut_off(replica, &chain.pot_at(hash).await?, opened).await?;
 	if !members.is_empty() && reconcile_membership(replica, &members).await? {
 		tracing::info!(members = ?members.keys().collect::<Vec<_>>(), "cluster membership follows the chain");
 	}

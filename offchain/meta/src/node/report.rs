@@ -1,9 +1,9 @@
 //! The reporter (every meta node): after the cut-off entry closed a period in the log, build
 //! the period's report from the replicated books and the traffic the chain carries, then
 //! commit, reveal and (if it falls to this node) stream it, following
-//! [`crate::reporting::step`] at every finalized block. Also the leader's cut-off: once the
-//! chain opened a report and the receipt flush interval passed, the leader appends
-//! [`Command::CutOff`].
+//! [`crate::reporting::step`] at every finalized block. On the leader it first writes the
+//! cut-off: once the chain opened a report and the receipt flush interval passed, it
+//! appends [`Command::CutOff`] (one read of the PoT state per block serves both).
 
 use super::service::ReportStatus;
 use crate::{
@@ -75,6 +75,7 @@ pub async fn report_loop(
 	let genesis = chain.genesis_hash();
 	let mut built: BTreeMap<u32, BuiltReport> = BTreeMap::new();
 	let mut progress: BTreeMap<u32, Progress> = BTreeMap::new();
+	let mut opened: BTreeMap<u32, Instant> = BTreeMap::new();
 	let set = |p: u32, digest: Option<Hash>, s: String| {
 		status.lock().expect("report status lock").insert(p, (digest, s));
 	};
@@ -87,6 +88,11 @@ pub async fn report_loop(
 				continue;
 			},
 		};
+		if replica.state() == openraft::ServerState::Leader {
+			if let Err(e) = cut_off(&replica, &pot, &mut opened).await {
+				tracing::warn!(error = %e, "cannot write the cut-off");
+			}
+		}
 		let period = pot.next_period;
 		// Periods before the open one are over on chain.
 		for (p, (_, s)) in status.lock().expect("report status lock").iter_mut() {

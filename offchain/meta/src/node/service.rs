@@ -13,7 +13,7 @@ use crate::{
 };
 use sds_core::meta_api::{
 	self, ClusterStatus, ErrorKind, MetaRequest, MetaResponse, NodeStatus, PeriodAudit,
-	RestoredFile, META_PROTOCOL,
+	RestoredFile, MAX_RECEIPTS_PER_REQUEST, META_PROTOCOL,
 };
 use sds_net::{Host, Incoming, Keypair};
 use std::{
@@ -25,9 +25,6 @@ use stratos_primitives::{
 	meta::{DownloadTicket, SignedTicket, SignedUploadAuth, UploadAuth},
 	FileId, Hash, NodeId,
 };
-
-/// Most receipts in one [`MetaRequest::Receipts`].
-pub const MAX_RECEIPTS_PER_REQUEST: usize = 8192;
 
 /// What this meta node's reporter did about each period's report: (digest built, status).
 pub type ReportStatus = Arc<Mutex<BTreeMap<u32, (Option<Hash>, String)>>>;
@@ -443,7 +440,7 @@ impl<C: ChainFacts> MetaService<C> {
 						bytes: b.stats.bytes,
 						duplicates: b.stats.duplicates,
 						refused: b.stats.refused.iter().map(|((p, r), n)| (*p, *r, *n)).collect(),
-						closed: b.closed,
+						closed: *p < idx.state().books.closed_below,
 						digest,
 						report,
 					}
