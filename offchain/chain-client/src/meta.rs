@@ -49,6 +49,15 @@ pub enum FileEvent {
 		/// The owner's id of the file.
 		file_id: FileId,
 	},
+	/// The meta nodes replaced the file's holders (`vote_set_holders` reached quorum).
+	HoldersChanged {
+		/// The file's owner.
+		owner: AccountId32,
+		/// The owner's id of the file.
+		file_id: FileId,
+		/// The new holders.
+		holders: Vec<AccountId32>,
+	},
 }
 
 /// One of an owner's files as the storage fees see it.
@@ -316,10 +325,12 @@ impl ChainClient {
 		Ok(self.submit_pipelined(&calls, caller).await?.into_iter().map(|r| r.map(drop)).collect())
 	}
 
-	/// The file registry's `FileCreated`, `FileDeleted` and `FileExpired` events in block
-	/// `hash`, in the order the block emitted them.
+	/// The file registry's `FileCreated`, `FileDeleted`, `FileExpired` and `HoldersChanged`
+	/// events in block `hash`, in the order the block emitted them.
 	pub async fn file_events_at(&self, hash: [u8; 32]) -> Result<Vec<FileEvent>> {
-		use crate::runtime::file_registry::events::{FileCreated, FileDeleted, FileExpired};
+		use crate::runtime::file_registry::events::{
+			FileCreated, FileDeleted, FileExpired, HoldersChanged,
+		};
 		let at = self.at(hash).await?;
 		let events = at.events().fetch().await?;
 		let mut out = Vec::new();
@@ -339,6 +350,13 @@ impl ChainClient {
 			} else if let Some(e) = ev.decode_fields_as::<FileExpired>() {
 				let e = e?;
 				out.push(FileEvent::Expired { owner: e.owner, file_id: FileId(e.file_id.0) });
+			} else if let Some(e) = ev.decode_fields_as::<HoldersChanged>() {
+				let e = e?;
+				out.push(FileEvent::HoldersChanged {
+					owner: e.owner,
+					file_id: FileId(e.file_id.0),
+					holders: e.holders,
+				});
 			}
 		}
 		Ok(out)

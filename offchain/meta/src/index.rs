@@ -30,6 +30,7 @@ use crate::{
 	audit::{self, AuditTicket, Books, Party},
 	bloom::ExistenceFilter,
 	path::NsPath,
+	repair,
 	routing::{self, Candidate},
 	Account, Error, Result,
 };
@@ -183,6 +184,36 @@ pub enum Command {
 		/// The ledger period.
 		period: u32,
 	},
+	/// Repair round at the leader's clock ([`crate::repair`]): give up copies that cannot
+	/// finish, plan new ones within `budget` bytes under way, and answer the orders to send.
+	Repair {
+		/// Leader's clock.
+		now_ms: u64,
+		/// Most bytes of copies under way at once.
+		budget: u64,
+		/// The meta node that signs the copies' authorisations.
+		issuer: NodeId,
+	},
+	/// A copy's target acknowledged slices (every replica checks the acknowledgements).
+	Copied {
+		/// Owner.
+		owner: Account,
+		/// File.
+		file_id: FileId,
+		/// The copy's target.
+		target: NodeId,
+		/// Its signed store acknowledgements.
+		acks: Vec<SignedStoreAck>,
+	},
+	/// The chain replaced a file's holders (finalized `HoldersChanged`).
+	Rehomed {
+		/// Owner.
+		owner: Account,
+		/// File.
+		file_id: FileId,
+		/// The holders' accounts, as the chain records them.
+		holders: Vec<Account>,
+	},
 }
 
 /// A file's status.
@@ -256,6 +287,8 @@ pub enum Response {
 	Restored(u32),
 	/// What the audit did with receipts.
 	Audited(audit::Audited),
+	/// Copy orders to send.
+	Repair(Vec<repair::Dispatch>),
 }
 
 /// An entry in a directory listing.
@@ -287,6 +320,8 @@ pub struct State {
 	pub events_through: u32,
 	/// The traffic audit's books.
 	pub books: Books,
+	/// Copies under way and holder sets being voted.
+	pub repairs: repair::Repairs,
 }
 
 /// The index: its state plus the derived existence filter.
@@ -519,7 +554,289 @@ impl Index {
 				self.state.books.close(*period, registered).map_err(Error::Invalid)?;
 				Ok(Response::Done)
 			},
+			Command::Repair { now_ms, budget, issuer } => {
+				self.tick(*now_ms);
+				Ok(Response::Repair(self.apply_repair(log_index, *budget, *issuer)))
+			},
+			Command::Copied { owner, file_id, target, acks } => {
+				self.apply_copied(owner, file_id, target, acks)
+			},
+			Command::Rehomed { owner, file_id, holders } => {
+				self.apply_rehomed(owner, file_id, holders)
+			},
 		}
+	}
+
+	/// A repair round: copies that cannot finish are given up, files short of healthy
+	/// holders get new copies within the budget, and the orders to send (new, and not
+	/// acknowledged for [`repair::RESEND_MS`]) are answered.
+	fn apply_repair(&mut self, log_index: u64, budget: u64, issuer: NodeId) -> Vec<repair::Dispatch> {
+		let now = self.state.clock_ms;
+		let healthy: BTreeSet<NodeId> = self
+			.state
+			.chain
+			.resource_nodes
+			.iter()
+			.filter(|n| self.is_healthy(&n.id))
+			.map(|n| n.id)
+			.collect();
+		let files = &self.state.files;
+		let r = &mut self.state.repairs;
+		let mut abandoned = 0u64;
+		r.copies.retain(|key, copies| {
+			let exists = files.contains_key(key);
+			copies.retain(|c| {
+				let keep = exists
+					&& healthy.contains(&c.target)
+					&& (c.done
+						|| (healthy.contains(&c.source)
+							&& now.saturating_sub(c.started_ms) <= repair::COPY_TIMEOUT_MS));
+				abandoned += u64::from(!keep);
+				keep
+			});
+			!copies.is_empty()
+		});
+		r.stats.abandoned += abandoned;
+		// A proposal stands only while all of its file's copies do.
+		let copies = &r.copies;
+		r.rehome.retain(|k, holders| {
+			copies.get(k).is_some_and(|c| {
+				c.iter().all(|c| c.done) && c.iter().all(|c| holders.contains(&c.target))
+			})
+		});
+
+		// Plan only when some node holding data is unhealthy (the common case costs a scan
+		// of the nodes, not of the files).
+		let unhealthy_holder =
+			self.state.node_slices.iter().any(|(n, held)| !held.is_empty() && !healthy.contains(n));
+		let room = budget.saturating_sub(self.state.repairs.bytes_in_flight());
+		if unhealthy_holder && (room > 0 || self.state.repairs.in_flight() == 0) {
+			let rehoming = &self.state.repairs.rehome;
+			let files: Vec<repair::RepairFile> = self
+				.state
+				.files
+				.values()
+				.filter(|f| matches!(f.status, FileStatus::OnChain(_)))
+				.filter(|f| !rehoming.contains_key(&(f.owner, f.file_id)))
+				.filter(|f| f.holders.iter().any(|h| !healthy.contains(h)))
+				.map(|f| repair::RepairFile {
+					owner: f.owner,
+					file_id: f.file_id,
+					size: f.size,
+					holders: f.holders.clone(),
+					want: f.holders.len().max(MIN_REPLICAS as usize),
+				})
+				.collect();
+			let in_flight: BTreeMap<(Account, FileId), Vec<NodeId>> = self
+				.state
+				.repairs
+				.copies
+				.iter()
+				.map(|(k, c)| (*k, c.iter().map(|c| c.target).collect()))
+				.collect();
+			let mut seed = self.state.chain.hash.to_vec();
+			seed.extend_from_slice(&log_index.to_le_bytes());
+			let plan = repair::plan(
+				&files,
+				|n| healthy.contains(n),
+				&self.candidates(),
+				&in_flight,
+				room,
+				&stratos_primitives::hash(&seed),
+			);
+			for a in &plan.alerts {
+				tracing::warn!(alert = ?a, "a file cannot be repaired now");
+			}
+			let r = &mut self.state.repairs;
+			r.stats.deferred = plan.deferred;
+			r.stats.alerts = plan.alerts.len() as u32;
+			for (i, o) in plan.orders.into_iter().enumerate() {
+				let task = meta::task_id(log_index, &o.owner, &SliceHash(o.file_id.0), i as u32);
+				r.stats.ordered += 1;
+				r.copies.entry((o.owner, o.file_id)).or_default().push(repair::Copy {
+					task,
+					source: o.source,
+					target: o.target,
+					bytes: o.bytes,
+					started_ms: now,
+					// Sent in this round (below).
+					sent_ms: 0,
+					expires_at: self.state.chain.number.saturating_add(repair::COPY_AUTH_BLOCKS),
+					acked: BTreeSet::new(),
+					done: false,
+				});
+			}
+		} else if !unhealthy_holder {
+			self.state.repairs.stats.deferred = 0;
+			self.state.repairs.stats.alerts = 0;
+		}
+
+		let mut out = Vec::new();
+		let genesis = self.genesis;
+		for ((owner, file_id), copies) in self.state.repairs.copies.iter_mut() {
+			let Some(f) = self.state.files.get(&(*owner, *file_id)) else { continue };
+			for c in copies.iter_mut().filter(|c| !c.done) {
+				if c.sent_ms != 0 && now.saturating_sub(c.sent_ms) < repair::RESEND_MS {
+					continue;
+				}
+				c.sent_ms = now.max(1);
+				let mut seen = BTreeSet::new();
+				let slices = f
+					.slices
+					.iter()
+					.enumerate()
+					.filter(|(_, s)| !c.acked.contains(s) && seen.insert(**s))
+					.map(|(i, s)| (*s, f.slice_len(i)))
+					.collect();
+				out.push(repair::Dispatch {
+					owner: *owner,
+					file_id: *file_id,
+					auth: UploadAuth {
+						genesis_hash: genesis,
+						owner: *owner,
+						task: c.task,
+						holders: vec![c.target],
+						// A resend after a partial copy may put some slices again.
+						max_bytes: c.bytes.saturating_mul(2),
+						expires_at: c.expires_at,
+						issuer,
+					},
+					source: c.source,
+					slices,
+				});
+			}
+		}
+		out
+	}
+
+	/// A copy's target acknowledged slices: each acknowledgement is checked (signature,
+	/// chain, owner, the copy's target, a slice of the file with its length). When every
+	/// copy of the file is acknowledged in full, its new holder set is fixed for the vote.
+	fn apply_copied(
+		&mut self,
+		owner: &Account,
+		file_id: &FileId,
+		target: &NodeId,
+		acks: &[SignedStoreAck],
+	) -> Result<Response> {
+		let key = (*owner, *file_id);
+		let f = self.state.files.get(&key).ok_or_else(|| Error::NotFound(file_id.to_string()))?;
+		let copy = self
+			.state
+			.repairs
+			.copies
+			.get(&key)
+			.and_then(|c| c.iter().position(|c| c.target == *target && !c.done))
+			.ok_or_else(|| {
+				Error::Invalid(format!("no copy of file {file_id} to node {} is under way", hexs(&target.0)))
+			})?;
+		let lens: BTreeMap<SliceHash, u64> =
+			f.slices.iter().enumerate().map(|(i, s)| (*s, f.slice_len(i))).collect();
+		for a in acks {
+			if !a.verify(&self.genesis) {
+				return Err(Error::BadAck(format!(
+					"the copy acknowledgement for slice {} does not verify",
+					hexs(&a.ack.slice.0)
+				)));
+			}
+			if a.ack.owner != *owner || a.ack.node != *target {
+				return Err(Error::BadAck("a copy acknowledgement names another owner or node".into()));
+			}
+			if lens.get(&a.ack.slice) != Some(&a.ack.length) {
+				return Err(Error::BadAck(
+					"a copy acknowledgement names a slice not in the file, or the wrong length".into(),
+				));
+			}
+		}
+		let healthy_holders: Vec<NodeId> =
+			f.holders.iter().filter(|h| self.is_healthy(h)).copied().collect();
+		let r = &mut self.state.repairs;
+		let copies = r.copies.get_mut(&key).expect("found above");
+		let c = &mut copies[copy];
+		c.acked.extend(acks.iter().map(|a| a.ack.slice));
+		if c.acked.len() == lens.len() {
+			c.done = true;
+			r.stats.copied += 1;
+		}
+		if copies.iter().all(|c| c.done) {
+			let mut holders = healthy_holders;
+			for c in copies.iter() {
+				if !holders.contains(&c.target) {
+					holders.push(c.target);
+				}
+			}
+			tracing::info!(file = %file_id, holders = holders.len(), "every copy acknowledged; the meta nodes vote the new holders");
+			r.rehome.insert(key, holders);
+		}
+		Ok(Response::Done)
+	}
+
+	/// The chain replaced a file's holders: the index follows, the copies' targets now
+	/// named keep their slices (their upload task completed), and holders that left may
+	/// drop the slices nothing else of theirs needs.
+	fn apply_rehomed(
+		&mut self,
+		owner: &Account,
+		file_id: &FileId,
+		accounts: &[Account],
+	) -> Result<Response> {
+		let key = (*owner, *file_id);
+		let holders: Vec<NodeId> = accounts
+			.iter()
+			.filter_map(|a| self.state.chain.resource_nodes.iter().find(|n| n.account == *a))
+			.map(|n| n.id)
+			.collect();
+		let path = self
+			.state
+			.paths
+			.range((*owner, String::new())..)
+			.take_while(|((o, _), _)| o == owner)
+			.find(|(_, i)| **i == Inode::File(*file_id))
+			.map(|((_, p), _)| p.clone());
+		let Some(f) = self.state.files.get_mut(&key) else {
+			return Ok(Response::DeleteOrders(Vec::new()));
+		};
+		let old = std::mem::replace(&mut f.holders, holders.clone());
+		let slices = f.slices.clone();
+		let path = path.or_else(|| f.pending_path.clone()).unwrap_or_default();
+		for h in holders.iter().filter(|h| !old.contains(h)) {
+			let held = self.state.node_slices.entry(*h).or_default();
+			for s in &slices {
+				*held.entry(*s).or_default() += 1;
+			}
+		}
+		let mut orders = Vec::new();
+		for h in old.iter().filter(|h| !holders.contains(h)) {
+			let mut drop = Vec::new();
+			if let Some(held) = self.state.node_slices.get_mut(h) {
+				for s in &slices {
+					if let Some(c) = held.get_mut(s) {
+						*c -= 1;
+						if *c == 0 {
+							held.remove(s);
+							drop.push(*s);
+						}
+					}
+				}
+				if held.is_empty() {
+					self.state.node_slices.remove(h);
+				}
+			}
+			if !drop.is_empty() {
+				drop.sort();
+				drop.dedup();
+				orders.push((*h, drop));
+			}
+		}
+		let r = &mut self.state.repairs;
+		for c in r.copies.remove(&key).unwrap_or_default() {
+			if holders.contains(&c.target) {
+				self.state.completed.insert(c.task, (*owner, *file_id, path.clone()));
+			}
+		}
+		r.rehome.remove(&key);
+		r.stats.rehomed += 1;
+		Ok(Response::DeleteOrders(orders))
 	}
 
 	fn check_request<T: Encode>(&self, req: &Signed<T>) -> Result<()> {
@@ -936,6 +1253,17 @@ impl Index {
 			}
 			return UploadFate::Unknown;
 		}
+		let copying = self.state.repairs.copies.values().flatten().any(|c| c.task == *task);
+		if copying {
+			let to_asker = self
+				.state
+				.repairs
+				.copies
+				.values()
+				.flatten()
+				.any(|c| c.task == *task && c.target == *asker);
+			return if to_asker { UploadFate::Pending } else { UploadFate::Unknown };
+		}
 		let Some((owner, file_id, path)) = self.state.completed.get(task) else {
 			return UploadFate::Unknown;
 		};
@@ -956,6 +1284,8 @@ impl Index {
 		let Some(f) = self.state.files.remove(&(*owner, *file_id)) else {
 			return Ok(Response::DeleteOrders(Vec::new()));
 		};
+		self.state.repairs.copies.remove(&(*owner, *file_id));
+		self.state.repairs.rehome.remove(&(*owner, *file_id));
 		self.state.completed.retain(|_, (o, id, _)| (&*o, &*id) != (owner, file_id));
 		let linked: Vec<(Account, String)> = self
 			.state

@@ -25,6 +25,7 @@ pub mod index;
 pub mod node;
 pub mod path;
 pub mod raft;
+pub mod repair;
 pub mod reporting;
 pub mod routing;
 

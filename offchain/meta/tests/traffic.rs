@@ -9,6 +9,9 @@
 //! lost with the leader), the report is accepted, and every resource node's reward equals
 //! `⌊B · tᵢ / T⌋`, computed here from the clients' receipts with the test's own ranking and
 //! rollover model; a node outside the top rolls its traffic over and is paid a period later.
+//! Then a resource node holding the files is killed: the meta nodes copy its files to the
+//! remaining node and vote the new holders on chain (3 again, without the dead one), and
+//! downloads still verify.
 
 mod procs;
 
@@ -75,8 +78,10 @@ async fn traffic_is_audited_reported_and_paid_by_the_formula() -> Result<()> {
 	random_file(&one, 12 << 20, 11);
 	random_file(&two, 5 << 20, 12);
 	a.ok(&home_a, &work, &["mkdir", "/t"]);
+	let mut files = Vec::new();
 	for (f, path) in [(&one, "/t/one"), (&two, "/t/two")] {
-		a.ok(&home_a, &work, &["--slice-size", "1MiB", "put", f.to_str().unwrap(), path]);
+		let out = a.ok(&home_a, &work, &["--slice-size", "1MiB", "put", f.to_str().unwrap(), path]);
+		files.push((file_id_in(&out), path, f.clone()));
 	}
 	for (s, home) in [(&a, &home_a), (&b, &home_b)] {
 		s.ok(home, &work, &["credit", "buy", "100"]);
@@ -189,6 +194,46 @@ async fn traffic_is_audited_reported_and_paid_by_the_formula() -> Result<()> {
 	for (s, home) in [(&a, &home_a), (&b, &home_b)] {
 		let out = s.ok(home, &work, &["receipts"]);
 		assert!(out.contains("the report matches"), "{out}");
+	}
+
+	// A resource node holding /t/one dies: without anyone acting, every file it held is
+	// copied to the node that did not hold it, the meta nodes vote the new holders, and
+	// downloads still verify.
+	let owner_acct = AccountId32(account(USER)?);
+	let holders_of = |info: Option<stratos_chain_client::FileInfo>| -> Vec<AccountId32> {
+		info.map(|f| f.holders).unwrap_or_default()
+	};
+	let before = holders_of(chain.file(&owner_acct, &files[0].0).await?);
+	assert_eq!(before.len(), 3);
+	let rn_ids: Vec<NodeId> = RN_KEYS
+		.iter()
+		.map(|suri| Ok(sds_net::node_id(&sds_net::keys::key_from_suri(suri)?)))
+		.collect::<Result<_>>()?;
+	let victim = (0..rn_ids.len())
+		.find(|i| before.contains(&accounts[&rn_ids[*i]]))
+		.expect("a resource node holds the file");
+	let dead = accounts[&rn_ids[victim]].clone();
+	drop(net.rns[victim].take());
+	let killed = Instant::now();
+	let deadline = killed + Duration::from_secs(240);
+	loop {
+		let mut healed = true;
+		for (file_id, _, _) in &files {
+			let h = holders_of(chain.file(&owner_acct, file_id).await?);
+			healed &= h.len() == 3 && !h.contains(&dead);
+		}
+		if healed {
+			break;
+		}
+		ensure!(Instant::now() < deadline, "the dead node's files were not repaired in time");
+		tokio::time::sleep(Duration::from_secs(1)).await;
+	}
+	println!("repaired: every file back to 3 holders {:.0?} after the kill", killed.elapsed());
+	for (i, (_, path, original)) in files.iter().enumerate() {
+		let out = d.join(format!("after-repair{i}"));
+		b.ok(&home_b, &out, &["get", "--owner", &owner, path]);
+		let name = Path::new(path).file_name().unwrap();
+		assert_eq!(std::fs::read(out.join(name))?, std::fs::read(original)?, "{path}");
 	}
 	drop(net);
 	Ok(())

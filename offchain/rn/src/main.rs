@@ -216,6 +216,7 @@ impl RnMetrics {
 				m.protocol_errors
 			}),
 			("receipts_total", "Countersigned receipts stored", |m, _| m.receipts),
+			("slices_copied_total", "Slices copied out on repair orders", |m, _| m.slices_copied),
 		];
 		let mut gauges = Vec::new();
 		for (name, help, f) in defs {

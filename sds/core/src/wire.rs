@@ -20,7 +20,9 @@
 //! `PutAuthorized{req, auth}` is answered with `PutAcks{slice, acks}` (a signed store
 //! acknowledgement per holder) and `GetTicketed{req, ticket}` runs like `Get`. New frames are
 //! appended, so the encoding of the older ones never changes. `Delete{slices}` (from an
-//! active meta node) is answered with `Deleted{count}`.
+//! active meta node) is answered with `Deleted{count}`; `Copy{auth, target, slices}` (a
+//! meta node's repair order, also only from an active meta node) makes the node put the
+//! slices from its store to `target` under `auth` and answer `Copied{acks}`.
 //!
 //! Data frames of a get are whole chunks of the slice (the first and last may be cut to the
 //! requested range), so the client verifies each one against the chunk hashes, and those
@@ -206,10 +208,29 @@ pub enum Frame {
 		/// Slices removed.
 		count: u32,
 	},
+	/// A meta node's repair order (whitepaper §4.2.4; the sender must be an active meta
+	/// node, authenticated by the transport): send these slices from this node's store to
+	/// `target` under `auth` (which names `target` as the only holder). Answered with
+	/// [`Frame::Copied`] once the target acknowledged every slice, or an error.
+	Copy {
+		/// The meta node's authorisation for the target.
+		auth: SignedUploadAuth,
+		/// The node to copy to.
+		target: Hop,
+		/// The slices and their lengths.
+		slices: Vec<(SliceHash, u64)>,
+	},
+	/// Answer to `Copy`: the target's signed store acknowledgement of each slice.
+	Copied {
+		/// The acknowledgements, in the order of the slices.
+		acks: Vec<SignedStoreAck>,
+	},
 }
 
 /// Most slices in one delete order.
 pub const MAX_DELETE: usize = 4096;
+/// Most slices in one copy order (their acknowledgements fit in one frame).
+pub const MAX_COPY: usize = 64;
 
 impl Frame {
 	/// Builds an error frame, cutting the message to the limit.
@@ -260,6 +281,21 @@ impl Frame {
 					return Err(Error::Limit("too many holders"));
 				}
 				Frame::Put(req.clone()).check_limits()?;
+			},
+			Frame::Copy { auth, target, slices } => {
+				if auth.auth.holders.len() > MAX_HOLDERS || slices.len() > MAX_COPY {
+					return Err(Error::Limit("too many holders or slices in a copy order"));
+				}
+				if target.addrs.len() > MAX_ADDRS || target.addrs.iter().any(|a| a.len() > MAX_ADDR_LEN)
+				{
+					return Err(Error::Limit("too many or too long target addresses"));
+				}
+				if slices.iter().any(|(_, len)| *len > crate::slicing::MAX_SLICE_SIZE) {
+					return Err(Error::Limit("slice larger than 64 MiB"));
+				}
+			},
+			Frame::Copied { acks } if acks.len() > MAX_COPY => {
+				return Err(Error::Limit("too many acknowledgements"))
 			},
 			Frame::GetHeader { chunk_hashes, .. } if chunk_hashes.len() > MAX_CHUNKS => {
 				return Err(Error::Limit("too many chunk hashes"))

@@ -69,6 +69,8 @@ pub struct Metrics {
 	/// Puts and gets refused for a missing, invalid, expired or exhausted authorisation or
 	/// ticket.
 	pub refused_unauthorized: AtomicU64,
+	/// Slices copied out to another node on repair orders.
+	pub slices_copied: AtomicU64,
 }
 
 /// A copy of the counters.
@@ -92,6 +94,8 @@ pub struct MetricsSnapshot {
 	pub refused_unpaid: u64,
 	/// See [`Metrics`].
 	pub refused_unauthorized: u64,
+	/// See [`Metrics`].
+	pub slices_copied: u64,
 }
 
 impl Metrics {
@@ -108,6 +112,7 @@ impl Metrics {
 			receipts: l(&self.receipts),
 			refused_unpaid: l(&self.refused_unpaid),
 			refused_unauthorized: l(&self.refused_unauthorized),
+			slices_copied: l(&self.slices_copied),
 		}
 	}
 }
@@ -135,6 +140,8 @@ pub(crate) struct Inner {
 	/// Bytes served per ticket task, and bytes stored per upload task (budgets).
 	pub redeemed: Mutex<HashMap<TaskId, u64>>,
 	pub stored: Mutex<HashMap<TaskId, u64>>,
+	/// Held while a repair order is copied out: one at a time.
+	pub copy_slot: tokio::sync::Mutex<()>,
 	pub(crate) tasks: Mutex<Vec<tokio::task::AbortHandle>>,
 }
 
@@ -212,6 +219,7 @@ impl Host {
 			gate: config.gate,
 			redeemed: Mutex::new(HashMap::new()),
 			stored: Mutex::new(HashMap::new()),
+			copy_slot: tokio::sync::Mutex::new(()),
 		});
 		let swarm_task = tokio::spawn(run_swarm(swarm, rx));
 		inner.tasks.lock().expect("lock").push(swarm_task.abort_handle());
@@ -433,6 +441,46 @@ impl Host {
 			Frame::Deleted { count } => Ok(count),
 			other => Err(unexpected(other, &peer, "Deleted")),
 		}
+	}
+
+	/// Orders `source` (this host must be an active meta node) to copy `slices` from its
+	/// store to `target` under `auth`; returns the target's store acknowledgements, checked
+	/// here (one per slice, signed by the target, for the slice, its length and the owner).
+	pub async fn order_copy(
+		&self,
+		source: &Hop,
+		auth: &SignedUploadAuth,
+		target: Hop,
+		slices: Vec<(SliceHash, u64)>,
+		timeout: std::time::Duration,
+	) -> Result<Vec<SignedStoreAck>, Error> {
+		let (mut stream, peer) = self.open(source).await?;
+		let want: Vec<(SliceHash, u64)> = slices.clone();
+		let node = target.node;
+		write_frame(&mut stream, &Frame::Copy { auth: auth.clone(), target, slices }, &peer)
+			.await?;
+		flush(&mut stream, &peer).await?;
+		let acks = match read_frame_within(&mut stream, &peer, timeout).await? {
+			Frame::Copied { acks } => acks,
+			other => return Err(unexpected(other, &peer, "Copied")),
+		};
+		let _ = stream.close().await;
+		let valid = acks.len() == want.len()
+			&& acks.iter().zip(&want).all(|(a, (slice, len))| {
+				a.verify(&self.inner.genesis_hash)
+					&& a.ack.node == node
+					&& a.ack.slice == *slice
+					&& a.ack.length == *len
+					&& a.ack.owner == auth.auth.owner
+			});
+		if !valid {
+			return Err(Error::Verification {
+				peer,
+				what: "the copy's store acknowledgements are missing, forged or for other slices"
+					.into(),
+			});
+		}
+		Ok(acks)
 	}
 
 	/// Whether `hop` holds `slice` intact; its length if so.

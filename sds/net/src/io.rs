@@ -104,5 +104,7 @@ pub fn frame_name(f: &Frame) -> &'static str {
 		Frame::GetTicketed { .. } => "GetTicketed",
 		Frame::Delete { .. } => "Delete",
 		Frame::Deleted { .. } => "Deleted",
+		Frame::Copy { .. } => "Copy",
+		Frame::Copied { .. } => "Copied",
 	}
 }

@@ -75,6 +75,17 @@ async fn serve(host: &Host, peer: PeerId, mut stream: libp2p::Stream) -> Result<
 		Frame::PutAuthorized { req, auth } => {
 			serve_put(host, &label, stream, req, Some(auth)).await
 		},
+		Frame::Copy { auth, target, slices } => {
+			let from_meta = match (&host.inner.gate, crate::node_of_peer(&peer)) {
+				(Some(g), Some(node)) => g.is_meta(&node),
+				_ => false,
+			};
+			if !from_meta {
+				let why = "only an active meta node may order a copy".to_string();
+				return Err(unauthorized(host, &mut stream, &label, why).await);
+			}
+			serve_copy(host, &label, stream, auth, target, slices).await
+		},
 		Frame::GetTicketed { req, ticket, client_signature } => {
 			// Only the client the ticket names may redeem it.
 			if !stratos_primitives::meta::verify_client_request(
@@ -141,6 +152,73 @@ async fn unauthorized(host: &Host, s: &mut libp2p::Stream, label: &str, why: Str
 	host.metrics().refused_unauthorized.fetch_add(1, Ordering::Relaxed);
 	refuse(s, label, ErrorCode::BadRequest, why.clone()).await;
 	Error::Remote { peer: label.into(), code: ErrorCode::BadRequest, message: why }
+}
+
+/// A repair order: puts each slice from this node's store (read verified, chunk by chunk)
+/// to the target under the order's authorisation, one order at a time per node so repair
+/// does not starve the node's users; answers with the target's acknowledgements.
+async fn serve_copy(
+	host: &Host,
+	label: &str,
+	mut up: libp2p::Stream,
+	auth: SignedUploadAuth,
+	target: sds_core::wire::Hop,
+	slices: Vec<(stratos_primitives::SliceHash, u64)>,
+) -> Result<(), Error> {
+	let (finalized, is_meta) = chain_check(host, &auth.auth.issuer);
+	if let Err(e) = auth.verify(&host.inner.genesis_hash, finalized, &target.node) {
+		let why = format!("copy order refused: its authorisation is invalid: {e}");
+		return Err(unauthorized(host, &mut up, label, why).await);
+	}
+	if !is_meta || target.node == host.node_id() {
+		let why = "copy order refused: not issued by an active meta node, or to this node"
+			.to_string();
+		return Err(unauthorized(host, &mut up, label, why).await);
+	}
+	let _one_at_a_time = host.inner.copy_slot.lock().await;
+	let store = host.store().expect("servers have a store").clone();
+	let mut acks = Vec::with_capacity(slices.len());
+	for (slice, len) in &slices {
+		let reader = match tokio::task::block_in_place(|| store.open_read(slice)) {
+			Ok(r) if r.meta().len == *len => r,
+			Ok(r) => {
+				let why = format!("slice {slice} is {} bytes here, not {len}", r.meta().len);
+				refuse(&mut up, label, ErrorCode::BadRequest, why.clone()).await;
+				return Err(Error::Remote { peer: label.into(), code: ErrorCode::BadRequest, message: why });
+			},
+			Err(e) => {
+				refuse(&mut up, label, store_error_code(&e), e.to_string()).await;
+				return Err(e.into());
+			},
+		};
+		let read_at = |buf: &mut [u8], offset: u64| {
+			let chunk = tokio::task::block_in_place(|| reader.read_chunk(offset / CHUNK_SIZE as u64))
+				.map_err(std::io::Error::other)?;
+			let n = buf.len();
+			buf.copy_from_slice(chunk.get(..n).ok_or_else(|| std::io::Error::other("short chunk"))?);
+			Ok(())
+		};
+		let sent =
+			host.put_slice_authorized(std::slice::from_ref(&target), &auth, *len, read_at, |_| {});
+		match sent.await {
+			Ok((got, mut a)) if got == *slice => acks.append(&mut a),
+			Ok((got, _)) => {
+				let why = format!("slice {slice} read back as {got}: this node's copy is corrupt");
+				refuse(&mut up, label, ErrorCode::Corrupt, why.clone()).await;
+				return Err(Error::Remote { peer: label.into(), code: ErrorCode::Corrupt, message: why });
+			},
+			Err(e) => {
+				refuse(&mut up, label, ErrorCode::ForwardFailed, e.to_string()).await;
+				return Err(e);
+			},
+		}
+	}
+	tracing::info!(target = %target.node, slices = slices.len(), "copied slices on a meta node's repair order");
+	host.metrics().slices_copied.fetch_add(slices.len() as u64, Ordering::Relaxed);
+	write_frame(&mut up, &Frame::Copied { acks }, label).await?;
+	flush(&mut up, label).await?;
+	let _ = up.close().await;
+	Ok(())
 }
 
 async fn serve_put(

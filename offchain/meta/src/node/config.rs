@@ -1,7 +1,7 @@
 //! Configuration of `stratos-meta`: a TOML file and flags, flags win (the same conventions
 //! as `stratos-rn`).
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use clap::Parser;
 use sds_net::{Keypair, Multiaddr};
 use serde::Deserialize;
@@ -38,6 +38,10 @@ pub struct Cli {
 	/// Prometheus endpoint, e.g. 127.0.0.1:9700 (off unless set).
 	#[arg(long)]
 	pub metrics: Option<SocketAddr>,
+	/// Most MiB of repair copies under way at once, network-wide, when this node leads
+	/// (bounds the bandwidth repair takes from users). Default 2048.
+	#[arg(long)]
+	pub repair_budget_mib: Option<u64>,
 	/// Log filter, e.g. info or debug (RUST_LOG wins).
 	#[arg(long)]
 	pub log: Option<String>,
@@ -71,6 +75,7 @@ struct FileConfig {
 	key_file: Option<PathBuf>,
 	account_file: Option<PathBuf>,
 	metrics: Option<SocketAddr>,
+	repair_budget_mib: Option<u64>,
 }
 
 /// The resolved configuration.
@@ -89,6 +94,8 @@ pub struct Config {
 	pub account_pair: sp_core::sr25519::Pair,
 	/// Metrics endpoint.
 	pub metrics: Option<SocketAddr>,
+	/// Most bytes of repair copies under way at once.
+	pub repair_budget: u64,
 }
 
 /// What the command line asks for.
@@ -168,6 +175,11 @@ impl Config {
 			account,
 			account_pair,
 			metrics: cli.metrics.or(file.metrics),
+			repair_budget: match cli.repair_budget_mib.or(file.repair_budget_mib) {
+				Some(0) => bail!("--repair-budget-mib must be at least 1"),
+				Some(mib) => mib.saturating_mul(1 << 20),
+				None => crate::repair::DEFAULT_BUDGET,
+			},
 		})))
 	}
 }

@@ -24,6 +24,17 @@ use tokio::sync::{mpsc, watch};
 /// Delete orders for resource nodes: slices each may drop.
 pub type DeleteOrders = Vec<(NodeId, Vec<stratos_primitives::SliceHash>)>;
 
+/// What the leader needs for repair rounds.
+#[derive(Clone)]
+pub struct RepairRounds {
+	/// Most bytes of copies under way at once.
+	pub budget: u64,
+	/// This meta node (it signs the copies' authorisations).
+	pub issuer: NodeId,
+	/// Where the orders to send go ([`super::repair::dispatch_loop`]).
+	pub orders: mpsc::UnboundedSender<Vec<crate::repair::Dispatch>>,
+}
+
 /// Reads the chain view at a finalized block.
 pub async fn chain_view(
 	chain: &ChainClient,
@@ -61,6 +72,7 @@ pub async fn follow(
 	blocks: watch::Sender<FinalizedBlock>,
 	deletes: mpsc::UnboundedSender<DeleteOrders>,
 	votes: mpsc::UnboundedSender<()>,
+	repair: RepairRounds,
 ) -> anyhow::Result<()> {
 	let mut stream = chain.subscribe_finalized().await?;
 	while let Some(item) = stream.next().await {
@@ -76,7 +88,7 @@ pub async fn follow(
 		if replica.state() != openraft::ServerState::Leader {
 			continue;
 		}
-		if let Err(e) = lead_block(&chain, &replica, number, hash, &deletes).await {
+		if let Err(e) = lead_block(&chain, &replica, number, hash, &deletes, &repair).await {
 			tracing::warn!(block = number, error = %e, "could not write the finalized block into the log");
 		}
 	}
@@ -89,6 +101,7 @@ async fn lead_block(
 	number: u32,
 	hash: [u8; 32],
 	deletes: &mpsc::UnboundedSender<DeleteOrders>,
+	repair: &RepairRounds,
 ) -> anyhow::Result<()> {
 	let view = chain_view(chain, number, hash).await?;
 	let members: BTreeMap<u64, openraft::BasicNode> =
@@ -120,6 +133,12 @@ async fn lead_block(
 		.map(|d| d.as_millis() as u64)
 		.unwrap_or(0);
 	replica.write(Command::Tick { now_ms: now }).await?.1?;
+	let round = Command::Repair { now_ms: now, budget: repair.budget, issuer: repair.issuer };
+	if let Response::Repair(orders) = replica.write(round).await?.1? {
+		if !orders.is_empty() {
+			let _ = repair.orders.send(orders);
+		}
+	}
 	if !members.is_empty() && reconcile_membership(replica, &members).await? {
 		tracing::info!(members = ?members.keys().collect::<Vec<_>>(), "cluster membership follows the chain");
 	}
@@ -130,7 +149,8 @@ async fn lead_block(
 const MAX_CATCH_UP: u32 = 600;
 
 /// Writes block `number`'s file registry events into the log: `Recorded` for created files,
-/// `Dropped` (and delete orders to the holders) for deleted or expired ones.
+/// `Dropped` (and delete orders to the holders) for deleted or expired ones, `Rehomed` (and
+/// delete orders to the holders that left) for new holders.
 async fn apply_file_events(
 	chain: &ChainClient,
 	replica: &Replica,
@@ -157,14 +177,26 @@ async fn apply_file_events(
 					}
 				}
 			},
+			FileEvent::HoldersChanged { owner, file_id, holders } => {
+				let holders = holders.into_iter().map(|a| a.0).collect();
+				if let (_, Ok(Response::DeleteOrders(orders))) =
+					replica.write(Command::Rehomed { owner: owner.0, file_id, holders }).await?
+				{
+					tracing::info!(%file_id, "the chain recorded the file's new holders");
+					if !orders.is_empty() {
+						let _ = deletes.send(orders);
+					}
+				}
+			},
 		}
 	}
 	Ok(())
 }
 
-/// Votes `vote_create_file` for every completed upload this node has not voted yet, all of
-/// them at once (batched and pipelined: [`ChainClient::vote_batched`]). Woken after each
-/// finalized block.
+/// Votes `vote_create_file` for every completed upload this node has not voted yet, and
+/// `vote_set_holders` for every file whose repair copies are all acknowledged (the holder set
+/// fixed in the log, so every meta node votes the same), all of them at once (batched and
+/// pipelined: [`ChainClient::vote_batched`]). Woken after each finalized block.
 pub async fn vote_loop(
 	chain: ChainClient,
 	replica: Replica,
@@ -172,31 +204,40 @@ pub async fn vote_loop(
 	mut wake: mpsc::UnboundedReceiver<()>,
 ) {
 	let mut voted: BTreeSet<([u8; 32], FileId)> = BTreeSet::new();
+	let mut voted_holders: BTreeSet<([u8; 32], FileId, Vec<NodeId>)> = BTreeSet::new();
 	while wake.recv().await.is_some() {
 		while wake.try_recv().is_ok() {}
-		let pending = replica.sm.read(|idx, _| {
+		let (pending, rehome) = replica.sm.read(|idx, _| {
 			let s = idx.state();
-			s.files
+			let accounts = |holders: &[NodeId]| -> Option<Vec<AccountId32>> {
+				holders
+					.iter()
+					.map(|h| {
+						s.chain
+							.resource_nodes
+							.iter()
+							.find(|n| n.id == *h)
+							.map(|n| AccountId32(n.account))
+					})
+					.collect()
+			};
+			let pending = s
+				.files
 				.values()
 				.filter(|f| f.status == FileStatus::Voting)
 				.filter(|f| !voted.contains(&(f.owner, f.file_id)))
-				.map(|f| {
-					let holders: Option<Vec<AccountId32>> = f
-						.holders
-						.iter()
-						.map(|h| {
-							s.chain
-								.resource_nodes
-								.iter()
-								.find(|n| n.id == *h)
-								.map(|n| AccountId32(n.account))
-						})
-						.collect();
-					(f.owner, f.file_id, f.size, f.slices.len() as u32, holders)
-				})
-				.collect::<Vec<_>>()
+				.map(|f| (f.owner, f.file_id, f.size, f.slices.len() as u32, accounts(&f.holders)))
+				.collect::<Vec<_>>();
+			let rehome = s
+				.repairs
+				.rehome
+				.iter()
+				.filter(|((o, f), h)| !voted_holders.contains(&(*o, *f, (*h).clone())))
+				.map(|((o, f), h)| (*o, *f, h.clone(), accounts(h)))
+				.collect::<Vec<_>>();
+			(pending, rehome)
 		});
-		let mut votes = Vec::with_capacity(pending.len());
+		let mut votes = Vec::with_capacity(pending.len() + rehome.len());
 		for (owner, file_id, size, slices, holders) in pending {
 			match holders {
 				Some(holders) => votes.push(FileVote::Create {
@@ -212,6 +253,19 @@ pub async fn vote_loop(
 				},
 			}
 		}
+		let mut proposed = Vec::new();
+		for (owner, file_id, nodes, holders) in rehome {
+			match holders {
+				Some(holders) => {
+					votes.push(FileVote::SetHolders { owner: AccountId32(owner), file_id, holders });
+					proposed.push(nodes);
+				},
+				None => {
+					tracing::warn!(%file_id, "a new holder left the registry; not voting");
+					voted_holders.insert((owner, file_id, nodes));
+				},
+			}
+		}
 		if votes.is_empty() {
 			continue;
 		}
@@ -222,18 +276,40 @@ pub async fn vote_loop(
 				continue;
 			},
 		};
+		let mut proposed = proposed.into_iter();
 		for (vote, outcome) in votes.iter().zip(outcomes) {
-			let FileVote::Create { owner, file_id, .. } = vote else { continue };
-			match outcome {
-				Ok(()) => {
-					tracing::info!(%file_id, "voted to record the file");
-					voted.insert((owner.0, *file_id));
+			match vote {
+				FileVote::Create { owner, file_id, .. } => match outcome {
+					Ok(()) => {
+						tracing::info!(%file_id, "voted to record the file");
+						voted.insert((owner.0, *file_id));
+					},
+					Err(e) if matches!(e.as_str(), "AlreadyVoted" | "FileExists") => {
+						voted.insert((owner.0, *file_id));
+					},
+					Err(e) => {
+						tracing::warn!(%file_id, error = %e, "vote_create_file refused; retrying after the next block");
+					},
 				},
-				Err(e) if matches!(e.as_str(), "AlreadyVoted" | "FileExists") => {
-					voted.insert((owner.0, *file_id));
-				},
-				Err(e) => {
-					tracing::warn!(%file_id, error = %e, "vote_create_file refused; retrying after the next block");
+				FileVote::SetHolders { owner, file_id, .. } => {
+					let nodes = proposed.next().unwrap_or_default();
+					match outcome {
+						Ok(()) => {
+							tracing::info!(%file_id, "voted the file's new holders");
+							voted_holders.insert((owner.0, *file_id, nodes));
+						},
+						Err(e)
+							if matches!(
+								e.as_str(),
+								"AlreadyVoted" | "SameHolders" | "UnknownFile"
+							) =>
+						{
+							voted_holders.insert((owner.0, *file_id, nodes));
+						},
+						Err(e) => {
+							tracing::warn!(%file_id, error = %e, "vote_set_holders refused; retrying after the next block");
+						},
+					}
 				},
 			}
 		}

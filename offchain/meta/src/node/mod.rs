@@ -6,6 +6,7 @@ pub mod follow;
 pub mod net;
 pub mod rebuild;
 pub mod report;
+pub mod repair;
 pub mod service;
 
 use crate::raft::{
@@ -146,7 +147,12 @@ pub async fn run(cfg: config::Config) -> Result<()> {
 			}
 		}
 	});
-	let follower = tokio::spawn(follow::follow(chain, replica.clone(), blocks_tx, del_tx, vote_tx));
+	let (orders_tx, orders_rx) = mpsc::unbounded_channel();
+	tokio::spawn(repair::dispatch_loop(host.clone(), replica.clone(), orders_rx));
+	let rounds =
+		follow::RepairRounds { budget: cfg.repair_budget, issuer: me, orders: orders_tx };
+	let follower =
+		tokio::spawn(follow::follow(chain, replica.clone(), blocks_tx, del_tx, vote_tx, rounds));
 	if let Some(addr) = cfg.metrics {
 		metrics(addr, replica.clone())?;
 	}
@@ -225,6 +231,7 @@ fn metrics(addr: std::net::SocketAddr, replica: Replica) -> Result<()> {
 	)?;
 	let uptime = audit("node_uptime_permille", "Heartbeats on time, thousandths", &["node"])?;
 	let errors = audit("node_errors", "Errors counted against each resource node", &["node"])?;
+	let repairs = audit("repair", "Repair: copies in_flight, ordered, copied, abandoned; files rehomed, deferred (last round), alerts (last round)", &["what"])?;
 	tokio::spawn(async move {
 		loop {
 			for (g, f) in &gauges {
@@ -248,6 +255,18 @@ fn metrics(addr: std::net::SocketAddr, replica: Replica) -> Result<()> {
 					silent.with_label_values(&[&id]).set(quiet / 1000);
 					uptime.with_label_values(&[&id]).set(h.map_or(0, |h| h.uptime_permille as u64));
 					errors.with_label_values(&[&id]).set(h.map_or(0, |h| h.recent_errors as u64));
+				}
+				let r = &s.repairs;
+				for (what, n) in [
+					("in_flight", r.in_flight() as u64),
+					("ordered", r.stats.ordered),
+					("copied", r.stats.copied),
+					("abandoned", r.stats.abandoned),
+					("rehomed", r.stats.rehomed),
+					("deferred", r.stats.deferred as u64),
+					("alerts", r.stats.alerts as u64),
+				] {
+					repairs.with_label_values(&[what]).set(n);
 				}
 				for (p, b) in &books.periods {
 					let p = p.to_string();

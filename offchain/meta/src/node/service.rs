@@ -102,7 +102,7 @@ fn from_error(e: Error) -> MetaResponse {
 	}
 }
 
-fn sign(key: &Keypair, payload: &[u8]) -> [u8; 64] {
+pub(crate) fn sign(key: &Keypair, payload: &[u8]) -> [u8; 64] {
 	let sig = key.sign(payload).expect("ed25519 signing does not fail");
 	sig.try_into().expect("ed25519 signatures are 64 bytes")
 }

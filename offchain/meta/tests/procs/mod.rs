@@ -125,6 +125,9 @@ pub fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
 }
 
 /// A running network: the chain, four resource nodes, three meta nodes.
+/// The resource nodes' node keys (their dev-network registrations), in start order.
+pub const RN_KEYS: [&str; 4] = ["//Dave", "//Eve", "//Ferdie", "//Dave//stash"];
+
 pub struct Network {
 	/// The chain node.
 	pub node: Node,
@@ -132,8 +135,8 @@ pub struct Network {
 	pub rpc: subxt::ext::jsonrpsee::ws_client::WsClient,
 	/// Its websocket URL.
 	pub url: String,
-	/// The resource nodes.
-	pub rns: Vec<Proc>,
+	/// The resource nodes (`None`: stopped), keyed by [`RN_KEYS`].
+	pub rns: Vec<Option<Proc>>,
 	/// The meta nodes (`None`: stopped).
 	pub metas: Vec<Option<Proc>>,
 	/// The `stratos-meta` binary.
@@ -189,11 +192,7 @@ impl Network {
 		let rn_bin = bin("stratos-rn")?;
 		let metrics_ports: Vec<u16> = (0..4).map(|_| stratos_tests::free_port()).collect();
 		let mut rns = Vec::new();
-		for (i, (suri, region)) in
-			[("//Dave", "eu"), ("//Eve", "us"), ("//Ferdie", "asia"), ("//Dave//stash", "eu")]
-				.into_iter()
-				.enumerate()
-		{
+		for (i, (suri, region)) in RN_KEYS.into_iter().zip(["eu", "us", "asia", "eu"]).enumerate() {
 			let args: Vec<String> = vec![
 				"--chain".into(),
 				url.clone(),
@@ -210,7 +209,7 @@ impl Network {
 				"--metrics".into(),
 				format!("127.0.0.1:{}", metrics_ports[i]),
 			];
-			rns.push(spawn(d, &format!("rn{i}"), &rn_bin, &args)?);
+			rns.push(Some(spawn(d, &format!("rn{i}"), &rn_bin, &args)?));
 		}
 		let mut net = Self {
 			node,
