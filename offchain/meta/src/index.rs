@@ -679,6 +679,17 @@ impl Index {
 				if c.sent_ms != 0 && now.saturating_sub(c.sent_ms) < repair::RESEND_MS {
 					continue;
 				}
+				if c.sent_ms != 0 {
+					// Not confirmed: the next healthy holder sends this time (the last one
+					// may have lost or corrupted its copy).
+					let sources: Vec<NodeId> =
+						f.holders.iter().filter(|h| healthy.contains(h)).copied().collect();
+					if let Some(i) = sources.iter().position(|s| *s == c.source) {
+						c.source = sources[(i + 1) % sources.len()];
+					} else if let Some(s) = sources.first() {
+						c.source = *s;
+					}
+				}
 				c.sent_ms = now.max(1);
 				let mut seen = BTreeSet::new();
 				let slices = f

@@ -32,8 +32,9 @@ pub const COPY_TIMEOUT_MS: u64 = 10 * 60 * 1000;
 /// A copy not acknowledged this long after it was last sent is sent again (by whichever
 /// meta node leads then; sending twice is harmless, the target stores a slice once).
 pub const RESEND_MS: u64 = 30_000;
-/// Finalized blocks a copy's authorisation stays valid for.
-pub const COPY_AUTH_BLOCKS: u32 = 200;
+/// Finalized blocks a copy's authorisation stays valid for (longer than [`COPY_TIMEOUT_MS`] at
+/// 1-second blocks, so a resend is never refused as expired).
+pub const COPY_AUTH_BLOCKS: u32 = 900;
 /// Default bytes of copies under way at once, network-wide (`--repair-budget-mib`).
 pub const DEFAULT_BUDGET: u64 = 2 << 30;
 

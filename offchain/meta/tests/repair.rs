@@ -81,11 +81,13 @@ fn a_dead_holders_file_is_copied_acknowledged_voted_and_the_index_follows_the_ch
 	beat_all_but(&mut w, &[dead], 45_000);
 	assert!(round(&mut w, 45_000, BIG).is_empty());
 	// Unconfirmed for the resend interval (a leader that took over does not know whether it
-	// was sent): sent again, same task, same target.
+	// was sent): sent again, same task, same target, from the other healthy holder (the
+	// first may have lost its copy).
 	beat_all_but(&mut w, &[dead], 40_000 + RESEND_MS);
 	let again = round(&mut w, 40_000 + RESEND_MS, BIG);
 	assert_eq!(again.len(), 1);
 	assert_eq!((again[0].auth.task, again[0].auth.holders[0]), (d.auth.task, target));
+	assert!(again[0].source != d.source && rec.holders[1..].contains(&again[0].source));
 
 	// Forged acknowledgements (signed by another node, or for another file's slice) are
 	// refused and change nothing.

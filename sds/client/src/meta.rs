@@ -217,6 +217,14 @@ impl MetaClient {
 		}
 	}
 
+	/// Repair's figures: copies under way and done, files re-homed, alerts.
+	pub async fn repairs(&self) -> Result<sds_core::meta_api::RepairStatus> {
+		match self.call(MetaRequest::Repairs).await? {
+			MetaResponse::Repairs(r) => Ok(r),
+			r => Err(Self::unexpected(r)),
+		}
+	}
+
 	/// The traffic audit's figures per ledger period, newest first (bytes and receipts
 	/// counted, refusals by reason, this meta node's report progress).
 	pub async fn audit(&self) -> Result<Vec<sds_core::meta_api::PeriodAudit>> {

@@ -269,6 +269,8 @@ pub enum MetaRequest {
 	},
 	/// The traffic audit's figures per period (bytes, receipts, refusals, report status).
 	Audit,
+	/// Repair's figures: copies under way and done, files re-homed, alerts.
+	Repairs,
 }
 
 /// Most receipts (countersigned plus unsigned) in one [`MetaRequest::Receipts`].
@@ -370,6 +372,30 @@ pub struct PeriodAudit {
 	/// What this meta node did about the report on chain (e.g. "committed", "revealed",
 	/// "streamed 3/3", "settled").
 	pub report: String,
+}
+
+/// Repair's figures, as a meta node's replica holds them (whitepaper §4.2.4).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode)]
+pub struct RepairStatus {
+	/// Copies under way (not acknowledged yet).
+	pub in_flight: u32,
+	/// Their bytes.
+	pub bytes_in_flight: u64,
+	/// Files whose copies are all acknowledged, their new holders being voted on chain.
+	pub voting: u32,
+	/// Copies ordered since the index began.
+	pub ordered: u64,
+	/// Copies acknowledged in full.
+	pub copied: u64,
+	/// Copies given up (target or source lost, timed out, file gone) and planned again.
+	pub abandoned: u64,
+	/// Files whose new holders the chain recorded.
+	pub rehomed: u64,
+	/// Files short of copies that wait for the bandwidth budget (last round).
+	pub deferred: u32,
+	/// Files repair cannot help now: fewer healthy nodes than copies needed, or no healthy
+	/// holder left (last round).
+	pub alerts: u32,
 }
 
 /// A file recovered from the chain's record and a holder's manifest.
@@ -565,6 +591,8 @@ pub enum MetaResponse {
 	ClientReceipts(Vec<SignedReceipt>),
 	/// The audit's figures, newest period first.
 	Audit(Vec<PeriodAudit>),
+	/// Repair's figures.
+	Repairs(RepairStatus),
 }
 
 /// Encodes a message in its envelope.

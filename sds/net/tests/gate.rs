@@ -254,3 +254,66 @@ async fn gets_need_a_ticket_for_this_node_range_and_client_and_deletes_a_meta_no
 	assert_eq!(meta_host.delete_slices(&hop, vec![slice, SliceHash([0; 32])]).await.unwrap(), 1);
 	assert_eq!(r.store.stats().slices, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_orders_come_only_from_a_meta_node_and_return_the_targets_acks() {
+	let meta = Keypair::generate_ed25519();
+	let gate =
+		Arc::new(TestGate { finalized: 10, metas: Mutex::new([sds_net::node_id(&meta)].into()) });
+	let (source, target) = (rn(gate.clone()).await, rn(gate.clone()).await);
+	let owner = sr25519::Pair::from_seed(&[5; 32]).public().0;
+	let data: Vec<u8> = (0..700_000u32).map(|i| (i % 251) as u8).collect();
+	let len = data.len() as u64;
+	let meta_host = host(meta.clone(), None, None).await;
+	let slice =
+		put(&meta_host, &[source.host.hop()], &auth(&meta, owner, vec![source.host.node_id()], len, 10), &data)
+			.await
+			.unwrap();
+	let order = auth(&meta, owner, vec![target.host.node_id()], 2 * len, 10);
+	let timeout = std::time::Duration::from_secs(30);
+
+	// Not from a meta node: refused, nothing copied.
+	let stranger = host(Keypair::generate_ed25519(), None, None).await;
+	refused(
+		stranger
+			.order_copy(&source.host.hop(), &order, target.host.hop(), vec![(slice, len)], timeout)
+			.await,
+		"only an active meta node may order a copy",
+	);
+	// An authorisation that does not name the target: refused.
+	let wrong = auth(&meta, owner, vec![source.host.node_id()], 2 * len, 10);
+	refused(
+		meta_host
+			.order_copy(&source.host.hop(), &wrong, target.host.hop(), vec![(slice, len)], timeout)
+			.await,
+		"addressed to another resource node",
+	);
+	// A slice the source does not hold: refused.
+	refused(
+		meta_host
+			.order_copy(
+				&source.host.hop(),
+				&order,
+				target.host.hop(),
+				vec![(SliceHash([1; 32]), len)],
+				timeout,
+			)
+			.await,
+		"is not stored here",
+	);
+	assert!(target.store.meta(&slice).unwrap().is_none());
+
+	// From the meta node: the source streams its verified copy, the target stores it and
+	// signs; the acknowledgements are checked by the meta node.
+	let acks = meta_host
+		.order_copy(&source.host.hop(), &order, target.host.hop(), vec![(slice, len)], timeout)
+		.await
+		.unwrap();
+	assert_eq!(acks.len(), 1);
+	assert_eq!((acks[0].ack.node, acks[0].ack.slice, acks[0].ack.length), (target.host.node_id(), slice, len));
+	assert!(acks[0].verify(&GENESIS));
+	assert_eq!(target.store.read_all(&slice).unwrap(), data);
+	assert_eq!(source.host.metrics().snapshot().slices_copied, 1);
+	// The target keeps it pending under the copy's task until the meta nodes confirm.
+	assert!(target.store.pending().unwrap().iter().any(|(t, p)| *t == order.auth.task && p.slices == vec![slice]));
+}

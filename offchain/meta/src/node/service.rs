@@ -13,6 +13,7 @@ use crate::{
 };
 use sds_core::meta_api::{
 	self, ClusterStatus, ErrorKind, MetaRequest, MetaResponse, NodeStatus, PeriodAudit,
+	RepairStatus,
 	RestoredFile, MAX_RECEIPTS_PER_REQUEST, META_PROTOCOL,
 };
 use sds_net::{Host, Incoming, Keypair};
@@ -210,6 +211,20 @@ impl<C: ChainFacts> MetaService<C> {
 					.read(|idx, _| idx.state().books.receipts_of(idx.genesis(), period, &client)),
 			),
 			MetaRequest::Audit => MetaResponse::Audit(self.audit()),
+			MetaRequest::Repairs => MetaResponse::Repairs(self.replica.sm.read(|idx, _| {
+				let r = &idx.state().repairs;
+				RepairStatus {
+					in_flight: r.in_flight() as u32,
+					bytes_in_flight: r.bytes_in_flight(),
+					voting: r.rehome.len() as u32,
+					ordered: r.stats.ordered,
+					copied: r.stats.copied,
+					abandoned: r.stats.abandoned,
+					rehomed: r.stats.rehomed,
+					deferred: r.stats.deferred,
+					alerts: r.stats.alerts,
+				}
+			})),
 			MetaRequest::Receipts { receipts, unsigned, .. }
 				if receipts.len() + unsigned.len() > MAX_RECEIPTS_PER_REQUEST =>
 			{

@@ -316,6 +316,23 @@ pub async fn run(cli: &Cli, home: &Path) -> Result<()> {
 					if n.silent_ms == u64::MAX { "never".to_string() } else { format!("{} s ago", n.silent_ms / 1000) }
 				);
 			}
+			match client.repairs().await {
+				Ok(r) => println!(
+					"repair: {} copies under way ({} bytes), {} files' new holders being voted; \
+					 {} ordered, {} copied, {} given up, {} files re-homed; {} files waiting \
+					 for bandwidth, {} files that cannot be repaired now",
+					r.in_flight,
+					r.bytes_in_flight,
+					r.voting,
+					r.ordered,
+					r.copied,
+					r.abandoned,
+					r.rehomed,
+					r.deferred,
+					r.alerts
+				),
+				Err(e) => println!("repair: unknown ({e})"),
+			}
 			println!("traffic audit (this meta node's replica; newest period first):");
 			for a in client.audit().await?.iter().take(AUDIT_PERIODS_SHOWN) {
 				let on_chain = match chain.period(a.period).await? {
