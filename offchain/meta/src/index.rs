@@ -570,7 +570,12 @@ impl Index {
 	/// A repair round: copies that cannot finish are given up, files short of healthy
 	/// holders get new copies within the budget, and the orders to send (new, and not
 	/// acknowledged for [`repair::RESEND_MS`]) are answered.
-	fn apply_repair(&mut self, log_index: u64, budget: u64, issuer: NodeId) -> Vec<repair::Dispatch> {
+	fn apply_repair(
+		&mut self,
+		log_index: u64,
+		budget: u64,
+		issuer: NodeId,
+	) -> Vec<repair::Dispatch> {
 		let now = self.state.clock_ms;
 		let healthy: BTreeSet<NodeId> = self
 			.state
@@ -739,7 +744,10 @@ impl Index {
 			.get(&key)
 			.and_then(|c| c.iter().position(|c| c.target == *target && !c.done))
 			.ok_or_else(|| {
-				Error::Invalid(format!("no copy of file {file_id} to node {} is under way", hexs(&target.0)))
+				Error::Invalid(format!(
+					"no copy of file {file_id} to node {} is under way",
+					hexs(&target.0)
+				))
 			})?;
 		let lens: BTreeMap<SliceHash, u64> =
 			f.slices.iter().enumerate().map(|(i, s)| (*s, f.slice_len(i))).collect();
@@ -751,11 +759,14 @@ impl Index {
 				)));
 			}
 			if a.ack.owner != *owner || a.ack.node != *target {
-				return Err(Error::BadAck("a copy acknowledgement names another owner or node".into()));
+				return Err(Error::BadAck(
+					"a copy acknowledgement names another owner or node".into(),
+				));
 			}
 			if lens.get(&a.ack.slice) != Some(&a.ack.length) {
 				return Err(Error::BadAck(
-					"a copy acknowledgement names a slice not in the file, or the wrong length".into(),
+					"a copy acknowledgement names a slice not in the file, or the wrong length"
+						.into(),
 				));
 			}
 		}

@@ -336,8 +336,7 @@ mod tests {
 	fn copies_in_flight_count_once_and_a_target_lost_mid_repair_is_replaced() {
 		let files = [file(1, &[1, 2, 3], MIB)];
 		let cands: Vec<Candidate> = (2..=8).map(cand).collect();
-		let first =
-			plan(&files, |n| *n != node(1), &cands, &BTreeMap::new(), u64::MAX, &[0; 32]);
+		let first = plan(&files, |n| *n != node(1), &cands, &BTreeMap::new(), u64::MAX, &[0; 32]);
 		let target = first.orders[0].target;
 		let in_flight: BTreeMap<_, _> = [(([9; 32], FileId([1; 32])), vec![target])].into();
 		// A new leader (same log) orders nothing more while the copy is under way.

@@ -31,7 +31,12 @@ fn round(w: &mut World, now_ms: u64, budget: u64) -> Vec<Dispatch> {
 }
 
 /// The target's signed acknowledgements of `slices`.
-fn copy_acks(w: &World, d: &Dispatch, signer: &NodeId, slices: &[(SliceHash, u64)]) -> Vec<SignedStoreAck> {
+fn copy_acks(
+	w: &World,
+	d: &Dispatch,
+	signer: &NodeId,
+	slices: &[(SliceHash, u64)],
+) -> Vec<SignedStoreAck> {
 	slices
 		.iter()
 		.map(|(s, len)| {

@@ -23,10 +23,8 @@ const FILE_MIB: usize = 64;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a benchmark: run by hand with --ignored --nocapture"]
 async fn repair_bench() -> Result<()> {
-	let total_mib: usize = std::env::var("STRATOS_REPAIR_BENCH_MIB")
-		.ok()
-		.and_then(|v| v.parse().ok())
-		.unwrap_or(1024);
+	let total_mib: usize =
+		std::env::var("STRATOS_REPAIR_BENCH_MIB").ok().and_then(|v| v.parse().ok()).unwrap_or(1024);
 	let dir = test_dir("repair-bench")?;
 	let d = dir.path();
 	let mut net = Network::start(d).await?;
@@ -34,7 +32,8 @@ async fn repair_bench() -> Result<()> {
 	let (home, work) = (d.join("home"), d.join("work"));
 	net.wait_ready(&sds, &home, &work);
 	let chain = ChainClient::connect(&net.url).await?;
-	let owner = AccountId32(subxt_signer::sr25519::Keypair::from_uri(&USER.parse()?)?.public_key().0);
+	let owner =
+		AccountId32(subxt_signer::sr25519::Keypair::from_uri(&USER.parse()?)?.public_key().0);
 
 	let files = total_mib.div_ceil(FILE_MIB);
 	let started = Instant::now();
@@ -58,7 +57,8 @@ async fn repair_bench() -> Result<()> {
 		.iter()
 		.map(|suri| Ok(sds_net::node_id(&sds_net::keys::key_from_suri(suri)?)))
 		.collect::<Result<_>>()?;
-	let account_of = |id: &NodeId| nodes.iter().find(|(_, n)| n.node_id == *id).map(|(a, _)| a.clone());
+	let account_of =
+		|id: &NodeId| nodes.iter().find(|(_, n)| n.node_id == *id).map(|(a, _)| a.clone());
 	let mut held = vec![0usize; rn_ids.len()];
 	for id in &ids {
 		let f = chain.file(&owner, id).await?.expect("recorded");
@@ -72,7 +72,11 @@ async fn repair_bench() -> Result<()> {
 	let dead = account_of(&rn_ids[victim]).expect("registered");
 	drop(net.rns[victim].take());
 	let killed = Instant::now();
-	println!("killed resource node {victim}, holding {} files ({} MiB)", held[victim], held[victim] * FILE_MIB);
+	println!(
+		"killed resource node {victim}, holding {} files ({} MiB)",
+		held[victim],
+		held[victim] * FILE_MIB
+	);
 
 	let mut first_done: Option<Duration> = None;
 	loop {

@@ -199,7 +199,7 @@ struct RnMetrics {
 impl RnMetrics {
 	fn register(r: &Registry) -> Result<Self> {
 		type F = fn(&sds_net::MetricsSnapshot, &sds_store::Stats) -> u64;
-		let defs: [(&str, &str, F); 12] = [
+		let defs: [(&str, &str, F); 13] = [
 			("slices", "Slices stored", |_, s| s.slices),
 			("pending_uploads", "Uploads not confirmed complete by the meta nodes yet", |_, s| {
 				s.pending_uploads

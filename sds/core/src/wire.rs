@@ -286,7 +286,8 @@ impl Frame {
 				if auth.auth.holders.len() > MAX_HOLDERS || slices.len() > MAX_COPY {
 					return Err(Error::Limit("too many holders or slices in a copy order"));
 				}
-				if target.addrs.len() > MAX_ADDRS || target.addrs.iter().any(|a| a.len() > MAX_ADDR_LEN)
+				if target.addrs.len() > MAX_ADDRS
+					|| target.addrs.iter().any(|a| a.len() > MAX_ADDR_LEN)
 				{
 					return Err(Error::Limit("too many or too long target addresses"));
 				}

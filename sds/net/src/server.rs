@@ -171,8 +171,8 @@ async fn serve_copy(
 		return Err(unauthorized(host, &mut up, label, why).await);
 	}
 	if !is_meta || target.node == host.node_id() {
-		let why = "copy order refused: not issued by an active meta node, or to this node"
-			.to_string();
+		let why =
+			"copy order refused: not issued by an active meta node, or to this node".to_string();
 		return Err(unauthorized(host, &mut up, label, why).await);
 	}
 	let _one_at_a_time = host.inner.copy_slot.lock().await;
@@ -184,7 +184,11 @@ async fn serve_copy(
 			Ok(r) => {
 				let why = format!("slice {slice} is {} bytes here, not {len}", r.meta().len);
 				refuse(&mut up, label, ErrorCode::BadRequest, why.clone()).await;
-				return Err(Error::Remote { peer: label.into(), code: ErrorCode::BadRequest, message: why });
+				return Err(Error::Remote {
+					peer: label.into(),
+					code: ErrorCode::BadRequest,
+					message: why,
+				});
 			},
 			Err(e) => {
 				refuse(&mut up, label, store_error_code(&e), e.to_string()).await;
@@ -192,10 +196,13 @@ async fn serve_copy(
 			},
 		};
 		let read_at = |buf: &mut [u8], offset: u64| {
-			let chunk = tokio::task::block_in_place(|| reader.read_chunk(offset / CHUNK_SIZE as u64))
-				.map_err(std::io::Error::other)?;
+			let chunk =
+				tokio::task::block_in_place(|| reader.read_chunk(offset / CHUNK_SIZE as u64))
+					.map_err(std::io::Error::other)?;
 			let n = buf.len();
-			buf.copy_from_slice(chunk.get(..n).ok_or_else(|| std::io::Error::other("short chunk"))?);
+			buf.copy_from_slice(
+				chunk.get(..n).ok_or_else(|| std::io::Error::other("short chunk"))?,
+			);
 			Ok(())
 		};
 		let sent =
@@ -205,7 +212,11 @@ async fn serve_copy(
 			Ok((got, _)) => {
 				let why = format!("slice {slice} read back as {got}: this node's copy is corrupt");
 				refuse(&mut up, label, ErrorCode::Corrupt, why.clone()).await;
-				return Err(Error::Remote { peer: label.into(), code: ErrorCode::Corrupt, message: why });
+				return Err(Error::Remote {
+					peer: label.into(),
+					code: ErrorCode::Corrupt,
+					message: why,
+				});
 			},
 			Err(e) => {
 				refuse(&mut up, label, ErrorCode::ForwardFailed, e.to_string()).await;

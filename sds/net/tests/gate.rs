@@ -265,10 +265,14 @@ async fn copy_orders_come_only_from_a_meta_node_and_return_the_targets_acks() {
 	let data: Vec<u8> = (0..700_000u32).map(|i| (i % 251) as u8).collect();
 	let len = data.len() as u64;
 	let meta_host = host(meta.clone(), None, None).await;
-	let slice =
-		put(&meta_host, &[source.host.hop()], &auth(&meta, owner, vec![source.host.node_id()], len, 10), &data)
-			.await
-			.unwrap();
+	let slice = put(
+		&meta_host,
+		&[source.host.hop()],
+		&auth(&meta, owner, vec![source.host.node_id()], len, 10),
+		&data,
+	)
+	.await
+	.unwrap();
 	let order = auth(&meta, owner, vec![target.host.node_id()], 2 * len, 10);
 	let timeout = std::time::Duration::from_secs(30);
 
@@ -310,10 +314,18 @@ async fn copy_orders_come_only_from_a_meta_node_and_return_the_targets_acks() {
 		.await
 		.unwrap();
 	assert_eq!(acks.len(), 1);
-	assert_eq!((acks[0].ack.node, acks[0].ack.slice, acks[0].ack.length), (target.host.node_id(), slice, len));
+	assert_eq!(
+		(acks[0].ack.node, acks[0].ack.slice, acks[0].ack.length),
+		(target.host.node_id(), slice, len)
+	);
 	assert!(acks[0].verify(&GENESIS));
 	assert_eq!(target.store.read_all(&slice).unwrap(), data);
 	assert_eq!(source.host.metrics().snapshot().slices_copied, 1);
 	// The target keeps it pending under the copy's task until the meta nodes confirm.
-	assert!(target.store.pending().unwrap().iter().any(|(t, p)| *t == order.auth.task && p.slices == vec![slice]));
+	assert!(target
+		.store
+		.pending()
+		.unwrap()
+		.iter()
+		.any(|(t, p)| *t == order.auth.task && p.slices == vec![slice]));
 }

@@ -257,7 +257,11 @@ pub async fn vote_loop(
 		for (owner, file_id, nodes, holders) in rehome {
 			match holders {
 				Some(holders) => {
-					votes.push(FileVote::SetHolders { owner: AccountId32(owner), file_id, holders });
+					votes.push(FileVote::SetHolders {
+						owner: AccountId32(owner),
+						file_id,
+						holders,
+					});
 					proposed.push(nodes);
 				},
 				None => {

@@ -5,8 +5,8 @@ pub mod config;
 pub mod follow;
 pub mod net;
 pub mod rebuild;
-pub mod report;
 pub mod repair;
+pub mod report;
 pub mod service;
 
 use crate::raft::{
@@ -149,8 +149,7 @@ pub async fn run(cfg: config::Config) -> Result<()> {
 	});
 	let (orders_tx, orders_rx) = mpsc::unbounded_channel();
 	tokio::spawn(repair::dispatch_loop(host.clone(), replica.clone(), orders_rx));
-	let rounds =
-		follow::RepairRounds { budget: cfg.repair_budget, issuer: me, orders: orders_tx };
+	let rounds = follow::RepairRounds { budget: cfg.repair_budget, issuer: me, orders: orders_tx };
 	let follower =
 		tokio::spawn(follow::follow(chain, replica.clone(), blocks_tx, del_tx, vote_tx, rounds));
 	if let Some(addr) = cfg.metrics {

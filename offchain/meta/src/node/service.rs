@@ -13,8 +13,7 @@ use crate::{
 };
 use sds_core::meta_api::{
 	self, ClusterStatus, ErrorKind, MetaRequest, MetaResponse, NodeStatus, PeriodAudit,
-	RepairStatus,
-	RestoredFile, MAX_RECEIPTS_PER_REQUEST, META_PROTOCOL,
+	RepairStatus, RestoredFile, MAX_RECEIPTS_PER_REQUEST, META_PROTOCOL,
 };
 use sds_net::{Host, Incoming, Keypair};
 use std::{
