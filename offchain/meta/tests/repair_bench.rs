@@ -35,6 +35,10 @@ async fn repair_bench() -> Result<()> {
 	let owner =
 		AccountId32(subxt_signer::sr25519::Keypair::from_uri(&USER.parse()?)?.public_key().0);
 
+	// Credit for the download that checks the repaired copies at the end.
+	sds.ok(&home, &work, &["credit", "buy", "100"]);
+	sds.ok(&home, &work, &["credit", "reserve", "1GiB"]);
+
 	let files = total_mib.div_ceil(FILE_MIB);
 	let started = Instant::now();
 	let mut ids = Vec::new();
