@@ -928,31 +928,49 @@ impl ChainClient {
 		}))
 	}
 
-	/// As the client: dispute a receipt of its entry in `period`'s report that it never
-	/// countersigned (`leaf` and `proof` as the meta nodes served them). Returns the block
-	/// by which the reporters must answer.
-	pub async fn dispute_receipt(
+	/// As the client: dispute its entry in `period`'s report (the leaves and proofs as the
+	/// meta nodes served them; see [`DisputeClaim`]): upheld at once when the chain can
+	/// check it alone, else open until the reporters answer or the window ends.
+	pub async fn dispute(
 		&self,
 		client: &Keypair,
 		period: u32,
-		leaf: &stratos_primitives::receipts::ReceiptLeaf,
-		proof: &stratos_primitives::receipts::ReceiptProof,
-	) -> Result<u32> {
+		claim: &DisputeClaim,
+	) -> Result<DisputeOutcome> {
 		use runtime::runtime_types::{
 			pallet_pot::types::DisputeClaim as RtClaim,
 			stratos_primitives::receipts::{ReceiptLeaf as RtLeaf, ReceiptProof as RtProof},
 		};
-		let claim = RtClaim::NotCountersigned {
-			leaf: RtLeaf { index: leaf.index, length: leaf.length, digest: leaf.digest },
-			proof: RtProof { leaf_count: proof.leaf_count, siblings: proof.siblings.clone() },
+		use stratos_primitives::receipts::{ReceiptLeaf, ReceiptProof};
+		let leaf = |l: &ReceiptLeaf| RtLeaf { index: l.index, length: l.length, digest: l.digest };
+		let proof =
+			|p: &ReceiptProof| RtProof { leaf_count: p.leaf_count, siblings: p.siblings.clone() };
+		let claim = match claim {
+			DisputeClaim::NotCountersigned { leaf: l, proof: p } => {
+				RtClaim::NotCountersigned { leaf: leaf(l), proof: proof(p) }
+			},
+			DisputeClaim::WrongTotal { leaf: l, proof: p } => {
+				RtClaim::WrongTotal { leaf: leaf(l), proof: proof(p) }
+			},
+			DisputeClaim::OutOfOrder { first, first_proof, second, second_proof } => {
+				RtClaim::OutOfOrder {
+					first: leaf(first),
+					first_proof: proof(first_proof),
+					second: leaf(second),
+					second_proof: proof(second_proof),
+				}
+			},
 		};
 		let key = client.public_key().0;
 		let call = runtime::transactions().pot().dispute(period, key, claim);
 		let events = self.submit(&call, client).await?;
+		if let Some(e) = events.find_first::<runtime::pot::events::Disputed>() {
+			return Ok(DisputeOutcome::Open { answer_by: e?.answer_by });
+		}
 		let e = events
-			.find_first::<runtime::pot::events::Disputed>()
-			.ok_or_else(|| Error::missing_event("Disputed"))??;
-		Ok(e.answer_by)
+			.find_first::<runtime::pot::events::DisputeUpheld>()
+			.ok_or_else(|| Error::missing_event("Disputed or DisputeUpheld"))??;
+		Ok(DisputeOutcome::Upheld { refunded: e.refunded, slashed: e.slashed })
 	}
 
 	/// Answer a dispute with the client's countersigned receipt (free when it answers).
@@ -984,6 +1002,56 @@ impl ChainClient {
 		self.submit(&runtime::transactions().pot().answer_dispute(period, signed), who).await?;
 		Ok(())
 	}
+}
+
+/// What became of a dispute when it was submitted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DisputeOutcome {
+	/// Waiting for the reporters to show the countersignature until block `answer_by`.
+	Open {
+		/// The last block an answer is accepted in.
+		answer_by: u32,
+	},
+	/// Upheld at once: credit (bytes) given back and reporters slashed.
+	Upheld {
+		/// Credit (bytes) given back.
+		refunded: u128,
+		/// Reporters slashed.
+		slashed: u32,
+	},
+}
+
+/// What a client disputes about its entry in a period's report (the pallet's
+/// `DisputeClaim`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DisputeClaim {
+	/// "I never countersigned this receipt": the reporters must show the countersignature
+	/// within the dispute window, or the charge for it is reversed.
+	NotCountersigned {
+		/// The leaf.
+		leaf: stratos_primitives::receipts::ReceiptLeaf,
+		/// Its proof against the entry's root.
+		proof: stratos_primitives::receipts::ReceiptProof,
+	},
+	/// "The entry lists more bytes than its receipts" (any leaf's proof shows the total).
+	WrongTotal {
+		/// Any leaf.
+		leaf: stratos_primitives::receipts::ReceiptLeaf,
+		/// Its proof.
+		proof: stratos_primitives::receipts::ReceiptProof,
+	},
+	/// "The tree lists a receipt twice or out of order": neighbouring leaves whose digests
+	/// are not strictly ascending.
+	OutOfOrder {
+		/// Leaf `i`.
+		first: stratos_primitives::receipts::ReceiptLeaf,
+		/// Its proof.
+		first_proof: stratos_primitives::receipts::ReceiptProof,
+		/// Leaf `i + 1`.
+		second: stratos_primitives::receipts::ReceiptLeaf,
+		/// Its proof.
+		second_proof: stratos_primitives::receipts::ReceiptProof,
+	},
 }
 
 /// A client's entry in a reported period, as the chain keeps it for disputes.

@@ -9,7 +9,8 @@
 //! lost with the leader), the report is accepted, and every resource node's reward equals
 //! `⌊B · tᵢ / T⌋`, computed here from the clients' receipts with the test's own ranking and
 //! rollover model; a node outside the top rolls its traffic over and is paid a period later.
-//! Then a resource node holding the files is killed: the meta nodes copy its files to the
+//! `sds receipts` and `sds dispute` find each client's entry honest, and a dispute of an
+//! honest charge is answered with the client's countersignature and changes nothing. Then a resource node holding the files is killed: the meta nodes copy its files to the
 //! remaining node and vote the new holders on chain (3 again, without the dead one), and
 //! downloads still verify.
 
@@ -22,7 +23,8 @@ use std::{
 	path::Path,
 	time::{Duration, Instant},
 };
-use stratos_chain_client::{ChainClient, PeriodStatus};
+use stratos_chain_client::{ChainClient, DisputeClaim, DisputeOutcome, PeriodStatus};
+use stratos_primitives::receipts::{receipt_digest, ReceiptTree};
 use stratos_primitives::NodeId;
 use stratos_tests::test_dir;
 use subxt::utils::AccountId32;
@@ -195,6 +197,35 @@ async fn traffic_is_audited_reported_and_paid_by_the_formula() -> Result<()> {
 		let out = s.ok(home, &work, &["receipts"]);
 		assert!(out.contains("the report matches"), "{out}");
 	}
+
+	// `sds dispute` finds nothing to dispute in an honest report: the meta nodes' list of a
+	// client's receipts rebuilds its entry's root on chain and all carry its countersignature.
+	for (s, home) in [(&a, &home_a), (&b, &home_b)] {
+		for p in sds_client::ReceiptLog::open(home.join("receipts"))?.periods()? {
+			let out = s.ok(home, &work, &["dispute", &p.to_string()]);
+			assert!(out.contains("nothing to dispute"), "{out}");
+		}
+	}
+	// An honest charge survives a dispute: client A claims a receipt it did countersign; the
+	// countersigned receipt answers it and the charge stands.
+	let kp = subxt_signer::sr25519::Keypair::from_uri(&USER.parse()?)?;
+	let log = sds_client::ReceiptLog::open(home_a.join("receipts"))?;
+	let p = *log.periods()?.last().expect("A downloaded");
+	let mine = log.load(p)?;
+	let tree = ReceiptTree::of_receipts(&mine)?;
+	let (leaf, proof) = tree.proof(0).expect("a receipt");
+	let before = chain.client_charge(p, kp.public_key().0).await?.expect("A's entry");
+	assert_eq!(before.receipts_root, tree.root());
+	let claim = DisputeClaim::NotCountersigned { leaf, proof };
+	let outcome = chain.dispute(&kp, p, &claim).await?;
+	ensure!(matches!(outcome, DisputeOutcome::Open { .. }), "{outcome:?}");
+	let r = mine
+		.iter()
+		.find(|r| receipt_digest(&r.receipt, &r.node_signature) == leaf.digest)
+		.expect("the disputed receipt");
+	chain.answer_dispute(&kp, p, r).await?;
+	let after = chain.client_charge(p, kp.public_key().0).await?.expect("A's entry");
+	assert_eq!((after.charged, after.reversed), (before.charged, before.reversed));
 
 	// A resource node holding /t/one dies: without anyone acting, every file it held is
 	// copied to the node that did not hold it, the meta nodes vote the new holders, and

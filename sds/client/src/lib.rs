@@ -6,6 +6,7 @@
 //!   index ([`Catalog`]): what the data-plane benchmark and tests measure without meta nodes.
 
 mod catalog;
+pub mod dispute;
 mod meta;
 mod receipts;
 mod transfer;
@@ -101,6 +102,9 @@ pub enum Error {
 	/// A meta node refused or could not be reached (its message says why).
 	#[error("{0}")]
 	Meta(String),
+	/// A report entry cannot be checked.
+	#[error("{0}")]
+	Dispute(String),
 }
 
 /// Result of client operations.

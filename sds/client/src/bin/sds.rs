@@ -95,6 +95,16 @@ enum Cmd {
 	/// The traffic you countersigned, per ledger period, checked against what the meta nodes
 	/// reported for you on chain (receipts are kept under <home>/receipts).
 	Receipts,
+	/// Check your entry in a ledger period's traffic report: the meta nodes' list of your
+	/// receipts must rebuild the root on chain and carry your countersignature on every one.
+	/// With --submit, dispute on chain what does not (before the period's rewards mature).
+	Dispute {
+		/// The ledger period.
+		period: u32,
+		/// Submit the disputes found (without it, only report them).
+		#[arg(long)]
+		submit: bool,
+	},
 }
 
 #[derive(Subcommand)]
@@ -338,7 +348,8 @@ async fn run(cli: Cli) -> Result<()> {
 		| Cmd::Mv { .. }
 		| Cmd::Stat { .. }
 		| Cmd::Credit { .. }
-		| Cmd::Receipts => {
+		| Cmd::Receipts
+		| Cmd::Dispute { .. } => {
 			bail!("this command works through the meta nodes: drop --node / SDS_NODES")
 		},
 	}

@@ -14,7 +14,9 @@ use std::{
 	path::PathBuf,
 	time::{Duration, Instant},
 };
-use stratos_chain_client::{ChainClient, NodeKind, NodeStatus, StorageAccount};
+use stratos_chain_client::{
+	ChainClient, DisputeClaim, DisputeOutcome, NodeKind, NodeStatus, StorageAccount,
+};
 use subxt::utils::AccountId32;
 
 /// One STOS in plancks (12 decimals).
@@ -355,7 +357,97 @@ pub async fn run(cli: &Cli, home: &Path) -> Result<()> {
 				}
 			}
 		},
+		Cmd::Dispute { period, submit } => {
+			dispute(&chain, &client, &signer, &receipts, *period, *submit).await?
+		},
 		Cmd::Credit { .. } | Cmd::Id { .. } | Cmd::Receipts => unreachable!("handled before"),
+	}
+	Ok(())
+}
+
+/// `sds dispute`: checks the client's entry in `period`'s report against the receipts the
+/// meta nodes counted and, with `submit`, disputes on chain what does not hold.
+async fn dispute(
+	chain: &ChainClient,
+	client: &MetaClient,
+	signer: &subxt_signer::sr25519::Keypair,
+	log: &ReceiptLog,
+	period: u32,
+	submit: bool,
+) -> Result<()> {
+	use sds_client::dispute::{check_entry, Entry};
+	let me = signer.public_key().0;
+	let Some(charge) = chain.client_charge(period, me).await? else {
+		bail!(
+			"no entry for you in period {period}'s report on chain (not reported yet, no traffic, \
+			 or its dispute window closed)"
+		);
+	};
+	let served = client.client_receipts(me, period).await?;
+	let entry = Entry { root: charge.receipts_root, bytes: charge.bytes };
+	let check = check_entry(&entry, &served, &me, &chain.genesis_hash())?;
+	let kept: std::collections::HashSet<[u8; 32]> = log
+		.load(period)?
+		.iter()
+		.map(|r| stratos_primitives::receipts::receipt_digest(&r.receipt, &r.node_signature))
+		.collect();
+	let listed_kept = served
+		.iter()
+		.filter(|r| kept.contains(&stratos_primitives::receipts::receipt_digest(&r.receipt, &r.node_signature)))
+		.count();
+	println!(
+		"period {period}: the report lists {} bytes (charged {}, reversed {}) in {} receipts; \
+		 {listed_kept} of them are in your receipt log ({} kept)",
+		charge.bytes,
+		charge.charged,
+		charge.reversed,
+		check.receipts,
+		kept.len()
+	);
+	if check.claims.is_empty() {
+		println!("every receipt carries your countersignature and the total matches: nothing to dispute");
+		return Ok(());
+	}
+	for (claim, receipt) in &check.claims {
+		let what = match (claim, receipt) {
+			(DisputeClaim::NotCountersigned { leaf, .. }, Some(r)) => format!(
+				"receipt {} ({} bytes from node {} for task {}) is not countersigned by you",
+				hex::encode(leaf.digest),
+				leaf.length,
+				r.receipt.node,
+				r.receipt.task_id
+			),
+			(DisputeClaim::NotCountersigned { leaf, .. }, None) => {
+				format!("receipt {} is not countersigned by you", hex::encode(leaf.digest))
+			},
+			(DisputeClaim::WrongTotal { .. }, _) => format!(
+				"the entry lists {} bytes but its receipts total {}",
+				charge.bytes, check.bytes
+			),
+			(DisputeClaim::OutOfOrder { first, .. }, _) => {
+				format!("receipt {} is listed twice or out of order", hex::encode(first.digest))
+			},
+		};
+		if !submit {
+			println!("  to dispute: {what}");
+			continue;
+		}
+		match chain.dispute(signer, period, claim).await? {
+			DisputeOutcome::Open { answer_by } => println!(
+				"  disputed: {what}; the reporters must show your countersignature by block {answer_by}, \
+				 else anyone may uphold it (pot.resolve_dispute)"
+			),
+			DisputeOutcome::Upheld { refunded, slashed } => println!(
+				"  disputed and upheld: {what}; {refunded} bytes of credit back, {slashed} reporters slashed"
+			),
+		}
+	}
+	if !submit {
+		bail!(
+			"{} claim(s) against period {period}'s report: run `sds dispute {period} --submit` to \
+			 dispute them on chain",
+			check.claims.len()
+		);
 	}
 	Ok(())
 }
