@@ -61,8 +61,7 @@ async fn repair_bench() -> Result<()> {
 		.iter()
 		.map(|suri| Ok(sds_net::node_id(&sds_net::keys::key_from_suri(suri)?)))
 		.collect::<Result<_>>()?;
-	let account_of =
-		|id: &NodeId| nodes.iter().find(|(_, n)| n.node_id == *id).map(|(a, _)| a.clone());
+	let account_of = |id: &NodeId| nodes.iter().find(|(_, n)| n.node_id == *id).map(|(a, _)| *a);
 	let mut held = vec![0usize; rn_ids.len()];
 	for id in &ids {
 		let f = chain.file(&owner, id).await?.expect("recorded");

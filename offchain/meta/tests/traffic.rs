@@ -212,7 +212,7 @@ async fn traffic_is_audited_reported_and_paid_by_the_formula() -> Result<()> {
 	let log = sds_client::ReceiptLog::open(home_a.join("receipts"))?;
 	let p = *log.periods()?.last().expect("A downloaded");
 	let mine = log.load(p)?;
-	let tree = ReceiptTree::of_receipts(&mine)?;
+	let tree = ReceiptTree::of_receipts(&mine).map_err(|e| anyhow::anyhow!("{e:?}"))?;
 	let (leaf, proof) = tree.proof(0).expect("a receipt");
 	let before = chain.client_charge(p, kp.public_key().0).await?.expect("A's entry");
 	assert_eq!(before.receipts_root, tree.root());
@@ -243,7 +243,7 @@ async fn traffic_is_audited_reported_and_paid_by_the_formula() -> Result<()> {
 	let victim = (0..rn_ids.len())
 		.find(|i| before.contains(&accounts[&rn_ids[*i]]))
 		.expect("a resource node holds the file");
-	let dead = accounts[&rn_ids[victim]].clone();
+	let dead = accounts[&rn_ids[victim]];
 	drop(net.rns[victim].take());
 	let killed = Instant::now();
 	let deadline = killed + Duration::from_secs(240);

@@ -59,10 +59,8 @@ pub fn check_entry(
 				hex::encode(entry.root)
 			))
 		})?;
-	let by_digest: HashMap<Hash, &SignedReceipt> = served
-		.iter()
-		.map(|r| (receipt_digest(&r.receipt, &r.node_signature), r))
-		.collect();
+	let by_digest: HashMap<Hash, &SignedReceipt> =
+		served.iter().map(|r| (receipt_digest(&r.receipt, &r.node_signature), r)).collect();
 	let proof = |i: usize| tree.proof(i as u64).expect("a leaf of the tree");
 
 	let mut claims = Vec::new();
@@ -73,7 +71,10 @@ pub fn check_entry(
 	for (i, pair) in tree.leaves().windows(2).enumerate() {
 		if pair[0].1 >= pair[1].1 {
 			let ((first, first_proof), (second, second_proof)) = (proof(i), proof(i + 1));
-			claims.push((DisputeClaim::OutOfOrder { first, first_proof, second, second_proof }, None));
+			claims.push((
+				DisputeClaim::OutOfOrder { first, first_proof, second, second_proof },
+				None,
+			));
 		}
 	}
 	let mut seen = std::collections::HashSet::new();
@@ -96,7 +97,12 @@ mod tests {
 
 	const GENESIS: Hash = [9; 32];
 
-	fn receipt(node: &ed25519::Pair, client: &sr25519::Pair, task: u8, length: u64) -> SignedReceipt {
+	fn receipt(
+		node: &ed25519::Pair,
+		client: &sr25519::Pair,
+		task: u8,
+		length: u64,
+	) -> SignedReceipt {
 		let receipt = TaskReceipt {
 			genesis_hash: GENESIS,
 			ledger_period: 4,
@@ -124,7 +130,8 @@ mod tests {
 	#[test]
 	fn an_honest_entry_has_nothing_to_dispute_in_any_served_order() {
 		let (node, client) = keys();
-		let mut rs: Vec<_> = (0..5).map(|i| receipt(&node, &client, i, 1000 + u64::from(i))).collect();
+		let mut rs: Vec<_> =
+			(0..5).map(|i| receipt(&node, &client, i, 1000 + u64::from(i))).collect();
 		let entry = entry_of(&rs);
 		rs.reverse();
 		let c = check_entry(&entry, &rs, &client.public().0, &GENESIS).unwrap();
@@ -158,7 +165,9 @@ mod tests {
 		let rs = vec![receipt(&node, &client, 1, 10), receipt(&node, &other, 2, 10)];
 		let entry = entry_of(&rs);
 		let c = check_entry(&entry, &rs, &client.public().0, &GENESIS).unwrap();
-		assert!(matches!(c.claims[..], [(DisputeClaim::NotCountersigned { .. }, Some(r))] if r == rs[1]));
+		assert!(
+			matches!(c.claims[..], [(DisputeClaim::NotCountersigned { .. }, Some(r))] if r == rs[1])
+		);
 	}
 
 	#[test]
@@ -183,7 +192,9 @@ mod tests {
 		dup.sort_by_key(|r| receipt_digest(&r.receipt, &r.node_signature));
 		dup.insert(1, dup[0]);
 		let t = ReceiptTree::from_leaves_unchecked(
-			dup.iter().map(|r| (r.receipt.length, receipt_digest(&r.receipt, &r.node_signature))).collect(),
+			dup.iter()
+				.map(|r| (r.receipt.length, receipt_digest(&r.receipt, &r.node_signature)))
+				.collect(),
 		)
 		.unwrap();
 		let entry = Entry { root: t.root(), bytes: t.total() };

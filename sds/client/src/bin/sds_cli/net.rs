@@ -358,7 +358,8 @@ pub async fn run(cli: &Cli, home: &Path) -> Result<()> {
 			}
 		},
 		Cmd::Dispute { period, submit } => {
-			dispute(&chain, &client, &signer, &receipts, *period, *submit).await?
+			let log = ReceiptLog::open(home.join("receipts"))?;
+			dispute(&chain, &client, &signer, &log, *period, *submit).await?
 		},
 		Cmd::Credit { .. } | Cmd::Id { .. } | Cmd::Receipts => unreachable!("handled before"),
 	}
@@ -393,7 +394,12 @@ async fn dispute(
 		.collect();
 	let listed_kept = served
 		.iter()
-		.filter(|r| kept.contains(&stratos_primitives::receipts::receipt_digest(&r.receipt, &r.node_signature)))
+		.filter(|r| {
+			kept.contains(&stratos_primitives::receipts::receipt_digest(
+				&r.receipt,
+				&r.node_signature,
+			))
+		})
 		.count();
 	println!(
 		"period {period}: the report lists {} bytes (charged {}, reversed {}) in {} receipts; \
@@ -405,7 +411,9 @@ async fn dispute(
 		kept.len()
 	);
 	if check.claims.is_empty() {
-		println!("every receipt carries your countersignature and the total matches: nothing to dispute");
+		println!(
+			"every receipt carries your countersignature and the total matches: nothing to dispute"
+		);
 		return Ok(());
 	}
 	for (claim, receipt) in &check.claims {
