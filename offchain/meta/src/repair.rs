@@ -24,6 +24,7 @@ use crate::{
 	Account,
 };
 use codec::{Decode, Encode};
+use sds_core::meta_api::RepairCounters;
 use std::collections::{BTreeMap, BTreeSet};
 use stratos_primitives::{meta::UploadAuth, FileId, Hash, NodeId, SliceHash, TaskId};
 
@@ -62,23 +63,6 @@ pub struct Copy {
 	pub done: bool,
 }
 
-/// Repair's counters (replicated: every meta node shows the same).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode)]
-pub struct RepairStats {
-	/// Copies ordered.
-	pub ordered: u64,
-	/// Copies acknowledged in full.
-	pub copied: u64,
-	/// Copies given up (target lost, timed out, file gone).
-	pub abandoned: u64,
-	/// Files whose new holders the chain recorded.
-	pub rehomed: u64,
-	/// Files short of copies left for a later round by the budget (last round).
-	pub deferred: u32,
-	/// Files repair cannot help now (last round): too few healthy nodes, or no source.
-	pub alerts: u32,
-}
-
 /// Repair's replicated state.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode)]
 pub struct Repairs {
@@ -87,7 +71,7 @@ pub struct Repairs {
 	/// Files whose copies are all acknowledged: the holder set the meta nodes vote.
 	pub rehome: BTreeMap<(Account, FileId), Vec<NodeId>>,
 	/// Counters.
-	pub stats: RepairStats,
+	pub stats: RepairCounters,
 }
 
 impl Repairs {

@@ -24,8 +24,8 @@ pub struct Entry {
 /// What checking an entry found.
 #[derive(Debug)]
 pub struct EntryCheck {
-	/// Receipts in the entry's tree.
-	pub receipts: usize,
+	/// The digests of the entry's receipts, in tree order.
+	pub digests: Vec<Hash>,
 	/// Their bytes.
 	pub bytes: u64,
 	/// What to dispute, each with the receipt it is about when there is one.
@@ -86,14 +86,14 @@ pub fn check_entry(
 			claims.push((DisputeClaim::NotCountersigned { leaf, proof }, Some(*r)));
 		}
 	}
-	Ok(EntryCheck { receipts: tree.leaves().len(), bytes: tree.total(), claims })
+	let digests = tree.leaves().iter().map(|(_, d)| *d).collect();
+	Ok(EntryCheck { digests, bytes: tree.total(), claims })
 }
 
 #[cfg(test)]
 mod tests {
 	use super::*;
 	use sp_core::{ed25519, sr25519, Pair};
-	use stratos_primitives::{receipt::TaskReceipt, NodeId, SliceHash, TaskId};
 
 	const GENESIS: Hash = [9; 32];
 
@@ -103,19 +103,7 @@ mod tests {
 		task: u8,
 		length: u64,
 	) -> SignedReceipt {
-		let receipt = TaskReceipt {
-			genesis_hash: GENESIS,
-			ledger_period: 4,
-			task_id: TaskId([task; 32]),
-			client: client.public().0,
-			node: NodeId(node.public().0),
-			slice: SliceHash([task; 32]),
-			offset: 0,
-			length,
-		};
-		let node_signature = node.sign(&receipt.node_payload()).0;
-		let client_signature = client.sign(&receipt.client_payload(&node_signature)).0;
-		SignedReceipt { receipt, node_signature, client_signature }
+		crate::receipts::signed_receipt(node, client, GENESIS, 4, task, length)
 	}
 
 	fn keys() -> (ed25519::Pair, sr25519::Pair) {
@@ -135,7 +123,7 @@ mod tests {
 		let entry = entry_of(&rs);
 		rs.reverse();
 		let c = check_entry(&entry, &rs, &client.public().0, &GENESIS).unwrap();
-		assert_eq!((c.receipts, c.bytes), (5, 5010));
+		assert_eq!((c.digests.len(), c.bytes), (5, 5010));
 		assert!(c.claims.is_empty(), "{:?}", c.claims);
 	}
 

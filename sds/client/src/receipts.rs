@@ -104,28 +104,42 @@ fn read_records(path: &Path) -> std::io::Result<Vec<SignedReceipt>> {
 		.collect()
 }
 
+/// A receipt for task `[task; 32]` signed by `node` and countersigned by `client`.
+#[cfg(test)]
+pub(crate) fn signed_receipt(
+	node: &sp_core::ed25519::Pair,
+	client: &sp_core::sr25519::Pair,
+	genesis: Hash,
+	period: u32,
+	task: u8,
+	length: u64,
+) -> SignedReceipt {
+	use sp_core::Pair;
+	use stratos_primitives::{receipt::TaskReceipt, NodeId, SliceHash, TaskId};
+	let receipt = TaskReceipt {
+		genesis_hash: genesis,
+		ledger_period: period,
+		task_id: TaskId([task; 32]),
+		client: client.public().0,
+		node: NodeId(node.public().0),
+		slice: SliceHash([task; 32]),
+		offset: 0,
+		length,
+	};
+	let node_signature = node.sign(&receipt.node_payload()).0;
+	let client_signature = client.sign(&receipt.client_payload(&node_signature)).0;
+	SignedReceipt { receipt, node_signature, client_signature }
+}
+
 #[cfg(test)]
 mod tests {
 	use super::*;
 	use sp_core::{ed25519, sr25519, Pair};
-	use stratos_primitives::{receipt::TaskReceipt, NodeId, SliceHash, TaskId};
 
 	fn receipt(period: u32, task: u8, length: u64) -> SignedReceipt {
 		let node = ed25519::Pair::from_seed(&[1; 32]);
 		let client = sr25519::Pair::from_seed(&[2; 32]);
-		let receipt = TaskReceipt {
-			genesis_hash: [3; 32],
-			ledger_period: period,
-			task_id: TaskId([task; 32]),
-			client: client.public().0,
-			node: NodeId(node.public().0),
-			slice: SliceHash([task; 32]),
-			offset: 0,
-			length,
-		};
-		let node_signature = node.sign(&receipt.node_payload()).0;
-		let client_signature = client.sign(&receipt.client_payload(&node_signature)).0;
-		SignedReceipt { receipt, node_signature, client_signature }
+		signed_receipt(&node, &client, [3; 32], period, task, length)
 	}
 
 	#[test]

@@ -383,6 +383,13 @@ pub struct RepairStatus {
 	pub bytes_in_flight: u64,
 	/// Files whose copies are all acknowledged, their new holders being voted on chain.
 	pub voting: u32,
+	/// The replicated counters.
+	pub counters: RepairCounters,
+}
+
+/// Repair's counters, replicated: every meta node holds the same.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode)]
+pub struct RepairCounters {
 	/// Copies ordered since the index began.
 	pub ordered: u64,
 	/// Copies acknowledged in full.

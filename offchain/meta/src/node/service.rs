@@ -216,12 +216,7 @@ impl<C: ChainFacts> MetaService<C> {
 					in_flight: r.in_flight() as u32,
 					bytes_in_flight: r.bytes_in_flight(),
 					voting: r.rehome.len() as u32,
-					ordered: r.stats.ordered,
-					copied: r.stats.copied,
-					abandoned: r.stats.abandoned,
-					rehomed: r.stats.rehomed,
-					deferred: r.stats.deferred,
-					alerts: r.stats.alerts,
+					counters: r.stats.clone(),
 				}
 			})),
 			MetaRequest::Receipts { receipts, unsigned, .. }

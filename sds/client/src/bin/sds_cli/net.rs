@@ -326,12 +326,12 @@ pub async fn run(cli: &Cli, home: &Path) -> Result<()> {
 					r.in_flight,
 					r.bytes_in_flight,
 					r.voting,
-					r.ordered,
-					r.copied,
-					r.abandoned,
-					r.rehomed,
-					r.deferred,
-					r.alerts
+					r.counters.ordered,
+					r.counters.copied,
+					r.counters.abandoned,
+					r.counters.rehomed,
+					r.counters.deferred,
+					r.counters.alerts
 				),
 				Err(e) => println!("repair: unknown ({e})"),
 			}
@@ -392,22 +392,14 @@ async fn dispute(
 		.iter()
 		.map(|r| stratos_primitives::receipts::receipt_digest(&r.receipt, &r.node_signature))
 		.collect();
-	let listed_kept = served
-		.iter()
-		.filter(|r| {
-			kept.contains(&stratos_primitives::receipts::receipt_digest(
-				&r.receipt,
-				&r.node_signature,
-			))
-		})
-		.count();
+	let listed_kept = check.digests.iter().filter(|d| kept.contains(*d)).count();
 	println!(
 		"period {period}: the report lists {} bytes (charged {}, reversed {}) in {} receipts; \
 		 {listed_kept} of them are in your receipt log ({} kept)",
 		charge.bytes,
 		charge.charged,
 		charge.reversed,
-		check.receipts,
+		check.digests.len(),
 		kept.len()
 	);
 	if check.claims.is_empty() {
