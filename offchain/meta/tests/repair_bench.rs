@@ -35,10 +35,6 @@ async fn repair_bench() -> Result<()> {
 	let owner =
 		AccountId32(subxt_signer::sr25519::Keypair::from_uri(&USER.parse()?)?.public_key().0);
 
-	// Credit for the download that checks the repaired copies at the end.
-	sds.ok(&home, &work, &["credit", "buy", "100"]);
-	sds.ok(&home, &work, &["credit", "reserve", "1GiB"]);
-
 	let files = total_mib.div_ceil(FILE_MIB);
 	let started = Instant::now();
 	let mut ids = Vec::new();
@@ -108,6 +104,10 @@ async fn repair_bench() -> Result<()> {
 		all.as_secs_f64(),
 		first_done.unwrap_or(all).as_secs_f64()
 	);
+	// Credit for the download that checks the repaired copies (reserved now: a reservation's
+	// lock must outlast the ticket).
+	sds.ok(&home, &work, &["credit", "buy", "100"]);
+	sds.ok(&home, &work, &["credit", "reserve", "1GiB"]);
 	let out = d.join("get");
 	sds.ok(&home, &out, &["get", "/f0"]);
 	ensure!(std::fs::metadata(out.join("f0"))?.len() == (FILE_MIB << 20) as u64);

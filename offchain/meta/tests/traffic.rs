@@ -260,6 +260,10 @@ async fn traffic_is_audited_reported_and_paid_by_the_formula() -> Result<()> {
 		tokio::time::sleep(Duration::from_secs(1)).await;
 	}
 	println!("repaired: every file back to 3 holders {:.0?} after the kill", killed.elapsed());
+	// Tickets need a reservation locked beyond their expiry: B's first one (dev chain: 5
+	// minutes) may have run out by now, so B reserves again, as a user would.
+	b.ok(&home_b, &work, &["credit", "buy", "10"]);
+	b.ok(&home_b, &work, &["credit", "reserve", "64MiB"]);
 	for (i, (_, path, original)) in files.iter().enumerate() {
 		let out = d.join(format!("after-repair{i}"));
 		b.ok(&home_b, &out, &["get", "--owner", &owner, path]);
