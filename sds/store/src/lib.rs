@@ -16,7 +16,12 @@
 //!
 //! **Durability**: a put is acknowledged only after the slice file is fsynced, renamed into
 //! place, its directory fsynced, and the index entry written with a synced WAL. After a
-//! crash at any point, every acknowledged slice is intact; anything else is removed on open.
+//! crash at any point, every acknowledged slice is intact. On open, partial files in `tmp/`
+//! are removed, and a slice file the index does not know (a crash before the index write,
+//! or a lost index) is re-hashed and re-indexed when it is the slice its name says, moved to
+//! `corrupt/` otherwise: a slice file is never deleted for lack of an index entry.
+//! The index's lock is taken before anything is touched, so a second node on the same
+//! directory fails instead of emptying the first one's `tmp/`.
 //!
 //! **Verification**: every read checks each chunk against the chunk hashes in the index,
 //! which were checked against the slice hash when the slice was stored. A chunk that fails
@@ -107,6 +112,9 @@ pub enum Error {
 	/// The index database failed.
 	#[error("index database: {0}")]
 	Db(#[from] rocksdb::Error),
+	/// Another store has the data directory open.
+	#[error("data directory {0} is in use by another running node (its index/LOCK is held); stop that node or choose another --data-dir")]
+	InUse(PathBuf),
 	/// An index entry does not decode (the index is damaged).
 	#[error("index entry for {0} does not decode")]
 	BadIndexEntry(String),

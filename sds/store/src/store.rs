@@ -110,10 +110,26 @@ fn sync_dir(path: &Path) -> Result<()> {
 impl Store {
 	/// Opens (or creates) the store in `root` with a declared capacity in bytes.
 	///
-	/// Removes what a crash may have left: partial slices in `tmp/`, slice files that were
-	/// never acknowledged (no index entry), index entries whose file is gone.
+	/// Takes the data directory's lock first: a second store on the same directory (another
+	/// process, or this one) fails with [`Error::InUse`] and touches nothing. Then removes
+	/// what a crash may have left: partial slices in `tmp/` and index entries whose file is
+	/// gone. A slice file without an index entry (a crash between rename and index write, or
+	/// a lost index) is re-hashed: if it is the slice its name says it is re-indexed, never
+	/// deleted; otherwise it is moved to `corrupt/`.
 	pub fn open(root: impl Into<PathBuf>, capacity: u64) -> Result<Self> {
 		let root = root.into();
+		// The index's lock (RocksDB's `index/LOCK`, a per-process `fcntl` lock plus an
+		// in-process registry) is taken before anything else is touched.
+		let mut opts = Options::default();
+		opts.create_if_missing(true);
+		fs::create_dir_all(&root).map_err(|e| Error::io("create directory", &root, e))?;
+		let db = DB::open(&opts, root.join("index")).map_err(|e| {
+			if e.kind() == rocksdb::ErrorKind::IOError && e.to_string().contains("lock") {
+				Error::InUse(root.clone())
+			} else {
+				e.into()
+			}
+		})?;
 		for sub in ["slices", "tmp", "corrupt"] {
 			let p = root.join(sub);
 			fs::create_dir_all(&p).map_err(|e| Error::io("create directory", &p, e))?;
@@ -123,9 +139,6 @@ impl Store {
 			let path = entry.map_err(|e| Error::io("list", &tmp, e))?.path();
 			fs::remove_file(&path).map_err(|e| Error::io("remove partial slice", &path, e))?;
 		}
-		let mut opts = Options::default();
-		opts.create_if_missing(true);
-		let db = DB::open(&opts, root.join("index"))?;
 		let store = Store {
 			root,
 			db,
@@ -162,22 +175,62 @@ impl Store {
 		let slices_dir = self.root.join("slices");
 		for sub in fs::read_dir(&slices_dir).map_err(|e| Error::io("list", &slices_dir, e))? {
 			let sub = sub.map_err(|e| Error::io("list", &slices_dir, e))?.path();
+			if !sub.is_dir() {
+				continue;
+			}
 			for f in fs::read_dir(&sub).map_err(|e| Error::io("list", &sub, e))? {
 				let f = f.map_err(|e| Error::io("list", &sub, e))?.path();
-				let known = f
+				let named = f
 					.file_name()
 					.and_then(|n| n.to_str())
-					.and_then(|n| SliceHash::from_hex(n).ok())
-					.is_some_and(|h| indexed.contains(&h));
-				if !known {
-					tracing::warn!(path = %f.display(), "removing a slice file that was never acknowledged");
-					fs::remove_file(&f).map_err(|e| Error::io("remove", &f, e))?;
+					.and_then(|n| SliceHash::from_hex(n).ok());
+				if named.is_some_and(|h| indexed.contains(&h)) {
+					continue;
+				}
+				match named.map(|h| self.reindex(&f, h)).transpose()? {
+					Some(Some(len)) => {
+						used += len;
+						count += 1;
+					},
+					_ => {
+						let name = f.file_name().unwrap_or_default();
+						let to = self.root.join("corrupt").join(name);
+						tracing::error!(path = %f.display(), "a slice file without an index entry is not the slice its name says; moved to corrupt/");
+						fs::rename(&f, &to).map_err(|e| Error::io("move to corrupt/", &f, e))?;
+						self.corrupt.fetch_add(1, Ordering::SeqCst);
+					},
 				}
 			}
 		}
 		self.used.store(used, Ordering::SeqCst);
 		self.slices.store(count, Ordering::SeqCst);
 		Ok(())
+	}
+
+	/// Re-hashes a slice file that has no index entry; indexes it and returns its length if
+	/// it is the slice `claimed`, `None` if not.
+	fn reindex(&self, path: &Path, claimed: SliceHash) -> Result<Option<u64>> {
+		use std::io::Read;
+		let mut file = File::open(path).map_err(|e| Error::io("open", path, e))?;
+		let mut hasher = SliceHasher::new();
+		let mut buf = vec![0u8; CHUNK_SIZE as usize];
+		let mut len = 0u64;
+		loop {
+			let n = file.read(&mut buf).map_err(|e| Error::io("read", path, e))?;
+			if n == 0 {
+				break;
+			}
+			hasher.update(&buf[..n]);
+			len += n as u64;
+		}
+		let (root, chunk_hashes) = hasher.finish();
+		if root != claimed.0 {
+			return Ok(None);
+		}
+		let meta = SliceMeta { len, chunk_hashes };
+		self.db.put_opt(slice_key(&claimed), meta.encode(), &synced())?;
+		tracing::warn!(slice = %claimed, bytes = len, "re-indexed a slice file that had no index entry");
+		Ok(Some(len))
 	}
 
 	fn slice_path(&self, h: &SliceHash) -> PathBuf {
@@ -506,12 +559,16 @@ impl Store {
 	/// Stores a countersigned receipt durably, and queues it for the audit
 	/// ([`Store::unreported_receipts`]).
 	pub fn put_receipt(&self, r: &SignedReceipt) -> Result<()> {
-		let mut key = Vec::with_capacity(1 + 4 + 32 + 32 + 8);
+		// Period first (the audit and `receipts` read by period), then everything that tells
+		// two transfers of one task apart: slice, range and client.
+		let mut key = Vec::with_capacity(1 + 4 + 32 + 32 + 8 + 8 + 32);
 		key.push(RECEIPT_PREFIX);
 		key.extend_from_slice(&r.receipt.ledger_period.to_be_bytes());
 		key.extend_from_slice(&r.receipt.task_id.0);
 		key.extend_from_slice(&r.receipt.slice.0);
 		key.extend_from_slice(&r.receipt.offset.to_be_bytes());
+		key.extend_from_slice(&r.receipt.length.to_be_bytes());
+		key.extend_from_slice(&r.receipt.client);
 		let mut batch = rocksdb::WriteBatch::default();
 		batch.put(&key, r.encode());
 		key[0] = UNREPORTED_PREFIX;
@@ -628,11 +685,21 @@ impl PutWriter<'_> {
 		}
 		let dest = store.slice_path(&actual);
 		let dir = dest.parent().expect("slice dir").to_path_buf();
-		fs::create_dir_all(&dir).map_err(|e| Error::io("create directory", &dir, e))?;
+		if !dir.is_dir() {
+			// A new `slices/xx` must itself survive a crash: sync its parent.
+			fs::create_dir_all(&dir).map_err(|e| Error::io("create directory", &dir, e))?;
+			sync_dir(dir.parent().expect("slices/"))?;
+		}
 		fs::rename(&self.path, &dest).map_err(|e| Error::io("rename", &dest, e))?;
 		sync_dir(&dir)?;
 		let meta = SliceMeta { len: self.len, chunk_hashes };
-		store.db.put_opt(slice_key(&actual), meta.encode(), &synced())?;
+		if let Err(e) = store.db.put_opt(slice_key(&actual), meta.encode(), &synced()) {
+			// Not acknowledged: leave no file the index does not know (the reservation is
+			// released when the writer drops).
+			let _ = fs::remove_file(&dest);
+			let _ = sync_dir(&dir);
+			return Err(e.into());
+		}
 		store.used.fetch_add(self.len, Ordering::SeqCst);
 		store.slices.fetch_add(1, Ordering::SeqCst);
 		Ok(actual)

@@ -145,8 +145,59 @@ fn leftovers_of_a_crash_are_cleaned_on_open() {
 	std::fs::write(dir.path().join("slices").join(&orphan[..2]).join(&orphan), b"x").unwrap();
 	let store = Store::open(dir.path(), 1 << 30).unwrap();
 	assert_eq!(fs_count(&dir.path().join("tmp")), 0);
+	// A file that is not the slice its name says is kept for inspection, not served.
 	assert!(!dir.path().join("slices").join(&orphan[..2]).join(&orphan).exists());
+	assert!(dir.path().join("corrupt").join(&orphan).exists());
 	assert_eq!(store.stats().slices, 1);
+	assert_eq!(store.stats().corrupt, 1);
+}
+
+/// Losing the index (or crashing between the rename and the index write) must not lose
+/// data: slice files are re-hashed and re-indexed, never deleted.
+#[test]
+fn a_lost_index_is_rebuilt_from_the_slice_files() {
+	let dir = tempfile::tempdir().unwrap();
+	let (a, b) = (data(2 * CHUNK_SIZE as usize + 5, 7), data(300, 8));
+	let (ha, hb) = {
+		let store = Store::open(dir.path(), 1 << 30).unwrap();
+		(put(&store, &a).unwrap(), put(&store, &b).unwrap())
+	};
+	std::fs::remove_dir_all(dir.path().join("index")).unwrap();
+	let store = Store::open(dir.path(), 1 << 30).unwrap();
+	assert_eq!(store.read_all(&ha).unwrap(), a);
+	assert_eq!(store.read_all(&hb).unwrap(), b);
+	let s = store.stats();
+	assert_eq!((s.slices, s.used, s.corrupt), (2, (a.len() + b.len()) as u64, 0));
+	// The rebuilt entries are durable: a second open finds them without re-hashing.
+	drop(store);
+	let store = Store::open(dir.path(), 1 << 30).unwrap();
+	assert_eq!(store.meta(&ha).unwrap().map(|m| m.len), Some(a.len() as u64));
+	assert_eq!(store.stats().slices, 2);
+}
+
+/// A second node on the same data directory fails with a clear error before it touches
+/// anything: the first one's put in flight completes.
+#[test]
+fn a_second_store_on_the_same_directory_is_refused_and_touches_nothing() {
+	let dir = tempfile::tempdir().unwrap();
+	let store = Store::open(dir.path(), 1 << 30).unwrap();
+	let d = data(CHUNK_SIZE as usize + 1, 9);
+	let mut w = store.begin_put(d.len() as u64).unwrap();
+	w.write(&d[..1000]).unwrap();
+	match Store::open(dir.path(), 1 << 30) {
+		Err(Error::InUse(p)) => assert_eq!(p, dir.path()),
+		Err(e) => panic!("expected InUse, got {e}"),
+		Ok(_) => panic!("a second store opened the same directory"),
+	}
+	assert!(Error::InUse(dir.path().into()).to_string().contains("in use by another"));
+	assert_eq!(fs_count(&dir.path().join("tmp")), 1, "the partial slice is still there");
+	w.write(&d[1000..]).unwrap();
+	let h = w.commit(hash(&d)).unwrap();
+	assert_eq!(store.read_all(&h).unwrap(), d);
+	drop(store);
+	// Once the first closes, the directory opens again.
+	let store = Store::open(dir.path(), 1 << 30).unwrap();
+	assert_eq!(store.read_all(&h).unwrap(), d);
 }
 
 #[test]
@@ -183,6 +234,19 @@ fn receipts_are_kept_per_period() {
 	assert_eq!(rest, vec![mk(1, 2), mk(2, 1)]);
 	// Delivered receipts stay in the node's own books.
 	assert_eq!(store.receipts(1).unwrap(), vec![mk(1, 1), mk(1, 2)]);
+	// A second read of the same slice in the same task, of another length or by another
+	// client, is another receipt: it does not overwrite the first.
+	let mut longer = mk(1, 1);
+	longer.receipt.length = 20;
+	let mut other_client = mk(1, 1);
+	other_client.receipt.client = [6; 32];
+	store.put_receipt(&longer).unwrap();
+	store.put_receipt(&other_client).unwrap();
+	let period1 = store.receipts(1).unwrap();
+	assert_eq!(period1.len(), 4);
+	for r in [mk(1, 1), longer, other_client, mk(1, 2)] {
+		assert!(period1.contains(&r), "{r:?} kept");
+	}
 }
 
 /// A full disk fails the put with a clear error and leaves the store consistent (needs root
