@@ -35,6 +35,7 @@ pub struct ChainGate {
 	finalized: AtomicU32,
 	metas: RwLock<Vec<Hop>>,
 	meta_ids: RwLock<HashSet<NodeId>>,
+	resource_ids: RwLock<HashSet<NodeId>>,
 }
 
 impl sds_net::Gate for ChainGate {
@@ -44,6 +45,10 @@ impl sds_net::Gate for ChainGate {
 
 	fn is_meta(&self, node: &NodeId) -> bool {
 		self.meta_ids.read().expect("lock").contains(node)
+	}
+
+	fn is_resource_node(&self, node: &NodeId) -> bool {
+		self.resource_ids.read().expect("lock").contains(node)
 	}
 }
 
@@ -58,7 +63,11 @@ impl ChainGate {
 		let active: HashSet<[u8; 32]> =
 			chain.active_meta_at(hash).await?.into_iter().map(|a| a.0).collect();
 		let mut hops = Vec::new();
+		let mut resources = HashSet::new();
 		for (account, n) in chain.nodes_at(hash).await? {
+			if n.kind == NodeKind::Resource && n.status == NodeStatus::Active {
+				resources.insert(n.node_id);
+			}
 			if n.kind == NodeKind::Meta
 				&& n.status == NodeStatus::Active
 				&& active.contains(&account.0)
@@ -67,6 +76,7 @@ impl ChainGate {
 			}
 		}
 		*self.meta_ids.write().expect("lock") = hops.iter().map(|h| h.node).collect();
+		*self.resource_ids.write().expect("lock") = resources;
 		*self.metas.write().expect("lock") = hops;
 		self.finalized.store(number, Ordering::Relaxed);
 		Ok(())

@@ -118,6 +118,7 @@ async fn run(cli: Cli) -> Result<()> {
 		genesis_hash: config.genesis_hash,
 		max_concurrent_streams: config.max_streams,
 		gate: gate.clone().map(|g| g as Arc<dyn sds_net::Gate>),
+		limits: Default::default(),
 	})
 	.await
 	.context("cannot start the network")?;

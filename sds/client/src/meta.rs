@@ -85,6 +85,7 @@ impl MetaClient {
 			genesis_hash: cfg.genesis_hash,
 			max_concurrent_streams: 1,
 			gate: None,
+			limits: Default::default(),
 		})
 		.await?;
 		Ok(Self {

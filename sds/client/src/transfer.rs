@@ -125,6 +125,7 @@ impl SdsClient {
 			genesis_hash: cfg.genesis_hash,
 			max_concurrent_streams: 1,
 			gate: None,
+			limits: Default::default(),
 		})
 		.await?;
 		Ok(Self { inner: Arc::new(Inner { host, cfg }) })

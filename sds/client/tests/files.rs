@@ -25,6 +25,7 @@ async fn start_rns(n: usize) -> Vec<Rn> {
 			genesis_hash: [0; 32],
 			max_concurrent_streams: 64,
 			gate: None,
+			limits: Default::default(),
 		})
 		.await
 		.unwrap();

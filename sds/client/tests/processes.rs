@@ -185,6 +185,7 @@ async fn acknowledged_slices_survive_kill_9() {
 		genesis_hash: [0; 32],
 		max_concurrent_streams: 1,
 		gate: None,
+		limits: Default::default(),
 	})
 	.await
 	.unwrap();

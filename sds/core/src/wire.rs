@@ -33,7 +33,7 @@ use codec::{Decode, DecodeAll, Encode};
 use stratos_primitives::{
 	merkle::CHUNK_SIZE,
 	meta::{SignedStoreAck, SignedTicket, SignedUploadAuth, MAX_HOLDERS},
-	receipt::TaskReceipt,
+	receipt::{SignedReceipt, TaskReceipt},
 	Hash, NodeId, SliceHash, TaskId,
 };
 
@@ -225,7 +225,24 @@ pub enum Frame {
 		/// The acknowledgements, in the order of the slices.
 		acks: Vec<SignedStoreAck>,
 	},
+	/// Countersigned receipts of earlier gets whose countersignature may not have reached
+	/// this node (the stream dropped after `GetEnd`): a client owing receipts settles them
+	/// and is served again. Answered with [`Frame::Settled`].
+	Settle {
+		/// The receipts, each with the node's and the client's signature.
+		receipts: Vec<SignedReceipt>,
+	},
+	/// Answer to `Settle`.
+	Settled {
+		/// Receipts that were outstanding here and are now stored.
+		accepted: u32,
+		/// Receipts the sender still owes this node.
+		outstanding: u32,
+	},
 }
+
+/// Most receipts in one `Settle`.
+pub const MAX_SETTLE: usize = 64;
 
 /// Most slices in one delete order.
 pub const MAX_DELETE: usize = 4096;
@@ -297,6 +314,9 @@ impl Frame {
 			},
 			Frame::Copied { acks } if acks.len() > MAX_COPY => {
 				return Err(Error::Limit("too many acknowledgements"))
+			},
+			Frame::Settle { receipts } if receipts.len() > MAX_SETTLE => {
+				return Err(Error::Limit("too many receipts to settle"))
 			},
 			Frame::GetHeader { chunk_hashes, .. } if chunk_hashes.len() > MAX_CHUNKS => {
 				return Err(Error::Limit("too many chunk hashes"))

@@ -45,6 +45,63 @@ pub struct HostConfig {
 	/// The chain's view for checking authorisations and tickets; with one, plain puts and
 	/// gets are refused.
 	pub gate: Option<Arc<dyn crate::Gate>>,
+	/// What one peer may hold of this node ([`Limits::default`] for production).
+	pub limits: Limits,
+}
+
+/// What one peer may hold of a node exposed to an open network (ADR 0013). Registered
+/// resource and meta nodes (per the [`crate::Gate`]) are exempt from the per-peer caps: a
+/// forwarder carries many clients' puts, which are bounded per upload authorisation.
+#[derive(Clone, Debug)]
+pub struct Limits {
+	/// How long a new stream may take to send its first frame.
+	pub first_frame: Duration,
+	/// Every put and get must end within `grace × hops + bytes / min_rate`: a peer that
+	/// trickles bytes does not hold a slot for ever.
+	pub grace: Duration,
+	/// The slowest transfer rate served, in bytes per second.
+	pub min_rate: u64,
+	/// Streams one unregistered peer may have open at once.
+	pub streams_per_peer: usize,
+	/// Bytes one unregistered peer may have reserved by puts in flight.
+	pub reserved_per_peer: u64,
+	/// Puts in flight under one upload authorisation.
+	pub streams_per_upload: usize,
+	/// Forward hops of a put without an authorisation (with one, its holders bound them).
+	pub max_forward: usize,
+	/// Established connections per peer.
+	pub connections_per_peer: u32,
+	/// Established connections in total.
+	pub connections: u32,
+	/// How long a client that did not countersign stays refused (unless it settles).
+	pub owing_ttl: Duration,
+	/// Most debtors remembered.
+	pub owing_cap: usize,
+}
+
+impl Default for Limits {
+	fn default() -> Self {
+		Self {
+			first_frame: Duration::from_secs(10),
+			grace: Duration::from_secs(30),
+			min_rate: 128 * 1024,
+			streams_per_peer: 32,
+			reserved_per_peer: 512 << 20,
+			streams_per_upload: 32,
+			max_forward: 2,
+			connections_per_peer: 2,
+			connections: 1024,
+			owing_ttl: Duration::from_secs(3600),
+			owing_cap: 100_000,
+		}
+	}
+}
+
+impl Limits {
+	/// The deadline of an exchange moving `bytes` along `hops` nodes.
+	pub fn deadline(&self, bytes: u64, hops: usize) -> Duration {
+		self.grace * hops.max(1) as u32 + Duration::from_secs(bytes / self.min_rate.max(1))
+	}
 }
 
 /// Counters for the node's metrics endpoint.
@@ -71,6 +128,12 @@ pub struct Metrics {
 	pub refused_unauthorized: AtomicU64,
 	/// Slices copied out to another node on repair orders.
 	pub slices_copied: AtomicU64,
+	/// Streams refused because their peer was at its stream or reservation cap.
+	pub refused_peer_limit: AtomicU64,
+	/// Exchanges closed for missing their first-frame or transfer deadline.
+	pub timed_out: AtomicU64,
+	/// Late countersignatures accepted (`Settle`).
+	pub receipts_settled: AtomicU64,
 }
 
 /// A copy of the counters.
@@ -96,6 +159,12 @@ pub struct MetricsSnapshot {
 	pub refused_unauthorized: u64,
 	/// See [`Metrics`].
 	pub slices_copied: u64,
+	/// See [`Metrics`].
+	pub refused_peer_limit: u64,
+	/// See [`Metrics`].
+	pub timed_out: u64,
+	/// See [`Metrics`].
+	pub receipts_settled: u64,
 }
 
 impl Metrics {
@@ -113,6 +182,9 @@ impl Metrics {
 			refused_unpaid: l(&self.refused_unpaid),
 			refused_unauthorized: l(&self.refused_unauthorized),
 			slices_copied: l(&self.slices_copied),
+			refused_peer_limit: l(&self.refused_peer_limit),
+			timed_out: l(&self.timed_out),
+			receipts_settled: l(&self.receipts_settled),
 		}
 	}
 }
@@ -131,8 +203,16 @@ pub(crate) struct Inner {
 	pub store: Option<Arc<Store>>,
 	pub genesis_hash: Hash,
 	pub metrics: Arc<Metrics>,
-	/// Clients that were sent a receipt they have not countersigned.
-	pub owing: Mutex<HashSet<[u8; 32]>>,
+	/// Who was sent a receipt they have not countersigned.
+	pub owing: Mutex<crate::owing::OwingBook>,
+	/// Receipts this host countersigned whose delivery the node did not confirm, per node
+	/// (sent again with `Settle` when that node refuses for a missing countersignature).
+	pub unsettled: Mutex<HashMap<NodeId, Vec<SignedReceipt>>>,
+	/// Streams and reserved bytes per unregistered peer.
+	pub peers: Mutex<HashMap<PeerId, PeerUse>>,
+	/// Puts in flight per upload authorisation.
+	pub uploads: Mutex<HashMap<TaskId, usize>>,
+	pub limits: Limits,
 	/// Receipts this node signed that the client did not countersign, for the audit.
 	pub unsigned: Mutex<Vec<(stratos_primitives::receipt::TaskReceipt, [u8; 64])>>,
 	pub stream_slots: Arc<tokio::sync::Semaphore>,
@@ -143,6 +223,13 @@ pub(crate) struct Inner {
 	/// Held while a repair order is copied out: one at a time.
 	pub copy_slot: tokio::sync::Mutex<()>,
 	pub(crate) tasks: Mutex<Vec<tokio::task::AbortHandle>>,
+}
+
+/// What one unregistered peer holds of this node.
+#[derive(Default)]
+pub(crate) struct PeerUse {
+	pub streams: usize,
+	pub reserved: u64,
 }
 
 /// A running libp2p host: a resource node when it has a store, otherwise a client.
@@ -160,8 +247,14 @@ impl Host {
 		if config.keypair.public().try_into_ed25519().is_err() {
 			return Err(Error::Start("the node key must be ed25519".into()));
 		}
-		let mut yamux = libp2p::yamux::Config::default();
-		yamux.set_max_num_streams(512);
+		// yamux's current implementation (0.13: 512 streams, receive windows that grow with
+		// the measured round trip). Any setter of libp2p-yamux 0.46 silently switches to the
+		// legacy 0.12 implementation with a fixed 256 KiB window per stream.
+		let yamux = libp2p::yamux::Config::default();
+		let limits = libp2p::connection_limits::ConnectionLimits::default()
+			.with_max_established_per_peer(Some(config.limits.connections_per_peer))
+			.with_max_established(Some(config.limits.connections))
+			.with_max_pending_incoming(Some(config.limits.connections.div_ceil(4)));
 		let mut swarm = libp2p::SwarmBuilder::with_existing_identity(config.keypair.clone())
 			.with_tokio()
 			.with_tcp(
@@ -170,7 +263,10 @@ impl Host {
 				move || yamux.clone(),
 			)
 			.map_err(|e| Error::Start(e.to_string()))?
-			.with_behaviour(|_| libp2p_stream::Behaviour::new())
+			.with_behaviour(|_| Behaviour {
+				limits: libp2p::connection_limits::Behaviour::new(limits),
+				stream: libp2p_stream::Behaviour::new(),
+			})
 			.map_err(|e| Error::Start(e.to_string()))?
 			.with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
 			.build();
@@ -198,7 +294,7 @@ impl Host {
 				_ => {},
 			}
 		}
-		let control = swarm.behaviour().new_control();
+		let control = swarm.behaviour().stream.new_control();
 		let (tx, rx) = mpsc::unbounded_channel();
 		let inner = Arc::new(Inner {
 			node_id: node_id(&config.keypair),
@@ -210,7 +306,14 @@ impl Host {
 			store: config.store,
 			genesis_hash: config.genesis_hash,
 			metrics: Arc::new(Metrics::default()),
-			owing: Mutex::new(HashSet::new()),
+			owing: Mutex::new(crate::owing::OwingBook::new(
+				config.limits.owing_ttl,
+				config.limits.owing_cap,
+			)),
+			unsettled: Mutex::new(HashMap::new()),
+			peers: Mutex::new(HashMap::new()),
+			uploads: Mutex::new(HashMap::new()),
+			limits: config.limits,
 			unsigned: Mutex::new(Vec::new()),
 			stream_slots: Arc::new(tokio::sync::Semaphore::new(
 				config.max_concurrent_streams.max(1),
@@ -402,6 +505,34 @@ impl Host {
 		mut read_at: impl FnMut(&mut [u8], u64) -> std::io::Result<()>,
 		mut progress: impl FnMut(u64),
 	) -> Result<(SliceHash, Frame, String), Error> {
+		let mut attempt = 0;
+		loop {
+			attempt += 1;
+			let mut answered = false;
+			match self
+				.put_once(chain, task, auth, len, &mut read_at, &mut progress, &mut answered)
+				.await
+			{
+				// Dropped before the node answered (see `get_inner`): puts are idempotent.
+				Err(Error::Io { .. }) if !answered && attempt < OPEN_ATTEMPTS => {
+					tokio::time::sleep(Duration::from_millis(20 * attempt as u64)).await;
+				},
+				other => return other,
+			}
+		}
+	}
+
+	#[allow(clippy::too_many_arguments)]
+	async fn put_once(
+		&self,
+		chain: &[Hop],
+		task: TaskId,
+		auth: Option<&SignedUploadAuth>,
+		len: u64,
+		read_at: &mut impl FnMut(&mut [u8], u64) -> std::io::Result<()>,
+		progress: &mut impl FnMut(u64),
+		answered: &mut bool,
+	) -> Result<(SliceHash, Frame, String), Error> {
 		let first = chain.first().ok_or_else(|| Error::BadAddress("empty replica chain".into()))?;
 		let (mut stream, peer) = self.open(first).await?;
 		let req = PutRequest { task, slice_len: len, forward: chain[1..].to_vec() };
@@ -418,7 +549,9 @@ impl Host {
 			read_at(&mut buf[..n], sent).map_err(Error::Local)?;
 			hasher.update(&buf[..n]);
 			if let Err(e) = write_data(&mut stream, &buf[..n], &peer).await {
-				return Err(explain_write_failure(&mut stream, &peer, e).await);
+				let e = explain_write_failure(&mut stream, &peer, e).await;
+				*answered = !matches!(e, Error::Io { .. });
+				return Err(e);
 			}
 			sent += n as u64;
 			progress(n as u64);
@@ -426,7 +559,10 @@ impl Host {
 		let slice = SliceHash(hasher.finish().0);
 		write_frame(&mut stream, &Frame::PutEnd { slice }, &peer).await?;
 		flush(&mut stream, &peer).await?;
-		let reply = read_frame_within(&mut stream, &peer, ACK_TIMEOUT).await?;
+		let reply = read_frame_within(&mut stream, &peer, ACK_TIMEOUT).await;
+		// A failure after the whole slice was sent is not retried: the node may have it.
+		*answered = true;
+		let reply = reply?;
 		let _ = stream.close().await;
 		Ok((slice, reply, peer))
 	}
@@ -538,6 +674,67 @@ impl Host {
 		client_key: &sr25519::Pair,
 		mut sink: impl FnMut(u64, &[u8]) -> std::io::Result<()>,
 	) -> Result<SignedReceipt, Error> {
+		let mut settled = false;
+		let mut attempt = 0;
+		loop {
+			attempt += 1;
+			let mut answered = false;
+			match self
+				.get_once(hop, req.clone(), ticket, client_key, &mut sink, &mut answered)
+				.await
+			{
+				// A countersignature of ours may not have reached the node: settle, then ask
+				// again.
+				Err(Error::Remote { code: sds_core::wire::ErrorCode::ReceiptRequired, .. })
+					if !settled && self.has_unsettled(&hop.node) =>
+				{
+					settled = true;
+					self.settle(hop).await?;
+				},
+				// The stream was dropped before the node answered anything: libp2p-stream
+				// hands a node one new stream per connection at a time and drops one that
+				// arrives before the last was taken, so a burst of requests can lose one.
+				// Nothing was served; ask again on a new stream.
+				Err(Error::Io { .. }) if !answered && attempt < OPEN_ATTEMPTS => {
+					tokio::time::sleep(Duration::from_millis(20 * attempt as u64)).await;
+				},
+				other => return other,
+			}
+		}
+	}
+
+	fn has_unsettled(&self, node: &NodeId) -> bool {
+		self.inner.unsettled.lock().expect("lock").get(node).is_some_and(|v| !v.is_empty())
+	}
+
+	/// Sends `hop` the countersigned receipts whose delivery it did not confirm; returns how
+	/// many it still says are outstanding.
+	pub async fn settle(&self, hop: &Hop) -> Result<u32, Error> {
+		let receipts =
+			self.inner.unsettled.lock().expect("lock").remove(&hop.node).unwrap_or_default();
+		let (mut stream, peer) = self.open(hop).await?;
+		let mut outstanding = 0;
+		for batch in receipts.chunks(sds_core::wire::MAX_SETTLE) {
+			write_frame(&mut stream, &Frame::Settle { receipts: batch.to_vec() }, &peer).await?;
+			flush(&mut stream, &peer).await?;
+			match read_frame(&mut stream, &peer).await? {
+				Frame::Settled { outstanding: o, .. } => outstanding = o,
+				other => return Err(unexpected(other, &peer, "Settled")),
+			}
+		}
+		let _ = stream.close().await;
+		Ok(outstanding)
+	}
+
+	async fn get_once(
+		&self,
+		hop: &Hop,
+		req: GetRequest,
+		ticket: Option<&SignedTicket>,
+		client_key: &sr25519::Pair,
+		sink: &mut impl FnMut(u64, &[u8]) -> std::io::Result<()>,
+		answered: &mut bool,
+	) -> Result<SignedReceipt, Error> {
 		let (mut stream, peer) = self.open(hop).await?;
 		let verr = |what: String| Error::Verification { peer: peer.clone(), what };
 		let opening = match ticket {
@@ -555,7 +752,9 @@ impl Host {
 		};
 		write_frame(&mut stream, &opening, &peer).await?;
 		flush(&mut stream, &peer).await?;
-		let (slice_len, hashes) = match read_frame(&mut stream, &peer).await? {
+		let first = read_frame(&mut stream, &peer).await?;
+		*answered = true;
+		let (slice_len, hashes) = match first {
 			Frame::GetHeader { slice_len, chunk_hashes } => (slice_len, chunk_hashes),
 			other => return Err(unexpected(other, &peer, "GetHeader")),
 		};
@@ -598,12 +797,34 @@ impl Host {
 			));
 		}
 		let client_signature = client_key.sign(&receipt.client_payload(&node_signature)).0;
-		write_frame(&mut stream, &Frame::Countersign { client_signature }, &peer).await?;
-		flush(&mut stream, &peer).await?;
-		let _ = stream.close().await;
-		Ok(SignedReceipt { receipt, node_signature, client_signature })
+		let signed = SignedReceipt { receipt, node_signature, client_signature };
+		// The node closes its side once the countersigned receipt is stored; until that is
+		// seen, the receipt is kept to settle later. The data is ours either way.
+		let sent = async {
+			write_frame(&mut stream, &Frame::Countersign { client_signature }, &peer).await?;
+			flush(&mut stream, &peer).await?;
+			let _ = stream.close().await;
+			read_frame_within(&mut stream, &peer, SETTLE_WAIT).await
+		};
+		let stored = matches!(sent.await, Err(Error::Io { ref source, .. })
+			if source.kind() == std::io::ErrorKind::UnexpectedEof);
+		if !stored {
+			let mut unsettled = self.inner.unsettled.lock().expect("lock");
+			let list = unsettled.entry(hop.node).or_default();
+			if list.len() >= crate::owing::MAX_OWED_RECEIPTS {
+				list.remove(0);
+			}
+			list.push(signed);
+		}
+		Ok(signed)
 	}
 }
+
+/// Attempts of a request whose stream is dropped before the node answers.
+const OPEN_ATTEMPTS: u32 = 3;
+
+/// How long a client waits for the node to confirm it stored a countersigned receipt.
+const SETTLE_WAIT: Duration = Duration::from_secs(5);
 
 /// After a failed write, the node may have sent an error frame saying why it stopped.
 async fn explain_write_failure(stream: &mut libp2p::Stream, peer: &str, e: Error) -> Error {
@@ -627,10 +848,15 @@ pub(crate) fn chunk_span(slice_len: u64, offset: u64, length: u64) -> Option<(u6
 	Some((offset / cs, stop.div_ceil(cs)))
 }
 
-async fn run_swarm(
-	mut swarm: Swarm<libp2p_stream::Behaviour>,
-	mut rx: mpsc::UnboundedReceiver<Command>,
-) {
+/// The swarm's behaviour: connection limits, then the protocol streams.
+#[derive(libp2p::swarm::NetworkBehaviour)]
+#[behaviour(prelude = "libp2p::swarm::derive_prelude")]
+struct Behaviour {
+	limits: libp2p::connection_limits::Behaviour,
+	stream: libp2p_stream::Behaviour,
+}
+
+async fn run_swarm(mut swarm: Swarm<Behaviour>, mut rx: mpsc::UnboundedReceiver<Command>) {
 	let mut pending: HashMap<PeerId, Vec<oneshot::Sender<Result<(), String>>>> = HashMap::new();
 	loop {
 		tokio::select! {

@@ -106,5 +106,7 @@ pub fn frame_name(f: &Frame) -> &'static str {
 		Frame::Deleted { .. } => "Deleted",
 		Frame::Copy { .. } => "Copy",
 		Frame::Copied { .. } => "Copied",
+		Frame::Settle { .. } => "Settle",
+		Frame::Settled { .. } => "Settled",
 	}
 }

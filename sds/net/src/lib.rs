@@ -13,10 +13,11 @@
 mod host;
 mod io;
 pub mod keys;
+mod owing;
 mod rpc;
 mod server;
 
-pub use host::{Client, Host, HostConfig, Metrics, MetricsSnapshot};
+pub use host::{Client, Host, HostConfig, Limits, Metrics, MetricsSnapshot};
 pub use libp2p::{identity::Keypair, Multiaddr, PeerId};
 pub use rpc::{Incoming, ANSWER_TIMEOUT, MAX_RPC_MESSAGE};
 pub use stratos_primitives::meta::{SignedStoreAck, SignedTicket, SignedUploadAuth};
@@ -32,6 +33,11 @@ pub trait Gate: Send + Sync + 'static {
 	fn finalized(&self) -> u32;
 	/// Whether `node` is an active meta node's key.
 	fn is_meta(&self, node: &NodeId) -> bool;
+	/// Whether `node` is a registered, active resource node's key (exempt from the per-peer
+	/// caps of [`Limits`]).
+	fn is_resource_node(&self, _node: &NodeId) -> bool {
+		false
+	}
 }
 
 /// The libp2p protocol name.

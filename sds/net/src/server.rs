@@ -3,21 +3,35 @@
 use crate::{
 	host::{chunk_span, Host, Inner},
 	io::{flush, read_frame, read_frame_within, unexpected, write_data, write_frame, ACK_TIMEOUT},
+	owing::Debtor,
 	Error,
 };
 use futures::{AsyncWriteExt, StreamExt};
 use libp2p::PeerId;
 use sds_core::wire::{ErrorCode, Frame, GetRequest, PutRequest};
-use std::sync::{atomic::Ordering, Weak};
+use std::{
+	sync::{atomic::Ordering, Arc, Weak},
+	time::Instant,
+};
 use stratos_primitives::{
 	merkle::CHUNK_SIZE,
 	meta::{SignedStoreAck, SignedTicket, SignedUploadAuth, StoreAck},
 	receipt::{SignedReceipt, TaskReceipt},
+	TaskId,
 };
 
 pub(crate) async fn accept_loop(host: Weak<Inner>, mut incoming: libp2p_stream::IncomingStreams) {
 	while let Some((peer, stream)) = incoming.next().await {
 		let Some(inner) = host.upgrade() else { break };
+		let registered = match (&inner.gate, crate::node_of_peer(&peer)) {
+			(Some(g), Some(node)) => g.is_meta(&node) || g.is_resource_node(&node),
+			_ => false,
+		};
+		let Some(admission) = Admission::new(&inner, peer, registered) else {
+			inner.metrics.refused_peer_limit.fetch_add(1, Ordering::Relaxed);
+			tracing::debug!(%peer, "peer at its stream cap; dropping a stream");
+			continue;
+		};
 		let Ok(permit) = inner.stream_slots.clone().try_acquire_owned() else {
 			tracing::warn!(%peer, "too many concurrent streams; dropping one");
 			continue;
@@ -26,10 +40,13 @@ pub(crate) async fn accept_loop(host: Weak<Inner>, mut incoming: libp2p_stream::
 		tokio::spawn(async move {
 			let _permit = permit;
 			let metrics = host.inner.metrics.clone();
-			if let Err(e) = serve(&host, peer, stream).await {
+			if let Err(e) = serve(&host, peer, stream, admission).await {
 				metrics.errors.fetch_add(1, Ordering::Relaxed);
 				if matches!(e, Error::Protocol { .. }) {
 					metrics.protocol_errors.fetch_add(1, Ordering::Relaxed);
+				}
+				if matches!(e, Error::Timeout { .. }) {
+					metrics.timed_out.fetch_add(1, Ordering::Relaxed);
 				}
 				tracing::info!(%peer, error = %e, "request failed");
 			}
@@ -37,9 +54,132 @@ pub(crate) async fn accept_loop(host: Weak<Inner>, mut incoming: libp2p_stream::
 	}
 }
 
-async fn serve(host: &Host, peer: PeerId, mut stream: libp2p::Stream) -> Result<(), Error> {
+/// One stream's share of its peer's caps (none for registered nodes); released on drop.
+pub(crate) struct Admission {
+	inner: Arc<Inner>,
+	peer: Option<PeerId>,
+	reserved: u64,
+}
+
+impl Admission {
+	fn new(inner: &Arc<Inner>, peer: PeerId, registered: bool) -> Option<Self> {
+		if registered {
+			return Some(Self { inner: inner.clone(), peer: None, reserved: 0 });
+		}
+		let mut peers = inner.peers.lock().expect("lock");
+		let u = peers.entry(peer).or_default();
+		if u.streams >= inner.limits.streams_per_peer {
+			return None;
+		}
+		u.streams += 1;
+		Some(Self { inner: inner.clone(), peer: Some(peer), reserved: 0 })
+	}
+
+	/// Counts `bytes` a put reserves against the peer's cap; false when over it.
+	fn reserve(&mut self, bytes: u64) -> bool {
+		let Some(peer) = self.peer else { return true };
+		let mut peers = self.inner.peers.lock().expect("lock");
+		let u = peers.entry(peer).or_default();
+		if u.reserved.saturating_add(bytes) > self.inner.limits.reserved_per_peer {
+			return false;
+		}
+		u.reserved += bytes;
+		self.reserved += bytes;
+		true
+	}
+}
+
+impl Drop for Admission {
+	fn drop(&mut self) {
+		let Some(peer) = self.peer else { return };
+		let mut peers = self.inner.peers.lock().expect("lock");
+		if let Some(u) = peers.get_mut(&peer) {
+			u.streams = u.streams.saturating_sub(1);
+			u.reserved = u.reserved.saturating_sub(self.reserved);
+			if u.streams == 0 {
+				peers.remove(&peer);
+			}
+		}
+	}
+}
+
+/// One put in flight under an upload authorisation; released on drop.
+struct UploadSlot {
+	inner: Arc<Inner>,
+	task: TaskId,
+}
+
+impl UploadSlot {
+	fn new(inner: &Arc<Inner>, task: TaskId) -> Option<Self> {
+		let mut uploads = inner.uploads.lock().expect("lock");
+		let n = uploads.entry(task).or_default();
+		if *n >= inner.limits.streams_per_upload {
+			return None;
+		}
+		*n += 1;
+		Some(Self { inner: inner.clone(), task })
+	}
+}
+
+impl Drop for UploadSlot {
+	fn drop(&mut self) {
+		let mut uploads = self.inner.uploads.lock().expect("lock");
+		if let Some(n) = uploads.get_mut(&self.task) {
+			*n -= 1;
+			if *n == 0 {
+				uploads.remove(&self.task);
+			}
+		}
+	}
+}
+
+/// The bytes an exchange opened by `first` moves and the nodes it passes, for its deadline;
+/// `None` for exchanges only meta nodes may open (they are checked, then unbounded by rate).
+fn exchange_size(first: &Frame) -> Option<(u64, usize)> {
+	let max_slice = sds_core::slicing::MAX_SLICE_SIZE;
+	match first {
+		Frame::Put(r) | Frame::PutAuthorized { req: r, .. } => {
+			Some((r.slice_len, 1 + r.forward.len()))
+		},
+		Frame::Get(r) | Frame::GetTicketed { req: r, .. } => Some((r.length.min(max_slice), 1)),
+		Frame::Has { .. } | Frame::Settle { .. } => Some((0, 1)),
+		Frame::Delete { .. } | Frame::Copy { .. } => None,
+		_ => Some((0, 1)),
+	}
+}
+
+async fn serve(
+	host: &Host,
+	peer: PeerId,
+	mut stream: libp2p::Stream,
+	admission: Admission,
+) -> Result<(), Error> {
 	let label = format!("peer {peer}");
-	let first = read_frame(&mut stream, &label).await?;
+	let limits = &host.inner.limits;
+	let first = read_frame_within(&mut stream, &label, limits.first_frame).await?;
+	match exchange_size(&first) {
+		Some((bytes, hops)) => {
+			let deadline = limits.deadline(bytes, hops);
+			tokio::time::timeout(
+				deadline,
+				serve_exchange(host, peer, &label, stream, first, admission),
+			)
+			.await
+			.map_err(|_| Error::Timeout { peer: label.clone(), secs: deadline.as_secs() })?
+		},
+		None => serve_exchange(host, peer, &label, stream, first, admission).await,
+	}
+}
+
+async fn serve_exchange(
+	host: &Host,
+	peer: PeerId,
+	label: &str,
+	mut stream: libp2p::Stream,
+	first: Frame,
+	admission: Admission,
+) -> Result<(), Error> {
+	let label = label.to_string();
 	match first {
 		Frame::Put(_) | Frame::Get(_) if host.inner.gate.is_some() => {
 			host.metrics().refused_unauthorized.fetch_add(1, Ordering::Relaxed);
@@ -48,8 +188,9 @@ async fn serve(host: &Host, peer: PeerId, mut stream: libp2p::Stream) -> Result<
 			refuse(&mut stream, &label, ErrorCode::BadRequest, msg.into()).await;
 			Err(Error::Remote { peer: label, code: ErrorCode::BadRequest, message: msg.into() })
 		},
-		Frame::Put(req) => serve_put(host, &label, stream, req, None).await,
-		Frame::Get(req) => serve_get(host, &label, stream, req, None).await,
+		Frame::Put(req) => serve_put(host, &label, stream, req, None, admission).await,
+		Frame::Get(req) => serve_get(host, &label, stream, req, None, Debtor::Peer(peer)).await,
+		Frame::Settle { receipts } => serve_settle(host, &label, stream, peer, receipts).await,
 		Frame::Delete { slices } => {
 			let from_meta = match (&host.inner.gate, crate::node_of_peer(&peer)) {
 				(Some(g), Some(node)) => g.is_meta(&node),
@@ -73,7 +214,7 @@ async fn serve(host: &Host, peer: PeerId, mut stream: libp2p::Stream) -> Result<
 			Ok(())
 		},
 		Frame::PutAuthorized { req, auth } => {
-			serve_put(host, &label, stream, req, Some(auth)).await
+			serve_put(host, &label, stream, req, Some(auth), admission).await
 		},
 		Frame::Copy { auth, target, slices } => {
 			let from_meta = match (&host.inner.gate, crate::node_of_peer(&peer)) {
@@ -99,7 +240,8 @@ async fn serve(host: &Host, peer: PeerId, mut stream: libp2p::Stream) -> Result<
 					"ticket refused: the request is not signed by the ticket's client".to_string();
 				return Err(unauthorized(host, &mut stream, &label, why).await);
 			}
-			serve_get(host, &label, stream, req, Some(ticket)).await
+			let client = Debtor::Client(req.client);
+			serve_get(host, &label, stream, req, Some(ticket), client).await
 		},
 		Frame::Has { slice } => {
 			let store = host.store().expect("servers have a store");
@@ -238,11 +380,59 @@ async fn serve_put(
 	mut up: libp2p::Stream,
 	req: PutRequest,
 	auth: Option<SignedUploadAuth>,
+	mut admission: Admission,
 ) -> Result<(), Error> {
 	let store = host.store().expect("servers have a store").clone();
+	let limits = &host.inner.limits;
+	// The node dials every forward hop: with an authorisation only its holders, each once;
+	// without, no more than the replica count.
+	let me = host.node_id();
+	let forward_ok = match &auth {
+		Some(a) => {
+			let mut seen = std::collections::HashSet::new();
+			req.forward
+				.iter()
+				.all(|h| h.node != me && a.auth.holders.contains(&h.node) && seen.insert(h.node))
+		},
+		None => req.forward.len() <= limits.max_forward,
+	};
+	if !forward_ok {
+		let why = format!(
+			"put refused: its forward list must name distinct holders of the authorisation, \
+			 other than this node, and at most {} without one",
+			limits.max_forward
+		);
+		return Err(unauthorized(host, &mut up, label, why).await);
+	}
+	if !admission.reserve(req.slice_len) {
+		host.metrics().refused_peer_limit.fetch_add(1, Ordering::Relaxed);
+		let why = format!(
+			"put refused: this peer already has {} bytes of puts in flight here",
+			limits.reserved_per_peer
+		);
+		refuse(&mut up, label, ErrorCode::CapacityExceeded, why.clone()).await;
+		return Err(Error::Remote {
+			peer: label.into(),
+			code: ErrorCode::CapacityExceeded,
+			message: why,
+		});
+	}
+	let _upload_slot = match &auth {
+		None => None,
+		Some(a) => match UploadSlot::new(&host.inner, a.auth.task) {
+			Some(slot) => Some(slot),
+			None => {
+				host.metrics().refused_peer_limit.fetch_add(1, Ordering::Relaxed);
+				let why = format!(
+					"put refused: {} puts of this upload are already in flight here",
+					limits.streams_per_upload
+				);
+				return Err(unauthorized(host, &mut up, label, why).await);
+			},
+		},
+	};
 	if let Some(a) = &auth {
 		let (finalized, is_meta) = chain_check(host, &a.auth.issuer);
-		let me = host.node_id();
 		if let Err(e) = a.verify(&host.inner.genesis_hash, finalized, &me) {
 			return Err(unauthorized(
 				host,
@@ -437,6 +627,7 @@ async fn serve_get(
 	mut s: libp2p::Stream,
 	req: GetRequest,
 	ticket: Option<SignedTicket>,
+	debtor: Debtor,
 ) -> Result<(), Error> {
 	let store = host.store().expect("servers have a store").clone();
 	let metrics = host.metrics().clone();
@@ -469,7 +660,7 @@ async fn serve_get(
 			return Err(unauthorized(host, &mut s, label, format!("ticket refused: {why}")).await);
 		}
 	}
-	if host.inner.owing.lock().expect("lock").contains(&req.client) {
+	if host.inner.owing.lock().expect("lock").owes(&debtor, Instant::now()) {
 		metrics.refused_unpaid.fetch_add(1, Ordering::Relaxed);
 		let msg = "the client has not countersigned its last receipt; it is not served".to_string();
 		refuse(&mut s, label, ErrorCode::ReceiptRequired, msg.clone()).await;
@@ -564,8 +755,11 @@ async fn serve_get(
 	// A client that takes the data but does not countersign is not served again (transfers
 	// of its already in flight finish; each of them ends the same way).
 	let owes = |e: Error| {
-		host.inner.owing.lock().expect("lock").insert(req.client);
-		host.inner.unsigned.lock().expect("lock").push((receipt, node_signature));
+		host.inner.owing.lock().expect("lock").add(debtor, receipt, node_signature, Instant::now());
+		let mut unsigned = host.inner.unsigned.lock().expect("lock");
+		if unsigned.len() < MAX_UNSIGNED {
+			unsigned.push((receipt, node_signature));
+		}
 		e
 	};
 	let client_signature = match read_frame(&mut s, label).await.map_err(owes)? {
@@ -582,6 +776,54 @@ async fn serve_get(
 	tokio::task::block_in_place(|| store.put_receipt(&signed))?;
 	metrics.receipts.fetch_add(1, Ordering::Relaxed);
 	metrics.gets_served.fetch_add(1, Ordering::Relaxed);
+	let _ = s.close().await;
+	Ok(())
+}
+
+/// Most uncountersigned receipts kept for the audit between two collections.
+const MAX_UNSIGNED: usize = 100_000;
+
+/// Late countersignatures: stores each receipt that was outstanding here (for the client
+/// that signed it, or for this peer) and answers how many the sender still owes.
+async fn serve_settle(
+	host: &Host,
+	label: &str,
+	mut s: libp2p::Stream,
+	peer: PeerId,
+	receipts: Vec<SignedReceipt>,
+) -> Result<(), Error> {
+	let store = host.store().expect("servers have a store").clone();
+	let me = host.node_id();
+	let mut accepted = 0u32;
+	let mut clients = std::collections::HashSet::new();
+	for r in &receipts {
+		if r.receipt.node != me || r.verify(&host.inner.genesis_hash).is_err() {
+			continue;
+		}
+		clients.insert(r.receipt.client);
+		let settled = {
+			let mut book = host.inner.owing.lock().expect("lock");
+			book.settle(&Debtor::Client(r.receipt.client), r) || book.settle(&Debtor::Peer(peer), r)
+		};
+		if settled {
+			tokio::task::block_in_place(|| store.put_receipt(r))?;
+			host.inner
+				.unsigned
+				.lock()
+				.expect("lock")
+				.retain(|(u, sig)| !(u == &r.receipt && sig == &r.node_signature));
+			accepted += 1;
+		}
+	}
+	host.metrics().receipts_settled.fetch_add(accepted.into(), Ordering::Relaxed);
+	let outstanding = {
+		let book = host.inner.owing.lock().expect("lock");
+		book.outstanding(&Debtor::Peer(peer))
+			+ clients.iter().map(|c| book.outstanding(&Debtor::Client(*c))).sum::<usize>()
+	};
+	write_frame(&mut s, &Frame::Settled { accepted, outstanding: outstanding as u32 }, label)
+		.await?;
+	flush(&mut s, label).await?;
 	let _ = s.close().await;
 	Ok(())
 }

@@ -48,6 +48,7 @@ async fn host(key: Keypair, store: Option<Arc<Store>>, gate: Option<Arc<TestGate
 		genesis_hash: GENESIS,
 		max_concurrent_streams: 16,
 		gate: gate.map(|g| g as Arc<dyn Gate>),
+		limits: Default::default(),
 	})
 	.await
 	.unwrap()

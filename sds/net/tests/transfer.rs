@@ -1,8 +1,8 @@
 //! N resource nodes in one process on loopback, exercising the transfer protocol.
 
 use futures::{AsyncReadExt, AsyncWriteExt};
-use sds_core::wire::{ErrorCode, Frame, GetRequest, Hop};
-use sds_net::{Error, Host, HostConfig, Keypair};
+use sds_core::wire::{Decoder, ErrorCode, Frame, GetRequest, Hop, PutRequest};
+use sds_net::{Error, Host, HostConfig, Keypair, Limits};
 use sds_store::Store;
 use sp_core::{sr25519, Pair};
 use std::{
@@ -19,6 +19,21 @@ struct Rn {
 }
 
 async fn start_rn() -> Rn {
+	start_rn_with(Limits::default()).await
+}
+
+/// Limits short enough that a test of slow peers takes seconds.
+fn short_limits() -> Limits {
+	Limits {
+		first_frame: Duration::from_secs(5),
+		grace: Duration::from_secs(1),
+		min_rate: 1 << 20,
+		streams_per_peer: 8,
+		..Limits::default()
+	}
+}
+
+async fn start_rn_with(limits: Limits) -> Rn {
 	let dir = tempfile::tempdir().unwrap();
 	let store = Arc::new(Store::open(dir.path(), 1 << 32).unwrap());
 	let host = Host::start(HostConfig {
@@ -28,6 +43,7 @@ async fn start_rn() -> Rn {
 		genesis_hash: GENESIS,
 		max_concurrent_streams: 64,
 		gate: None,
+		limits,
 	})
 	.await
 	.unwrap();
@@ -42,6 +58,7 @@ async fn client() -> Host {
 		genesis_hash: GENESIS,
 		max_concurrent_streams: 1,
 		gate: None,
+		limits: Default::default(),
 	})
 	.await
 	.unwrap()
@@ -263,46 +280,105 @@ async fn a_corrupt_copy_is_refused_and_quarantined() {
 	assert_eq!(c.has_slice(&rn.host.hop(), slice).await.unwrap(), None);
 }
 
+/// Reads frames from a raw stream until `GetEnd`; returns the receipt and node signature.
+async fn read_until_get_end(
+	s: &mut libp2p::Stream,
+) -> (stratos_primitives::receipt::TaskReceipt, [u8; 64]) {
+	let mut dec = Decoder::new();
+	let mut buf = vec![0u8; 64 * 1024];
+	loop {
+		while let Some(f) = dec.next_frame().unwrap() {
+			if let Frame::GetEnd { receipt, node_signature } = f {
+				return (receipt, node_signature);
+			}
+		}
+		let n = s.read(&mut buf).await.unwrap();
+		assert!(n > 0, "the stream ended before GetEnd");
+		dec.push(&buf[..n]);
+	}
+}
+
+/// Reads until the node closes the stream (EOF or reset); fails after `within`.
+async fn closed_within(s: &mut libp2p::Stream, within: Duration) -> bool {
+	let mut buf = vec![0u8; 4096];
+	tokio::time::timeout(within, async {
+		loop {
+			match s.read(&mut buf).await {
+				Ok(0) | Err(_) => return,
+				Ok(_) => {},
+			}
+		}
+	})
+	.await
+	.is_ok()
+}
+
+/// Polls `f` until it holds or 10 s pass.
+async fn eventually(mut f: impl FnMut() -> bool) {
+	let deadline = Instant::now() + Duration::from_secs(10);
+	while !f() && Instant::now() < deadline {
+		tokio::time::sleep(Duration::from_millis(10)).await;
+	}
+}
+
+/// A peer that takes the data and does not countersign is not served again, whoever it
+/// names as the client; the client it named is not harmed (a get without a ticket proves
+/// no client); once it settles with the countersigned receipt it is served again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_client_that_does_not_countersign_is_not_served_again() {
+async fn a_peer_that_does_not_countersign_is_refused_until_it_settles() {
 	let rn = start_rn().await;
 	let c = client().await;
-	let key = sr25519::Pair::from_seed(&[8; 32]);
+	let victim = sr25519::Pair::from_seed(&[8; 32]);
 	let d = data(1000, 5);
 	let (slice, _) = put(&c, &[rn.host.hop()], &d).await.unwrap();
-	// A raw get that reads everything but never countersigns.
+	// A raw get naming the victim's account that reads everything but never countersigns.
 	let mut s = raw_stream(&c, &rn).await;
-	s.write_all(&Frame::Get(get_req(slice, &key, 0, u64::MAX)).to_bytes()).await.unwrap();
+	s.write_all(&Frame::Get(get_req(slice, &victim, 0, u64::MAX)).to_bytes()).await.unwrap();
 	s.flush().await.unwrap();
-	let mut buf = vec![0u8; 4096];
-	let mut seen = 0;
-	while seen < 1000 + 100 {
-		let n = s.read(&mut buf).await.unwrap();
-		assert!(n > 0);
-		seen += n;
-	}
+	let (receipt, node_signature) = read_until_get_end(&mut s).await;
 	drop(s);
-	// The node notices the missing countersignature when the stream ends; wait for that
-	// (the request that fails counts in `errors`).
-	let deadline = Instant::now() + Duration::from_secs(10);
-	while rn.host.metrics().snapshot().errors == 0 && Instant::now() < deadline {
-		tokio::time::sleep(Duration::from_millis(20)).await;
-	}
-	let res = get(&c, &rn.host.hop(), slice, &key).await;
+	// The node notices the missing countersignature when the stream ends.
+	eventually(|| rn.host.metrics().snapshot().errors == 1).await;
+	assert_eq!(rn.host.metrics().snapshot().errors, 1);
+	let other = sr25519::Pair::from_seed(&[9; 32]);
+	let res = get(&c, &rn.host.hop(), slice, &other).await;
 	assert!(matches!(res, Err(Error::Remote { code: ErrorCode::ReceiptRequired, .. })), "{res:?}");
 	assert_eq!(rn.host.metrics().snapshot().refused_unpaid, 1);
-	// another client is still served
-	let other = sr25519::Pair::from_seed(&[9; 32]);
+	// The victim, on its own connection, is served.
+	let victims_host = client().await;
+	assert_eq!(get(&victims_host, &rn.host.hop(), slice, &victim).await.unwrap(), d);
+	// Settling: the countersigned receipt, sent later on a new stream.
+	let client_signature = victim.sign(&receipt.client_payload(&node_signature)).0;
+	let signed =
+		stratos_primitives::receipt::SignedReceipt { receipt, node_signature, client_signature };
+	let mut s = raw_stream(&c, &rn).await;
+	s.write_all(&Frame::Settle { receipts: vec![signed] }.to_bytes()).await.unwrap();
+	s.flush().await.unwrap();
+	let mut dec = Decoder::new();
+	let mut buf = vec![0u8; 1024];
+	let reply = loop {
+		if let Some(f) = dec.next_frame().unwrap() {
+			break f;
+		}
+		let n = s.read(&mut buf).await.unwrap();
+		assert!(n > 0);
+		dec.push(&buf[..n]);
+	};
+	assert_eq!(reply, Frame::Settled { accepted: 1, outstanding: 0 });
 	assert_eq!(get(&c, &rn.host.hop(), slice, &other).await.unwrap(), d);
+	assert!(rn.host.store().unwrap().receipts(5).unwrap().contains(&signed));
+	assert_eq!(rn.host.metrics().snapshot().receipts_settled, 1);
 }
 
 async fn raw_stream(c: &Host, rn: &Rn) -> libp2p::Stream {
 	c.open_raw(&rn.host.hop()).await.unwrap()
 }
 
+/// Every hostile stream is closed, and counted exactly: three that break the protocol, one
+/// that goes silent (closed at the first-frame deadline).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hostile_peers_are_disconnected_and_the_node_keeps_serving() {
-	let rn = start_rn().await;
+	let rn = start_rn_with(Limits { first_frame: Duration::from_secs(1), ..short_limits() }).await;
 	let c = client().await;
 	let key = sr25519::Pair::from_seed(&[10; 32]);
 	let inputs: Vec<Vec<u8>> = vec![
@@ -315,16 +391,113 @@ async fn hostile_peers_are_disconnected_and_the_node_keeps_serving() {
 			v
 		}, // length prefix longer than the body, then silence
 	];
-	for input in inputs {
+	for (i, input) in inputs.into_iter().enumerate() {
 		let mut s = raw_stream(&c, &rn).await;
 		s.write_all(&input).await.unwrap();
 		s.flush().await.unwrap();
-		let mut buf = vec![0u8; 1024];
-		// the node answers with an error frame and/or closes the stream
-		let _ = tokio::time::timeout(Duration::from_secs(40), s.read(&mut buf)).await;
+		assert!(closed_within(&mut s, Duration::from_secs(10)).await, "input {i} was not closed");
 	}
-	assert!(rn.host.metrics().snapshot().protocol_errors >= 2);
+	eventually(|| rn.host.metrics().snapshot().errors == 4).await;
+	let m = rn.host.metrics().snapshot();
+	assert_eq!((m.errors, m.protocol_errors, m.timed_out), (4, 3, 1), "{m:?}");
 	let d = data(5000, 6);
 	let (slice, _) = put(&c, &[rn.host.hop()], &d).await.unwrap();
 	assert_eq!(get(&c, &rn.host.hop(), slice, &key).await.unwrap(), d);
+}
+
+/// A slow-loris peer (puts that trickle a frame now and then) and a peer flooding the node
+/// with streams that never send anything do not stop an honest upload: each peer holds at
+/// most its stream cap, a trickling put is closed at its transfer deadline and a silent
+/// stream at the first-frame deadline. Every hostile stream is closed and counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn slow_loris_and_stream_floods_do_not_stop_an_honest_upload() {
+	let limits = short_limits();
+	let cap = limits.streams_per_peer;
+	let rn = start_rn_with(limits).await;
+	let hop = rn.host.hop();
+	let total_slots = rn.host.free_stream_slots();
+	let (loris, flood, honest) = (client().await, client().await, client().await);
+	// Slow loris: `cap` puts of 4 MiB that send 1 KiB every 300 ms (deadline 1 s + 4 s).
+	let mut lorises = Vec::new();
+	for _ in 0..cap {
+		let mut s = loris.open_raw(&hop).await.unwrap();
+		let req = PutRequest { task: TaskId::default(), slice_len: 4 << 20, forward: vec![] };
+		s.write_all(&Frame::Put(req).to_bytes()).await.unwrap();
+		// One at a time: libp2p-stream hands the node one new stream per connection at a
+		// time and drops a second that arrives before the first was taken.
+		let held = lorises.len() + 1;
+		eventually(|| rn.host.free_stream_slots() == total_slots - held).await;
+		lorises.push(tokio::spawn(async move {
+			let started = Instant::now();
+			let mut buf = vec![0u8; 1024];
+			while started.elapsed() < Duration::from_secs(30) {
+				if s.write_all(&Frame::Data(vec![0; 1024]).to_bytes()).await.is_err() {
+					return true;
+				}
+				let _ = s.flush().await;
+				match tokio::time::timeout(Duration::from_millis(300), s.read(&mut buf)).await {
+					Ok(Ok(0)) | Ok(Err(_)) => return true,
+					_ => {},
+				}
+			}
+			false
+		}));
+	}
+	eventually(|| rn.host.free_stream_slots() == total_slots - cap).await;
+	assert_eq!(rn.host.free_stream_slots(), total_slots - cap);
+	// Flood: 100 streams that send nothing, opened one after the other so each is counted
+	// (more than the node's 64 request slots).
+	let mut floods = Vec::new();
+	for i in 0..100usize {
+		floods.push(flood.open_raw(&hop).await.unwrap());
+		let admitted = (i + 1).min(cap);
+		let refused = (i + 1 - admitted) as u64;
+		eventually(|| {
+			rn.host.free_stream_slots() == total_slots - cap - admitted
+				&& rn.host.metrics().snapshot().refused_peer_limit == refused
+		})
+		.await;
+		assert_eq!(rn.host.metrics().snapshot().refused_peer_limit, refused, "stream {i}");
+	}
+	// The honest upload goes through while both attacks hold what they can.
+	let d = data(1 << 20, 11);
+	for _ in 0..3 {
+		put(&honest, &[hop.clone()], &d).await.unwrap();
+	}
+	assert_eq!(rn.host.free_stream_slots(), total_slots - 2 * cap, "the attacks still hold");
+	// Every hostile stream is closed: the flood's refused ones at once, its admitted ones at
+	// the first-frame deadline, the lorises at their transfer deadline.
+	for (i, s) in floods.iter_mut().enumerate() {
+		assert!(closed_within(s, Duration::from_secs(15)).await, "flood stream {i} still open");
+	}
+	for l in lorises {
+		assert!(l.await.unwrap(), "a slow-loris stream was never closed");
+	}
+	eventually(|| rn.host.metrics().snapshot().timed_out == 2 * cap as u64).await;
+	let m = rn.host.metrics().snapshot();
+	assert_eq!((m.timed_out, m.refused_peer_limit), (2 * cap as u64, 100 - cap as u64), "{m:?}");
+	assert_eq!(rn.host.free_stream_slots(), total_slots);
+	let st = rn.host.store().unwrap().stats();
+	assert_eq!((st.slices, st.reserved), (1, 0), "only the honest slice, nothing reserved");
+}
+
+/// A put without an authorisation may not make the node dial more hops than the replica
+/// count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_long_forward_list_is_refused_before_anything_is_dialled() {
+	let rn = start_rn().await;
+	let c = client().await;
+	let fake = |i: u8| Hop {
+		node: sds_net::node_id(&Keypair::ed25519_from_bytes([i; 32]).unwrap()),
+		addrs: vec![format!("/ip4/127.0.0.1/tcp/{}", 1000 + i as u16)],
+	};
+	let chain = vec![rn.host.hop(), fake(1), fake(2), fake(3)];
+	let res = put(&c, &chain, &data(100, 1)).await;
+	match res {
+		Err(Error::Remote { code: ErrorCode::BadRequest, message, .. }) => {
+			assert!(message.contains("forward list"), "{message}")
+		},
+		other => panic!("expected a refusal, got {other:?}"),
+	}
+	assert_eq!(rn.host.store().unwrap().stats().slices, 0);
 }

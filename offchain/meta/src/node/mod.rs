@@ -65,6 +65,7 @@ pub async fn run(cfg: config::Config) -> Result<()> {
 		genesis_hash: genesis,
 		max_concurrent_streams: 1024,
 		gate: None,
+		limits: Default::default(),
 	})
 	.await
 	.context("cannot start the network")?;

@@ -37,6 +37,7 @@ pub async fn rebuild_index(chain_url: &str, node_key: Keypair) -> Result<()> {
 		genesis_hash: chain.genesis_hash(),
 		max_concurrent_streams: 64,
 		gate: None,
+		limits: Default::default(),
 	})
 	.await
 	.context("cannot start the network")?;
