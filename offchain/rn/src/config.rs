@@ -56,6 +56,10 @@ pub struct Cli {
 	/// the meta nodes never saw completed are dropped (default 1800: an hour of 2 s blocks).
 	#[arg(long)]
 	pub upload_ttl_blocks: Option<u32>,
+	/// MiB per second the scrubber re-reads stored slices at, to find ones that rotted on
+	/// disk (default 8; 0 turns it off).
+	#[arg(long)]
+	pub scrub_rate: Option<u64>,
 	/// Register this node on chain (or update its address) and exit.
 	#[command(subcommand)]
 	pub command: Option<Command>,
@@ -92,6 +96,7 @@ struct FileConfig {
 	max_streams: Option<usize>,
 	chain: Option<String>,
 	upload_ttl_blocks: Option<u32>,
+	scrub_rate: Option<u64>,
 }
 
 /// The resolved configuration.
@@ -109,6 +114,8 @@ pub struct Config {
 	pub chain: Option<String>,
 	pub node_key_suri: Option<String>,
 	pub upload_ttl_blocks: u32,
+	/// Scrubber rate in bytes per second (0: off).
+	pub scrub_rate: u64,
 	pub command: Option<Command>,
 }
 
@@ -161,6 +168,7 @@ impl Config {
 			chain: cli.chain.or(file.chain),
 			node_key_suri: cli.node_key_suri,
 			upload_ttl_blocks: cli.upload_ttl_blocks.or(file.upload_ttl_blocks).unwrap_or(1800),
+			scrub_rate: cli.scrub_rate.or(file.scrub_rate).unwrap_or(8).saturating_mul(1 << 20),
 			command: cli.command,
 		})
 	}

@@ -174,90 +174,100 @@ fn fetch_metrics(port: u16) -> String {
 /// Slices acknowledged before a `kill -9` are all intact after the restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn acknowledged_slices_survive_kill_9() {
-	let tmp = tempfile::tempdir().unwrap();
-	let dir = tmp.path().join("rn");
-	let port = free_port();
-	let mut rn = start_rn(&dir, port);
-	let client = Host::start(HostConfig {
-		keypair: Keypair::generate_ed25519(),
-		listen: vec![],
-		store: None,
-		genesis_hash: [0; 32],
-		max_concurrent_streams: 1,
-		gate: None,
-		limits: Default::default(),
+	within(async {
+		let tmp = tempfile::tempdir().unwrap();
+		let dir = tmp.path().join("rn");
+		let port = free_port();
+		let mut rn = start_rn(&dir, port);
+		let client = Host::start(HostConfig {
+			keypair: Keypair::generate_ed25519(),
+			listen: vec![],
+			store: None,
+			genesis_hash: [0; 32],
+			max_concurrent_streams: 1,
+			gate: None,
+			limits: Default::default(),
+		})
+		.await
+		.unwrap();
+		let hop = sds_client::parse_node(&rn.addr).unwrap();
+		let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(SliceHash, Vec<u8>)>::new()));
+		let mut uploads = Vec::new();
+		for w in 0..4u8 {
+			let (client, hop, acked) = (client.clone(), hop.clone(), acked.clone());
+			uploads.push(tokio::spawn(async move {
+				for i in 0u32.. {
+					let d: Vec<u8> = (0..(1 << 20) + 17)
+						.map(|j: usize| (j as u32 ^ i.wrapping_mul(7) ^ w as u32) as u8)
+						.collect();
+					let res = client
+						.put_slice(
+							std::slice::from_ref(&hop),
+							TaskId::default(),
+							d.len() as u64,
+							|b, o| {
+								b.copy_from_slice(&d[o as usize..o as usize + b.len()]);
+								Ok(())
+							},
+							|_| {},
+						)
+						.await;
+					match res {
+						Ok((h, _)) => acked.lock().unwrap().push((h, d)),
+						Err(_) => break,
+					}
+				}
+			}));
+		}
+		// Let some slices land, then kill -9 in the middle of the uploads.
+		let deadline = Instant::now() + Duration::from_secs(30);
+		while acked.lock().unwrap().len() < 8 && Instant::now() < deadline {
+			tokio::time::sleep(Duration::from_millis(20)).await;
+		}
+		tokio::time::sleep(Duration::from_millis(37)).await;
+		rn.child.kill().unwrap(); // SIGKILL
+		let _ = rn.child.wait();
+		for u in uploads {
+			u.await.unwrap();
+		}
+		let acked = acked.lock().unwrap().clone();
+		assert!(acked.len() >= 8, "only {} slices acknowledged", acked.len());
+		drop(rn);
+		let rn = start_rn(&dir, port);
+		let hop: Hop = sds_client::parse_node(&rn.addr).unwrap();
+		let key = sr25519::Pair::from_seed(&[2; 32]);
+		for (h, d) in &acked {
+			let mut got = Vec::new();
+			client
+				.get_slice(
+					&hop,
+					GetRequest {
+						task: TaskId([1; 32]),
+						ledger_period: 0,
+						client: key.public().0,
+						slice: *h,
+						offset: 0,
+						length: u64::MAX,
+					},
+					&key,
+					|_, b| {
+						got.extend_from_slice(b);
+						Ok(())
+					},
+				)
+				.await
+				.unwrap_or_else(|e| panic!("acknowledged slice {h} lost after kill -9: {e}"));
+			assert_eq!(&got, d);
+		}
+		// nothing half-received is left behind
+		assert_eq!(std::fs::read_dir(dir.join("store/tmp")).unwrap().count(), 0);
 	})
 	.await
-	.unwrap();
-	let hop = sds_client::parse_node(&rn.addr).unwrap();
-	let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(SliceHash, Vec<u8>)>::new()));
-	let mut uploads = Vec::new();
-	for w in 0..4u8 {
-		let (client, hop, acked) = (client.clone(), hop.clone(), acked.clone());
-		uploads.push(tokio::spawn(async move {
-			for i in 0u32.. {
-				let d: Vec<u8> = (0..(1 << 20) + 17)
-					.map(|j: usize| (j as u32 ^ i.wrapping_mul(7) ^ w as u32) as u8)
-					.collect();
-				let res = client
-					.put_slice(
-						std::slice::from_ref(&hop),
-						TaskId::default(),
-						d.len() as u64,
-						|b, o| {
-							b.copy_from_slice(&d[o as usize..o as usize + b.len()]);
-							Ok(())
-						},
-						|_| {},
-					)
-					.await;
-				match res {
-					Ok((h, _)) => acked.lock().unwrap().push((h, d)),
-					Err(_) => break,
-				}
-			}
-		}));
-	}
-	// Let some slices land, then kill -9 in the middle of the uploads.
-	let deadline = Instant::now() + Duration::from_secs(30);
-	while acked.lock().unwrap().len() < 8 && Instant::now() < deadline {
-		tokio::time::sleep(Duration::from_millis(20)).await;
-	}
-	tokio::time::sleep(Duration::from_millis(37)).await;
-	rn.child.kill().unwrap(); // SIGKILL
-	let _ = rn.child.wait();
-	for u in uploads {
-		u.await.unwrap();
-	}
-	let acked = acked.lock().unwrap().clone();
-	assert!(acked.len() >= 8, "only {} slices acknowledged", acked.len());
-	drop(rn);
-	let rn = start_rn(&dir, port);
-	let hop: Hop = sds_client::parse_node(&rn.addr).unwrap();
-	let key = sr25519::Pair::from_seed(&[2; 32]);
-	for (h, d) in &acked {
-		let mut got = Vec::new();
-		client
-			.get_slice(
-				&hop,
-				GetRequest {
-					task: TaskId([1; 32]),
-					ledger_period: 0,
-					client: key.public().0,
-					slice: *h,
-					offset: 0,
-					length: u64::MAX,
-				},
-				&key,
-				|_, b| {
-					got.extend_from_slice(b);
-					Ok(())
-				},
-			)
-			.await
-			.unwrap_or_else(|e| panic!("acknowledged slice {h} lost after kill -9: {e}"));
-		assert_eq!(&got, d);
-	}
-	// nothing half-received is left behind
-	assert_eq!(std::fs::read_dir(dir.join("store/tmp")).unwrap().count(), 0);
+}
+
+/// Every network test has an outer deadline: a hang fails the test instead of the CI run.
+async fn within(test: impl std::future::Future<Output = ()>) {
+	tokio::time::timeout(std::time::Duration::from_secs(300), test)
+		.await
+		.expect("the test did not finish within 300 s")
 }

@@ -232,6 +232,12 @@ pub enum Frame {
 		/// The receipts, each with the node's and the client's signature.
 		receipts: Vec<SignedReceipt>,
 	},
+	/// Like `Has`, but the node first reads the whole slice against its hashes (a corrupt
+	/// copy is quarantined and answered as not held). Answered with `HasReply`.
+	Check {
+		/// The slice.
+		slice: SliceHash,
+	},
 	/// Answer to `Settle`.
 	Settled {
 		/// Receipts that were outstanding here and are now stored.

@@ -621,8 +621,18 @@ impl Host {
 
 	/// Whether `hop` holds `slice` intact; its length if so.
 	pub async fn has_slice(&self, hop: &Hop, slice: SliceHash) -> Result<Option<u64>, Error> {
+		self.ask_has(hop, Frame::Has { slice }).await
+	}
+
+	/// Like [`Host::has_slice`], but `hop` reads the whole slice against its hashes first
+	/// (a corrupt copy is quarantined there and answered as not held).
+	pub async fn check_slice(&self, hop: &Hop, slice: SliceHash) -> Result<Option<u64>, Error> {
+		self.ask_has(hop, Frame::Check { slice }).await
+	}
+
+	async fn ask_has(&self, hop: &Hop, question: Frame) -> Result<Option<u64>, Error> {
 		let (mut stream, peer) = self.open(hop).await?;
-		write_frame(&mut stream, &Frame::Has { slice }, &peer).await?;
+		write_frame(&mut stream, &question, &peer).await?;
 		flush(&mut stream, &peer).await?;
 		match read_frame(&mut stream, &peer).await? {
 			Frame::HasReply { len } => Ok(len),

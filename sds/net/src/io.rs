@@ -108,5 +108,6 @@ pub fn frame_name(f: &Frame) -> &'static str {
 		Frame::Copied { .. } => "Copied",
 		Frame::Settle { .. } => "Settle",
 		Frame::Settled { .. } => "Settled",
+		Frame::Check { .. } => "Check",
 	}
 }

@@ -143,6 +143,7 @@ fn exchange_size(first: &Frame) -> Option<(u64, usize)> {
 		},
 		Frame::Get(r) | Frame::GetTicketed { req: r, .. } => Some((r.length.min(max_slice), 1)),
 		Frame::Has { .. } | Frame::Settle { .. } => Some((0, 1)),
+		Frame::Check { .. } => Some((max_slice, 1)),
 		Frame::Delete { .. } | Frame::Copy { .. } => None,
 		_ => Some((0, 1)),
 	}
@@ -242,6 +243,21 @@ async fn serve_exchange(
 			}
 			let client = Debtor::Client(req.client);
 			serve_get(host, &label, stream, req, Some(ticket), client).await
+		},
+		Frame::Check { slice } => {
+			let store = host.store().expect("servers have a store");
+			let len = match tokio::task::block_in_place(|| store.verify(&slice)) {
+				Ok(len) => len,
+				Err(sds_store::Error::Corrupt { .. }) => None,
+				Err(e) => {
+					refuse(&mut stream, &label, store_error_code(&e), e.to_string()).await;
+					return Err(e.into());
+				},
+			};
+			write_frame(&mut stream, &Frame::HasReply { len }, &label).await?;
+			flush(&mut stream, &label).await?;
+			let _ = stream.close().await;
+			Ok(())
 		},
 		Frame::Has { slice } => {
 			let store = host.store().expect("servers have a store");

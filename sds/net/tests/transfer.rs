@@ -110,174 +110,213 @@ async fn get(c: &Host, hop: &Hop, slice: SliceHash, key: &sr25519::Pair) -> Resu
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_replica_round_trips() {
-	let rns = [start_rn().await, start_rn().await, start_rn().await];
-	let chain: Vec<Hop> = rns.iter().map(|r| r.host.hop()).collect();
-	let c = client().await;
-	let key = sr25519::Pair::from_seed(&[3; 32]);
-	for len in
-		[0usize, 1, CHUNK_SIZE as usize, 3 * CHUNK_SIZE as usize, 5 * CHUNK_SIZE as usize + 777]
-	{
-		let d = data(len, len as u8);
-		let (slice, holders) = put(&c, &chain, &d).await.unwrap();
-		let ids: Vec<_> = rns.iter().map(|r| r.host.node_id()).collect();
-		assert_eq!(holders, ids, "len {len}");
+	within(async {
+		let rns = [start_rn().await, start_rn().await, start_rn().await];
+		let chain: Vec<Hop> = rns.iter().map(|r| r.host.hop()).collect();
+		let c = client().await;
+		let key = sr25519::Pair::from_seed(&[3; 32]);
+		for len in
+			[0usize, 1, CHUNK_SIZE as usize, 3 * CHUNK_SIZE as usize, 5 * CHUNK_SIZE as usize + 777]
+		{
+			let d = data(len, len as u8);
+			let (slice, holders) = put(&c, &chain, &d).await.unwrap();
+			let ids: Vec<_> = rns.iter().map(|r| r.host.node_id()).collect();
+			assert_eq!(holders, ids, "len {len}");
+			for r in &rns {
+				assert_eq!(c.has_slice(&r.host.hop(), slice).await.unwrap(), Some(len as u64));
+				assert_eq!(get(&c, &r.host.hop(), slice, &key).await.unwrap(), d, "len {len}");
+			}
+		}
+		// receipts were countersigned and stored by every node (the last one lands just after
+		// the client sent its countersignature)
 		for r in &rns {
-			assert_eq!(c.has_slice(&r.host.hop(), slice).await.unwrap(), Some(len as u64));
-			assert_eq!(get(&c, &r.host.hop(), slice, &key).await.unwrap(), d, "len {len}");
+			let deadline = Instant::now() + Duration::from_secs(5);
+			let mut receipts = r.host.store().unwrap().receipts(5).unwrap();
+			while receipts.len() < 5 && Instant::now() < deadline {
+				tokio::time::sleep(Duration::from_millis(20)).await;
+				receipts = r.host.store().unwrap().receipts(5).unwrap();
+			}
+			assert_eq!(receipts.len(), 5);
+			for rec in receipts {
+				rec.verify(&GENESIS).unwrap();
+				assert_eq!(rec.receipt.node, r.host.node_id());
+			}
 		}
-	}
-	// receipts were countersigned and stored by every node (the last one lands just after
-	// the client sent its countersignature)
-	for r in &rns {
-		let deadline = Instant::now() + Duration::from_secs(5);
-		let mut receipts = r.host.store().unwrap().receipts(5).unwrap();
-		while receipts.len() < 5 && Instant::now() < deadline {
-			tokio::time::sleep(Duration::from_millis(20)).await;
-			receipts = r.host.store().unwrap().receipts(5).unwrap();
-		}
-		assert_eq!(receipts.len(), 5);
-		for rec in receipts {
-			rec.verify(&GENESIS).unwrap();
-			assert_eq!(rec.receipt.node, r.host.node_id());
-		}
-	}
+	})
+	.await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn range_reads_are_verified_chunks_covering_the_range() {
-	let rn = start_rn().await;
-	let c = client().await;
-	let key = sr25519::Pair::from_seed(&[4; 32]);
-	let d = data(4 * CHUNK_SIZE as usize + 10, 9);
-	let (slice, _) = put(&c, &[rn.host.hop()], &d).await.unwrap();
-	let mut got = Vec::new();
-	let cs = CHUNK_SIZE as u64;
-	let receipt = c
-		.get_slice(&rn.host.hop(), get_req(slice, &key, cs + 5, cs), &key, |off, b| {
-			got.push((off, b.len()));
-			Ok(())
-		})
-		.await
-		.unwrap();
-	assert_eq!(got, vec![(cs, cs as usize), (2 * cs, cs as usize)]);
-	assert_eq!((receipt.receipt.offset, receipt.receipt.length), (cs, 2 * cs));
-	let err =
-		c.get_slice(&rn.host.hop(), get_req(slice, &key, 10 * cs, 1), &key, |_, _| Ok(())).await;
-	assert!(matches!(err, Err(Error::Remote { code: ErrorCode::BadRequest, .. })), "{err:?}");
-	let missing = c
-		.get_slice(&rn.host.hop(), get_req(SliceHash([1; 32]), &key, 0, 1), &key, |_, _| Ok(()))
-		.await;
-	assert!(matches!(missing, Err(Error::Remote { code: ErrorCode::NotFound, .. })), "{missing:?}");
+	within(async {
+		let rn = start_rn().await;
+		let c = client().await;
+		let key = sr25519::Pair::from_seed(&[4; 32]);
+		let d = data(4 * CHUNK_SIZE as usize + 10, 9);
+		let (slice, _) = put(&c, &[rn.host.hop()], &d).await.unwrap();
+		let mut got = Vec::new();
+		let cs = CHUNK_SIZE as u64;
+		let receipt = c
+			.get_slice(&rn.host.hop(), get_req(slice, &key, cs + 5, cs), &key, |off, b| {
+				got.push((off, b.len()));
+				Ok(())
+			})
+			.await
+			.unwrap();
+		assert_eq!(got, vec![(cs, cs as usize), (2 * cs, cs as usize)]);
+		assert_eq!((receipt.receipt.offset, receipt.receipt.length), (cs, 2 * cs));
+		let err = c
+			.get_slice(&rn.host.hop(), get_req(slice, &key, 10 * cs, 1), &key, |_, _| Ok(()))
+			.await;
+		assert!(matches!(err, Err(Error::Remote { code: ErrorCode::BadRequest, .. })), "{err:?}");
+		let missing = c
+			.get_slice(&rn.host.hop(), get_req(SliceHash([1; 32]), &key, 0, 1), &key, |_, _| Ok(()))
+			.await;
+		assert!(
+			matches!(missing, Err(Error::Remote { code: ErrorCode::NotFound, .. })),
+			"{missing:?}"
+		);
+	})
+	.await
 }
 
 /// RN2 receives the slice's first byte before RN1 has its last one: the client holds back
 /// the last chunk until RN2 has seen data, which never happens with store-and-forward.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn upload_is_pipelined_along_the_chain() {
-	let rns = [start_rn().await, start_rn().await, start_rn().await];
-	let chain: Vec<Hop> = rns.iter().map(|r| r.host.hop()).collect();
-	let c = client().await;
-	let len = 8 * CHUNK_SIZE as u64;
-	let d = data(len as usize, 1);
-	let rn1 = rns[0].host.metrics().clone();
-	let rn2 = rns[1].host.metrics().clone();
-	let mut rn2_first_before_rn1_last = None;
-	let (slice, holders) = c
-		.put_slice(
-			&chain,
-			TaskId::default(),
-			len,
-			|buf, off| {
-				if off + buf.len() as u64 == len {
-					let deadline = Instant::now() + Duration::from_secs(10);
-					while rn2.bytes_in.load(Ordering::SeqCst) == 0 && Instant::now() < deadline {
-						std::thread::sleep(Duration::from_millis(5));
+	within(async {
+		let rns = [start_rn().await, start_rn().await, start_rn().await];
+		let chain: Vec<Hop> = rns.iter().map(|r| r.host.hop()).collect();
+		let c = client().await;
+		let len = 8 * CHUNK_SIZE as u64;
+		let d = data(len as usize, 1);
+		let rn1 = rns[0].host.metrics().clone();
+		let rn2 = rns[1].host.metrics().clone();
+		let mut rn2_first_before_rn1_last = None;
+		let (slice, holders) = c
+			.put_slice(
+				&chain,
+				TaskId::default(),
+				len,
+				|buf, off| {
+					if off + buf.len() as u64 == len {
+						let deadline = Instant::now() + Duration::from_secs(10);
+						while rn2.bytes_in.load(Ordering::SeqCst) == 0 && Instant::now() < deadline
+						{
+							std::thread::sleep(Duration::from_millis(5));
+						}
+						rn2_first_before_rn1_last = Some((
+							rn2.bytes_in.load(Ordering::SeqCst) > 0,
+							rn1.bytes_in.load(Ordering::SeqCst) < len,
+						));
 					}
-					rn2_first_before_rn1_last = Some((
-						rn2.bytes_in.load(Ordering::SeqCst) > 0,
-						rn1.bytes_in.load(Ordering::SeqCst) < len,
-					));
-				}
-				buf.copy_from_slice(&d[off as usize..off as usize + buf.len()]);
-				Ok(())
-			},
-			|_| {},
-		)
-		.await
-		.unwrap();
-	assert_eq!(rn2_first_before_rn1_last, Some((true, true)));
-	assert_eq!(holders.len(), 3);
-	assert_eq!(rns[2].host.store().unwrap().read_all(&slice).unwrap(), d);
+					buf.copy_from_slice(&d[off as usize..off as usize + buf.len()]);
+					Ok(())
+				},
+				|_| {},
+			)
+			.await
+			.unwrap();
+		assert_eq!(rn2_first_before_rn1_last, Some((true, true)));
+		assert_eq!(holders.len(), 3);
+		assert_eq!(rns[2].host.store().unwrap().read_all(&slice).unwrap(), d);
+	})
+	.await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_dead_node_in_the_chain_fails_the_put_and_leaves_nothing_behind() {
-	let rns = [start_rn().await, start_rn().await, start_rn().await];
-	let chain: Vec<Hop> = rns.iter().map(|r| r.host.hop()).collect();
-	let c = client().await;
-	let d = data(6 * CHUNK_SIZE as usize, 2);
-	let rn3 = rns[2].host.clone();
-	let res = c
-		.put_slice(
-			&chain,
-			TaskId::default(),
-			d.len() as u64,
-			|buf, off| {
-				if off == 3 * CHUNK_SIZE as u64 {
-					rn3.shutdown();
-				}
-				buf.copy_from_slice(&d[off as usize..off as usize + buf.len()]);
-				Ok(())
-			},
-			|_| {},
-		)
-		.await;
-	assert!(matches!(res, Err(Error::Remote { code: ErrorCode::ForwardFailed, .. })), "{res:?}");
-	for r in &rns[..2] {
-		let s = r.host.store().unwrap().stats();
-		assert_eq!((s.slices, s.reserved), (0, 0));
-	}
-	// the same chain without the dead node works
-	let (_, holders) = put(&c, &chain[..2], &d).await.unwrap();
-	assert_eq!(holders.len(), 2);
+	within(async {
+		let rns = [start_rn().await, start_rn().await, start_rn().await];
+		let chain: Vec<Hop> = rns.iter().map(|r| r.host.hop()).collect();
+		let c = client().await;
+		let d = data(6 * CHUNK_SIZE as usize, 2);
+		let rn3 = rns[2].host.clone();
+		let res = c
+			.put_slice(
+				&chain,
+				TaskId::default(),
+				d.len() as u64,
+				|buf, off| {
+					if off == 3 * CHUNK_SIZE as u64 {
+						rn3.shutdown();
+					}
+					buf.copy_from_slice(&d[off as usize..off as usize + buf.len()]);
+					Ok(())
+				},
+				|_| {},
+			)
+			.await;
+		assert!(
+			matches!(res, Err(Error::Remote { code: ErrorCode::ForwardFailed, .. })),
+			"{res:?}"
+		);
+		for r in &rns[..2] {
+			let s = r.host.store().unwrap().stats();
+			assert_eq!((s.slices, s.reserved), (0, 0));
+		}
+		// the same chain without the dead node works
+		let (_, holders) = put(&c, &chain[..2], &d).await.unwrap();
+		assert_eq!(holders.len(), 2);
+	})
+	.await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_node_dying_mid_download_is_an_error_not_a_hang() {
-	let rn = start_rn().await;
-	let c = client().await;
-	let key = sr25519::Pair::from_seed(&[5; 32]);
-	let d = data(16 * CHUNK_SIZE as usize, 3);
-	let (slice, _) = put(&c, &[rn.host.hop()], &d).await.unwrap();
-	let host = rn.host.clone();
-	let mut n = 0;
-	let res = c
-		.get_slice(&rn.host.hop(), get_req(slice, &key, 0, u64::MAX), &key, |_, _| {
-			n += 1;
-			if n == 2 {
-				host.shutdown();
-			}
-			Ok(())
-		})
-		.await;
-	assert!(matches!(res, Err(Error::Io { .. }) | Err(Error::Unreachable { .. })), "{res:?}");
+	within(async {
+		let rn = start_rn().await;
+		let c = client().await;
+		let key = sr25519::Pair::from_seed(&[5; 32]);
+		let d = data(16 * CHUNK_SIZE as usize, 3);
+		let (slice, _) = put(&c, &[rn.host.hop()], &d).await.unwrap();
+		let host = rn.host.clone();
+		let mut n = 0;
+		let res = c
+			.get_slice(&rn.host.hop(), get_req(slice, &key, 0, u64::MAX), &key, |_, _| {
+				n += 1;
+				if n == 2 {
+					host.shutdown();
+				}
+				Ok(())
+			})
+			.await;
+		assert!(matches!(res, Err(Error::Io { .. }) | Err(Error::Unreachable { .. })), "{res:?}");
+	})
+	.await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_corrupt_copy_is_refused_and_quarantined() {
-	let rn = start_rn().await;
-	let c = client().await;
-	let key = sr25519::Pair::from_seed(&[6; 32]);
-	let d = data(2 * CHUNK_SIZE as usize, 4);
-	let (slice, _) = put(&c, &[rn.host.hop()], &d).await.unwrap();
-	let hex = slice.to_hex();
-	let path = rn._dir.path().join("slices").join(&hex[..2]).join(&hex);
-	let mut bytes = std::fs::read(&path).unwrap();
-	bytes[CHUNK_SIZE as usize] ^= 1;
-	std::fs::write(&path, bytes).unwrap();
-	let res = get(&c, &rn.host.hop(), slice, &key).await;
-	assert!(matches!(res, Err(Error::Remote { code: ErrorCode::Corrupt, .. })), "{res:?}");
-	assert_eq!(c.has_slice(&rn.host.hop(), slice).await.unwrap(), None);
+	within(async {
+		let rn = start_rn().await;
+		let c = client().await;
+		let key = sr25519::Pair::from_seed(&[6; 32]);
+		let d = data(2 * CHUNK_SIZE as usize, 4);
+		let (slice, _) = put(&c, &[rn.host.hop()], &d).await.unwrap();
+		let hex = slice.to_hex();
+		let path = rn._dir.path().join("slices").join(&hex[..2]).join(&hex);
+		let mut bytes = std::fs::read(&path).unwrap();
+		bytes[CHUNK_SIZE as usize] ^= 1;
+		std::fs::write(&path, bytes).unwrap();
+		let res = get(&c, &rn.host.hop(), slice, &key).await;
+		assert!(matches!(res, Err(Error::Remote { code: ErrorCode::Corrupt, .. })), "{res:?}");
+		assert_eq!(c.has_slice(&rn.host.hop(), slice).await.unwrap(), None);
+		// `Has` answers from the index; `Check` reads the slice first and finds the rot.
+		let d2 = data(3 * CHUNK_SIZE as usize, 5);
+		let (slice2, _) = put(&c, &[rn.host.hop()], &d2).await.unwrap();
+		assert_eq!(c.check_slice(&rn.host.hop(), slice2).await.unwrap(), Some(d2.len() as u64));
+		let hex = slice2.to_hex();
+		let path = rn._dir.path().join("slices").join(&hex[..2]).join(&hex);
+		let mut bytes = std::fs::read(&path).unwrap();
+		bytes[2 * CHUNK_SIZE as usize + 1] ^= 1;
+		std::fs::write(&path, bytes).unwrap();
+		assert_eq!(c.has_slice(&rn.host.hop(), slice2).await.unwrap(), Some(d2.len() as u64));
+		assert_eq!(c.check_slice(&rn.host.hop(), slice2).await.unwrap(), None);
+		assert_eq!(c.has_slice(&rn.host.hop(), slice2).await.unwrap(), None, "quarantined");
+		assert_eq!(rn.host.store().unwrap().stats().corrupt, 2);
+	})
+	.await
 }
 
 /// Reads frames from a raw stream until `GetEnd`; returns the receipt and node signature.
@@ -326,48 +365,57 @@ async fn eventually(mut f: impl FnMut() -> bool) {
 /// no client); once it settles with the countersigned receipt it is served again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_peer_that_does_not_countersign_is_refused_until_it_settles() {
-	let rn = start_rn().await;
-	let c = client().await;
-	let victim = sr25519::Pair::from_seed(&[8; 32]);
-	let d = data(1000, 5);
-	let (slice, _) = put(&c, &[rn.host.hop()], &d).await.unwrap();
-	// A raw get naming the victim's account that reads everything but never countersigns.
-	let mut s = raw_stream(&c, &rn).await;
-	s.write_all(&Frame::Get(get_req(slice, &victim, 0, u64::MAX)).to_bytes()).await.unwrap();
-	s.flush().await.unwrap();
-	let (receipt, node_signature) = read_until_get_end(&mut s).await;
-	drop(s);
-	// The node notices the missing countersignature when the stream ends.
-	eventually(|| rn.host.metrics().snapshot().errors == 1).await;
-	assert_eq!(rn.host.metrics().snapshot().errors, 1);
-	let other = sr25519::Pair::from_seed(&[9; 32]);
-	let res = get(&c, &rn.host.hop(), slice, &other).await;
-	assert!(matches!(res, Err(Error::Remote { code: ErrorCode::ReceiptRequired, .. })), "{res:?}");
-	assert_eq!(rn.host.metrics().snapshot().refused_unpaid, 1);
-	// The victim, on its own connection, is served.
-	let victims_host = client().await;
-	assert_eq!(get(&victims_host, &rn.host.hop(), slice, &victim).await.unwrap(), d);
-	// Settling: the countersigned receipt, sent later on a new stream.
-	let client_signature = victim.sign(&receipt.client_payload(&node_signature)).0;
-	let signed =
-		stratos_primitives::receipt::SignedReceipt { receipt, node_signature, client_signature };
-	let mut s = raw_stream(&c, &rn).await;
-	s.write_all(&Frame::Settle { receipts: vec![signed] }.to_bytes()).await.unwrap();
-	s.flush().await.unwrap();
-	let mut dec = Decoder::new();
-	let mut buf = vec![0u8; 1024];
-	let reply = loop {
-		if let Some(f) = dec.next_frame().unwrap() {
-			break f;
-		}
-		let n = s.read(&mut buf).await.unwrap();
-		assert!(n > 0);
-		dec.push(&buf[..n]);
-	};
-	assert_eq!(reply, Frame::Settled { accepted: 1, outstanding: 0 });
-	assert_eq!(get(&c, &rn.host.hop(), slice, &other).await.unwrap(), d);
-	assert!(rn.host.store().unwrap().receipts(5).unwrap().contains(&signed));
-	assert_eq!(rn.host.metrics().snapshot().receipts_settled, 1);
+	within(async {
+		let rn = start_rn().await;
+		let c = client().await;
+		let victim = sr25519::Pair::from_seed(&[8; 32]);
+		let d = data(1000, 5);
+		let (slice, _) = put(&c, &[rn.host.hop()], &d).await.unwrap();
+		// A raw get naming the victim's account that reads everything but never countersigns.
+		let mut s = raw_stream(&c, &rn).await;
+		s.write_all(&Frame::Get(get_req(slice, &victim, 0, u64::MAX)).to_bytes()).await.unwrap();
+		s.flush().await.unwrap();
+		let (receipt, node_signature) = read_until_get_end(&mut s).await;
+		drop(s);
+		// The node notices the missing countersignature when the stream ends.
+		eventually(|| rn.host.metrics().snapshot().errors == 1).await;
+		assert_eq!(rn.host.metrics().snapshot().errors, 1);
+		let other = sr25519::Pair::from_seed(&[9; 32]);
+		let res = get(&c, &rn.host.hop(), slice, &other).await;
+		assert!(
+			matches!(res, Err(Error::Remote { code: ErrorCode::ReceiptRequired, .. })),
+			"{res:?}"
+		);
+		assert_eq!(rn.host.metrics().snapshot().refused_unpaid, 1);
+		// The victim, on its own connection, is served.
+		let victims_host = client().await;
+		assert_eq!(get(&victims_host, &rn.host.hop(), slice, &victim).await.unwrap(), d);
+		// Settling: the countersigned receipt, sent later on a new stream.
+		let client_signature = victim.sign(&receipt.client_payload(&node_signature)).0;
+		let signed = stratos_primitives::receipt::SignedReceipt {
+			receipt,
+			node_signature,
+			client_signature,
+		};
+		let mut s = raw_stream(&c, &rn).await;
+		s.write_all(&Frame::Settle { receipts: vec![signed] }.to_bytes()).await.unwrap();
+		s.flush().await.unwrap();
+		let mut dec = Decoder::new();
+		let mut buf = vec![0u8; 1024];
+		let reply = loop {
+			if let Some(f) = dec.next_frame().unwrap() {
+				break f;
+			}
+			let n = s.read(&mut buf).await.unwrap();
+			assert!(n > 0);
+			dec.push(&buf[..n]);
+		};
+		assert_eq!(reply, Frame::Settled { accepted: 1, outstanding: 0 });
+		assert_eq!(get(&c, &rn.host.hop(), slice, &other).await.unwrap(), d);
+		assert!(rn.host.store().unwrap().receipts(5).unwrap().contains(&signed));
+		assert_eq!(rn.host.metrics().snapshot().receipts_settled, 1);
+	})
+	.await
 }
 
 async fn raw_stream(c: &Host, rn: &Rn) -> libp2p::Stream {
@@ -378,31 +426,38 @@ async fn raw_stream(c: &Host, rn: &Rn) -> libp2p::Stream {
 /// that goes silent (closed at the first-frame deadline).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hostile_peers_are_disconnected_and_the_node_keeps_serving() {
-	let rn = start_rn_with(Limits { first_frame: Duration::from_secs(1), ..short_limits() }).await;
-	let c = client().await;
-	let key = sr25519::Pair::from_seed(&[10; 32]);
-	let inputs: Vec<Vec<u8>> = vec![
-		vec![0xff; 64],                                                  // garbage
-		((sds_core::wire::MAX_FRAME + 1) as u32).to_be_bytes().to_vec(), // oversized header
-		Frame::Data(vec![1; 10]).to_bytes(),                             // data without a request
-		{
-			let mut v = Frame::Has { slice: SliceHash([0; 32]) }.to_bytes();
-			v[3] = v[3].wrapping_add(5);
-			v
-		}, // length prefix longer than the body, then silence
-	];
-	for (i, input) in inputs.into_iter().enumerate() {
-		let mut s = raw_stream(&c, &rn).await;
-		s.write_all(&input).await.unwrap();
-		s.flush().await.unwrap();
-		assert!(closed_within(&mut s, Duration::from_secs(10)).await, "input {i} was not closed");
-	}
-	eventually(|| rn.host.metrics().snapshot().errors == 4).await;
-	let m = rn.host.metrics().snapshot();
-	assert_eq!((m.errors, m.protocol_errors, m.timed_out), (4, 3, 1), "{m:?}");
-	let d = data(5000, 6);
-	let (slice, _) = put(&c, &[rn.host.hop()], &d).await.unwrap();
-	assert_eq!(get(&c, &rn.host.hop(), slice, &key).await.unwrap(), d);
+	within(async {
+		let rn =
+			start_rn_with(Limits { first_frame: Duration::from_secs(1), ..short_limits() }).await;
+		let c = client().await;
+		let key = sr25519::Pair::from_seed(&[10; 32]);
+		let inputs: Vec<Vec<u8>> = vec![
+			vec![0xff; 64],                                                  // garbage
+			((sds_core::wire::MAX_FRAME + 1) as u32).to_be_bytes().to_vec(), // oversized header
+			Frame::Data(vec![1; 10]).to_bytes(),                             // data without a request
+			{
+				let mut v = Frame::Has { slice: SliceHash([0; 32]) }.to_bytes();
+				v[3] = v[3].wrapping_add(5);
+				v
+			}, // length prefix longer than the body, then silence
+		];
+		for (i, input) in inputs.into_iter().enumerate() {
+			let mut s = raw_stream(&c, &rn).await;
+			s.write_all(&input).await.unwrap();
+			s.flush().await.unwrap();
+			assert!(
+				closed_within(&mut s, Duration::from_secs(10)).await,
+				"input {i} was not closed"
+			);
+		}
+		eventually(|| rn.host.metrics().snapshot().errors == 4).await;
+		let m = rn.host.metrics().snapshot();
+		assert_eq!((m.errors, m.protocol_errors, m.timed_out), (4, 3, 1), "{m:?}");
+		let d = data(5000, 6);
+		let (slice, _) = put(&c, &[rn.host.hop()], &d).await.unwrap();
+		assert_eq!(get(&c, &rn.host.hop(), slice, &key).await.unwrap(), d);
+	})
+	.await
 }
 
 /// A slow-loris peer (puts that trickle a frame now and then) and a peer flooding the node
@@ -411,93 +466,110 @@ async fn hostile_peers_are_disconnected_and_the_node_keeps_serving() {
 /// stream at the first-frame deadline. Every hostile stream is closed and counted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn slow_loris_and_stream_floods_do_not_stop_an_honest_upload() {
-	let limits = short_limits();
-	let cap = limits.streams_per_peer;
-	let rn = start_rn_with(limits).await;
-	let hop = rn.host.hop();
-	let total_slots = rn.host.free_stream_slots();
-	let (loris, flood, honest) = (client().await, client().await, client().await);
-	// Slow loris: `cap` puts of 4 MiB that send 1 KiB every 300 ms (deadline 1 s + 4 s).
-	let mut lorises = Vec::new();
-	for _ in 0..cap {
-		let mut s = loris.open_raw(&hop).await.unwrap();
-		let req = PutRequest { task: TaskId::default(), slice_len: 4 << 20, forward: vec![] };
-		s.write_all(&Frame::Put(req).to_bytes()).await.unwrap();
-		// One at a time: libp2p-stream hands the node one new stream per connection at a
-		// time and drops a second that arrives before the first was taken.
-		let held = lorises.len() + 1;
-		eventually(|| rn.host.free_stream_slots() == total_slots - held).await;
-		lorises.push(tokio::spawn(async move {
-			let started = Instant::now();
-			let mut buf = vec![0u8; 1024];
-			while started.elapsed() < Duration::from_secs(30) {
-				if s.write_all(&Frame::Data(vec![0; 1024]).to_bytes()).await.is_err() {
-					return true;
+	within(async {
+		let limits = short_limits();
+		let cap = limits.streams_per_peer;
+		let rn = start_rn_with(limits).await;
+		let hop = rn.host.hop();
+		let total_slots = rn.host.free_stream_slots();
+		let (loris, flood, honest) = (client().await, client().await, client().await);
+		// Slow loris: `cap` puts of 4 MiB that send 1 KiB every 300 ms (deadline 1 s + 4 s).
+		let mut lorises = Vec::new();
+		for _ in 0..cap {
+			let mut s = loris.open_raw(&hop).await.unwrap();
+			let req = PutRequest { task: TaskId::default(), slice_len: 4 << 20, forward: vec![] };
+			s.write_all(&Frame::Put(req).to_bytes()).await.unwrap();
+			// One at a time: libp2p-stream hands the node one new stream per connection at a
+			// time and drops a second that arrives before the first was taken.
+			let held = lorises.len() + 1;
+			eventually(|| rn.host.free_stream_slots() == total_slots - held).await;
+			lorises.push(tokio::spawn(async move {
+				let started = Instant::now();
+				let mut buf = vec![0u8; 1024];
+				while started.elapsed() < Duration::from_secs(30) {
+					if s.write_all(&Frame::Data(vec![0; 1024]).to_bytes()).await.is_err() {
+						return true;
+					}
+					let _ = s.flush().await;
+					match tokio::time::timeout(Duration::from_millis(300), s.read(&mut buf)).await {
+						Ok(Ok(0)) | Ok(Err(_)) => return true,
+						_ => {},
+					}
 				}
-				let _ = s.flush().await;
-				match tokio::time::timeout(Duration::from_millis(300), s.read(&mut buf)).await {
-					Ok(Ok(0)) | Ok(Err(_)) => return true,
-					_ => {},
-				}
-			}
-			false
-		}));
-	}
-	eventually(|| rn.host.free_stream_slots() == total_slots - cap).await;
-	assert_eq!(rn.host.free_stream_slots(), total_slots - cap);
-	// Flood: 100 streams that send nothing, opened one after the other so each is counted
-	// (more than the node's 64 request slots).
-	let mut floods = Vec::new();
-	for i in 0..100usize {
-		floods.push(flood.open_raw(&hop).await.unwrap());
-		let admitted = (i + 1).min(cap);
-		let refused = (i + 1 - admitted) as u64;
-		eventually(|| {
-			rn.host.free_stream_slots() == total_slots - cap - admitted
-				&& rn.host.metrics().snapshot().refused_peer_limit == refused
-		})
-		.await;
-		assert_eq!(rn.host.metrics().snapshot().refused_peer_limit, refused, "stream {i}");
-	}
-	// The honest upload goes through while both attacks hold what they can.
-	let d = data(1 << 20, 11);
-	for _ in 0..3 {
-		put(&honest, &[hop.clone()], &d).await.unwrap();
-	}
-	assert_eq!(rn.host.free_stream_slots(), total_slots - 2 * cap, "the attacks still hold");
-	// Every hostile stream is closed: the flood's refused ones at once, its admitted ones at
-	// the first-frame deadline, the lorises at their transfer deadline.
-	for (i, s) in floods.iter_mut().enumerate() {
-		assert!(closed_within(s, Duration::from_secs(15)).await, "flood stream {i} still open");
-	}
-	for l in lorises {
-		assert!(l.await.unwrap(), "a slow-loris stream was never closed");
-	}
-	eventually(|| rn.host.metrics().snapshot().timed_out == 2 * cap as u64).await;
-	let m = rn.host.metrics().snapshot();
-	assert_eq!((m.timed_out, m.refused_peer_limit), (2 * cap as u64, 100 - cap as u64), "{m:?}");
-	assert_eq!(rn.host.free_stream_slots(), total_slots);
-	let st = rn.host.store().unwrap().stats();
-	assert_eq!((st.slices, st.reserved), (1, 0), "only the honest slice, nothing reserved");
+				false
+			}));
+		}
+		eventually(|| rn.host.free_stream_slots() == total_slots - cap).await;
+		assert_eq!(rn.host.free_stream_slots(), total_slots - cap);
+		// Flood: 100 streams that send nothing, opened one after the other so each is counted
+		// (more than the node's 64 request slots).
+		let mut floods = Vec::new();
+		for i in 0..100usize {
+			floods.push(flood.open_raw(&hop).await.unwrap());
+			let admitted = (i + 1).min(cap);
+			let refused = (i + 1 - admitted) as u64;
+			eventually(|| {
+				rn.host.free_stream_slots() == total_slots - cap - admitted
+					&& rn.host.metrics().snapshot().refused_peer_limit == refused
+			})
+			.await;
+			assert_eq!(rn.host.metrics().snapshot().refused_peer_limit, refused, "stream {i}");
+		}
+		// The honest upload goes through while both attacks hold what they can.
+		let d = data(1 << 20, 11);
+		for _ in 0..3 {
+			put(&honest, &[hop.clone()], &d).await.unwrap();
+		}
+		assert_eq!(rn.host.free_stream_slots(), total_slots - 2 * cap, "the attacks still hold");
+		// Every hostile stream is closed: the flood's refused ones at once, its admitted ones at
+		// the first-frame deadline, the lorises at their transfer deadline.
+		for (i, s) in floods.iter_mut().enumerate() {
+			assert!(closed_within(s, Duration::from_secs(15)).await, "flood stream {i} still open");
+		}
+		for l in lorises {
+			assert!(l.await.unwrap(), "a slow-loris stream was never closed");
+		}
+		eventually(|| rn.host.metrics().snapshot().timed_out == 2 * cap as u64).await;
+		let m = rn.host.metrics().snapshot();
+		assert_eq!(
+			(m.timed_out, m.refused_peer_limit),
+			(2 * cap as u64, 100 - cap as u64),
+			"{m:?}"
+		);
+		assert_eq!(rn.host.free_stream_slots(), total_slots);
+		let st = rn.host.store().unwrap().stats();
+		assert_eq!((st.slices, st.reserved), (1, 0), "only the honest slice, nothing reserved");
+	})
+	.await
 }
 
 /// A put without an authorisation may not make the node dial more hops than the replica
 /// count.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_long_forward_list_is_refused_before_anything_is_dialled() {
-	let rn = start_rn().await;
-	let c = client().await;
-	let fake = |i: u8| Hop {
-		node: sds_net::node_id(&Keypair::ed25519_from_bytes([i; 32]).unwrap()),
-		addrs: vec![format!("/ip4/127.0.0.1/tcp/{}", 1000 + i as u16)],
-	};
-	let chain = vec![rn.host.hop(), fake(1), fake(2), fake(3)];
-	let res = put(&c, &chain, &data(100, 1)).await;
-	match res {
-		Err(Error::Remote { code: ErrorCode::BadRequest, message, .. }) => {
-			assert!(message.contains("forward list"), "{message}")
-		},
-		other => panic!("expected a refusal, got {other:?}"),
-	}
-	assert_eq!(rn.host.store().unwrap().stats().slices, 0);
+	within(async {
+		let rn = start_rn().await;
+		let c = client().await;
+		let fake = |i: u8| Hop {
+			node: sds_net::node_id(&Keypair::ed25519_from_bytes([i; 32]).unwrap()),
+			addrs: vec![format!("/ip4/127.0.0.1/tcp/{}", 1000 + i as u16)],
+		};
+		let chain = vec![rn.host.hop(), fake(1), fake(2), fake(3)];
+		let res = put(&c, &chain, &data(100, 1)).await;
+		match res {
+			Err(Error::Remote { code: ErrorCode::BadRequest, message, .. }) => {
+				assert!(message.contains("forward list"), "{message}")
+			},
+			other => panic!("expected a refusal, got {other:?}"),
+		}
+		assert_eq!(rn.host.store().unwrap().stats().slices, 0);
+	})
+	.await
+}
+
+/// Every network test has an outer deadline: a hang fails the test instead of the CI run.
+async fn within(test: impl std::future::Future<Output = ()>) {
+	tokio::time::timeout(std::time::Duration::from_secs(60), test)
+		.await
+		.expect("the test did not finish within 60 s")
 }

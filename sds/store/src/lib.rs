@@ -32,7 +32,7 @@
 
 mod store;
 
-pub use store::{PendingUpload, PutWriter, SliceMeta, Stats, Store};
+pub use store::{PendingUpload, PutWriter, ScrubStep, SliceMeta, Stats, Store};
 
 use std::path::PathBuf;
 use stratos_primitives::SliceHash;

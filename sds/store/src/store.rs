@@ -50,6 +50,19 @@ pub struct SliceMeta {
 	pub chunk_hashes: Vec<Hash>,
 }
 
+/// One step of [`Store::scrub`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ScrubStep {
+	/// Slices read and found intact.
+	pub checked: u64,
+	/// Their bytes.
+	pub bytes: u64,
+	/// Slices found corrupt (now quarantined).
+	pub corrupt: Vec<SliceHash>,
+	/// Where the next step starts; `None` once every slice was read.
+	pub next: Option<SliceHash>,
+}
+
 /// Counts for metrics and `status`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Stats {
@@ -65,6 +78,8 @@ pub struct Stats {
 	pub corrupt: u64,
 	/// Uploads whose file the meta nodes have not confirmed yet.
 	pub pending_uploads: u64,
+	/// Bytes the scrubber re-hashed since the store was opened.
+	pub scrubbed: u64,
 }
 
 /// The slice store. Shared between tasks behind an `Arc`.
@@ -75,6 +90,7 @@ pub struct Store {
 	used: AtomicU64,
 	slices: AtomicU64,
 	corrupt: AtomicU64,
+	scrubbed: AtomicU64,
 	reserved: Mutex<u64>,
 	commit_lock: Mutex<()>,
 	/// Serialises pending-upload and manifest bookkeeping (read-modify-write).
@@ -146,6 +162,7 @@ impl Store {
 			used: AtomicU64::new(0),
 			slices: AtomicU64::new(0),
 			corrupt: AtomicU64::new(0),
+			scrubbed: AtomicU64::new(0),
 			reserved: Mutex::new(0),
 			commit_lock: Mutex::new(()),
 			book_lock: Mutex::new(()),
@@ -246,6 +263,7 @@ impl Store {
 			reserved: *self.reserved.lock().expect("lock"),
 			capacity: self.capacity,
 			corrupt: self.corrupt.load(Ordering::SeqCst),
+			scrubbed: self.scrubbed.load(Ordering::SeqCst),
 			pending_uploads: self
 				.db
 				.prefix_iterator([PENDING_PREFIX])
@@ -364,6 +382,76 @@ impl Store {
 			out.extend_from_slice(&r.read_chunk(i)?);
 		}
 		Ok(out)
+	}
+
+	/// Re-hashes stored slices in hash order, starting after `after`, until about
+	/// `max_bytes` were read (at least one slice); corrupt ones are quarantined as on any
+	/// read. Call again with [`ScrubStep::next`] to go on; `None` means the end was reached.
+	pub fn scrub(&self, after: Option<SliceHash>, max_bytes: u64) -> Result<ScrubStep> {
+		let start = match after {
+			Some(h) => {
+				let mut k = slice_key(&h).to_vec();
+				k.push(0); // strictly after
+				k
+			},
+			None => vec![SLICE_PREFIX],
+		};
+		let mut todo = Vec::new();
+		let mut planned = 0u64;
+		let iter =
+			self.db.iterator(rocksdb::IteratorMode::From(&start, rocksdb::Direction::Forward));
+		let mut reached_end = true;
+		for item in iter {
+			let (k, v) = item?;
+			if k.first() != Some(&SLICE_PREFIX) {
+				break;
+			}
+			if !todo.is_empty() && planned >= max_bytes {
+				reached_end = false;
+				break;
+			}
+			let hash =
+				SliceHash(k[1..].try_into().map_err(|_| Error::BadIndexEntry(format!("{k:?}")))?);
+			let len = SliceMeta::decode(&mut &v[..])
+				.map_err(|_| Error::BadIndexEntry(hash.to_string()))?
+				.len;
+			planned += len;
+			todo.push(hash);
+		}
+		let mut step = ScrubStep::default();
+		for hash in &todo {
+			let verified = self.verify(hash);
+			match verified {
+				Ok(Some(len)) => {
+					step.checked += 1;
+					step.bytes += len;
+				},
+				Err(Error::Corrupt { slice, .. }) => step.corrupt.push(slice),
+				// Deleted meanwhile.
+				Ok(None) => {},
+				Err(e) => return Err(e),
+			}
+		}
+		self.scrubbed.fetch_add(step.bytes, Ordering::SeqCst);
+		step.next = if reached_end { None } else { todo.last().copied() };
+		Ok(step)
+	}
+
+	/// Reads a whole slice against its hashes without keeping the bytes: its length if it
+	/// is intact, `None` if it is not stored; a corrupt slice is quarantined.
+	pub fn verify(&self, h: &SliceHash) -> Result<Option<u64>> {
+		let r = match self.open_read(h) {
+			Ok(r) => r,
+			Err(Error::NotFound(_)) => return Ok(None),
+			Err(e) => return Err(e),
+		};
+		r.check_index()?;
+		let total = chunk_count(r.meta.len);
+		let mut i = 0;
+		while i < total {
+			i += r.read_chunks(i, 16)?.len().max(1) as u64;
+		}
+		Ok(Some(r.meta.len))
 	}
 
 	/// Moves a corrupt slice out of the way and drops it from the index.

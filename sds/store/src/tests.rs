@@ -66,7 +66,8 @@ fn wrong_hash_or_length_is_refused_and_leaves_nothing() {
 			reserved: 0,
 			capacity: 1 << 30,
 			corrupt: 0,
-			pending_uploads: 0
+			pending_uploads: 0,
+			scrubbed: 0
 		}
 	);
 }
@@ -371,4 +372,41 @@ fn manifests_are_checked_paged_and_forgotten_with_their_slices() {
 	drop(store);
 	let store = Store::open(dir.path(), 1 << 30).unwrap();
 	assert_eq!(store.manifests(None, 10).unwrap().len(), 1, "manifests are durable");
+}
+
+/// The scrubber reads every slice at a bounded number of bytes per step, finds a slice
+/// that rotted on disk, quarantines it and goes on.
+#[test]
+fn the_scrubber_finds_and_quarantines_a_rotten_slice() {
+	let dir = tempfile::tempdir().unwrap();
+	let store = Store::open(dir.path(), 1 << 30).unwrap();
+	let slices: Vec<_> =
+		(0..5u8).map(|i| put(&store, &data(2 * CHUNK_SIZE as usize + 3, i)).unwrap()).collect();
+	let rotten = slices[2];
+	let hex = rotten.to_hex();
+	let path = dir.path().join("slices").join(&hex[..2]).join(&hex);
+	let mut bytes = std::fs::read(&path).unwrap();
+	bytes[CHUNK_SIZE as usize + 7] ^= 1;
+	std::fs::write(&path, bytes).unwrap();
+	assert_eq!(store.verify(&slices[0]).unwrap(), Some(2 * CHUNK_SIZE as u64 + 3));
+	let (mut checked, mut corrupt, mut steps, mut next) = (0, Vec::new(), 0, None);
+	loop {
+		let step = store.scrub(next, 1).unwrap();
+		steps += 1;
+		checked += step.checked;
+		corrupt.extend(step.corrupt);
+		next = step.next;
+		if next.is_none() {
+			break;
+		}
+	}
+	assert_eq!((checked, corrupt, steps), (4, vec![rotten], 5));
+	assert_eq!(store.stats().corrupt, 1);
+	assert_eq!(store.stats().slices, 4);
+	assert!(matches!(store.open_read(&rotten), Err(Error::NotFound(_))));
+	assert_eq!(store.verify(&rotten).unwrap(), None);
+	// A whole pass in one step.
+	let step = store.scrub(None, u64::MAX).unwrap();
+	assert_eq!((step.checked, step.next), (4, None));
+	assert_eq!(store.stats().scrubbed, 2 * 4 * (2 * CHUNK_SIZE as u64 + 3));
 }
