@@ -518,7 +518,7 @@ async fn slow_loris_and_stream_floods_do_not_stop_an_honest_upload() {
 		// The honest upload goes through while both attacks hold what they can.
 		let d = data(1 << 20, 11);
 		for _ in 0..3 {
-			put(&honest, &[hop.clone()], &d).await.unwrap();
+			put(&honest, std::slice::from_ref(&hop), &d).await.unwrap();
 		}
 		assert_eq!(rn.host.free_stream_slots(), total_slots - 2 * cap, "the attacks still hold");
 		// Every hostile stream is closed: the flood's refused ones at once, its admitted ones at
