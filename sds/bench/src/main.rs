@@ -1,14 +1,17 @@
-//! `sds-bench`: uploads and downloads a file (1 GiB by default) through three `stratos-rn`
-//! processes on loopback with the `sds` CLI, and prints the throughput next to baselines
-//! measured in the same run on the same disk:
+//! `sds-bench`: uploads and downloads a file (1 GiB by default) through `stratos-rn`
+//! processes on loopback with the `sds` CLI (1 and 3 replicas; downloads to a file and to
+//! standard output), and prints every figure against min(disk limit, CPU ceiling) measured
+//! in the same run:
 //!
-//! * disk write: `dd bs=4M conv=fdatasync` of the same size; three replicas on one disk
-//!   cannot beat a third of it;
-//! * cold sequential read of the same size (page cache dropped first, when allowed);
-//! * hash rate of the slice hasher (SHA-256 over 64 KiB chunks), in memory.
+//! * the disk right before and after every phase: `dd bs=4M conv=fdatasync` of the same
+//!   size, then a cold sequential read of it (page cache dropped, when allowed); a phase's
+//!   disk limit is what it needs of the disk (3 replicas on one disk: a third of the write
+//!   rate; a download to a file: the nodes' reads and the client's synced writes share it);
+//! * the CPU ceiling: the hash and cipher passes per byte the phase needs (SHA-256 slice
+//!   hasher and noise's ChaCha20-Poly1305, measured in memory) spread over the cores;
 //!
-//! and the peak RSS of every process. Goals (issue 4): upload ≥ 40% of the 3-copy disk
-//! limit, download ≥ 60% of min(read, hash), RSS ≤ 256 MiB per process.
+//! and the peak RSS of every process. Goals (issue 15): each figure ≥ 75% of its limit,
+//! RSS ≤ 256 MiB per process.
 //!
 //! With `--chain ws://127.0.0.1:9944` (the network of `scripts/start-local-network.sh`
 //! running) it also puts and gets the file through the meta nodes and prints those figures
@@ -188,44 +191,14 @@ fn main() -> Result<()> {
 		dir.display()
 	);
 
-	// Baseline 1: dd with fdatasync.
-	let dd_file = dir.join("dd.bin");
-	let count = size.div_ceil(4 << 20);
-	let t = Instant::now();
-	let st = Command::new("dd")
-		.args([
-			"if=/dev/zero",
-			&format!("of={}", dd_file.display()),
-			"bs=4M",
-			&format!("count={count}"),
-			"conv=fdatasync",
-		])
-		.stderr(Stdio::null())
-		.status()?;
-	if !st.success() {
-		bail!("dd failed");
-	}
-	let dd = mbps(count * (4 << 20), t.elapsed().as_secs_f64());
-	let _ = std::fs::remove_file(&dd_file);
+	// The disk right before the first phase; measured again after every phase.
+	let mut disks = vec![disk(&dir, size)?];
 
-	// Input file, then baseline 2: cold sequential read of it.
+	// The input file (written and synced before the phases start).
 	let input = dir.join("input.bin");
 	write_input(&input, size)?;
-	let cold = drop_caches();
-	let t = Instant::now();
-	let mut f = std::fs::File::open(&input)?;
-	let mut buf = vec![0u8; 4 << 20];
-	let mut total = 0u64;
-	loop {
-		let n = f.read(&mut buf)?;
-		if n == 0 {
-			break;
-		}
-		total += n as u64;
-	}
-	let read = mbps(total, t.elapsed().as_secs_f64());
 
-	// Baseline 3: the slice hasher in memory.
+	// The slice hasher in memory.
 	let mem = vec![0x5au8; 256 << 20];
 	let t = Instant::now();
 	let mut h = stratos_primitives::merkle::SliceHasher::new();
@@ -246,8 +219,7 @@ fn main() -> Result<()> {
 		}
 		hash_rates.push((name, mbps(64 << 20, t.elapsed().as_secs_f64())));
 	}
-	// Baseline 4: the transport cipher (noise's ChaCha20-Poly1305) over 64 KiB frames, one
-	// core. Every downloaded byte is encrypted once and decrypted once.
+	// The transport cipher (noise's ChaCha20-Poly1305) over 64 KiB frames, one core.
 	let aead = {
 		use chacha20poly1305::{aead::AeadInPlace, ChaCha20Poly1305, KeyInit};
 		let cipher = ChaCha20Poly1305::new(&[7u8; 32].into());
@@ -264,59 +236,63 @@ fn main() -> Result<()> {
 		mbps(rounds * (64 << 10), t.elapsed().as_secs_f64())
 	};
 	drop(mem);
-	// What the download path costs per byte in CPU alone: the node verifies each chunk as it
-	// reads it and the client as it receives it (2 hashes), noise encrypts and decrypts
-	// (2 cipher passes). Spread perfectly over every core, that bounds the download rate
-	// before any copy, syscall, framing or disk work.
+	// CPU ceilings: the hash and cipher passes a phase needs per byte, spread perfectly over
+	// every core, before any copy, syscall, framing or disk work.
+	// * download: the node verifies each chunk as it reads it, the client as it receives it
+	//   (2 hashes); noise encrypts and decrypts (2 cipher passes);
+	// * upload with 3 replicas: the client hashes and encrypts; each of the 3 hops decrypts
+	//   and hashes, the first two encrypt again to forward (4 hashes, 6 cipher passes);
+	// * upload with 1 replica: 2 hashes, 2 cipher passes.
 	let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as f64;
-	let ceiling = cores / (2.0 / hash + 2.0 / aead);
+	let ceiling = |hashes: f64, ciphers: f64| cores / (hashes / hash + ciphers / aead);
+	let (cpu_down, cpu_up3, cpu_up1) = (ceiling(2.0, 2.0), ceiling(4.0, 6.0), ceiling(2.0, 2.0));
 
 	if args.baselines_only {
+		let d = &disks[0];
 		println!(
-			"dd {dd:.1} MB/s, read {read:.1} MB/s ({}), slice hasher {hash:.1} MB/s",
-			if cold { "cold" } else { "warm" }
+			"disk write {:.1} MB/s, read {:.1} MB/s ({}), slice hasher {hash:.1} MB/s",
+			d.write,
+			d.read,
+			if d.cold { "cold" } else { "warm" }
 		);
 		for (name, rate) in &hash_rates {
 			println!("{name}: {rate:.1} MB/s");
 		}
-		println!("chacha20-poly1305: {aead:.1} MB/s; download CPU ceiling on {cores} cores: {ceiling:.1} MB/s");
+		println!("chacha20-poly1305: {aead:.1} MB/s; CPU ceilings on {cores} cores: download {cpu_down:.1}, upload x3 {cpu_up3:.1} MB/s");
 		let _ = std::fs::remove_dir_all(&dir);
 		return Ok(());
 	}
-	// Three resource nodes and the client.
-	let rns: Vec<Rn> =
-		(0..3).map(|i| start_rn(&dir.join(format!("rn{i}")))).collect::<Result<_>>()?;
-	let home = dir.join("client");
 	let sds = bin("sds")?;
-	let base = |c: &mut Command| {
-		c.arg("--home").arg(&home).args(["--quiet", "--slice-size", &args.slice_size]);
-		c.args(["--parallel", &args.parallel.to_string()]);
-		for r in &rns {
+	let flags = |c: &mut Command, home: &Path, nodes: &[&Rn], replicas: usize| {
+		c.arg("--home").arg(home).args(["--quiet", "--slice-size", &args.slice_size]);
+		c.args(["--parallel", &args.parallel.to_string(), "--replicas", &replicas.to_string()]);
+		for r in nodes {
 			c.args(["--node", &r.1]);
 		}
 	};
-	// One replica on a fourth node first: a pipelined 3-replica upload should take about as
-	// long as this, not three times as long.
+	// One replica on a node of its own: a pipelined 3-replica upload should take about as
+	// long as this, not three times as long; downloads from it are the 1-replica figures.
 	let solo = start_rn(&dir.join("solo"))?;
+	let solo_home = dir.join("client-solo");
 	drop_caches();
 	let mut put1 = Command::new(&sds);
-	put1.arg("--home").arg(dir.join("client-solo")).args([
-		"--quiet",
-		"--slice-size",
-		&args.slice_size,
-	]);
-	put1.args(["--parallel", &args.parallel.to_string(), "--replicas", "1", "--node", &solo.1]);
+	flags(&mut put1, &solo_home, &[&solo], 1);
 	put1.arg("put").arg(&input).arg("/bench.bin");
 	let (put1_s, _, _, _) = run_measured(&mut put1)?;
 	let upload1 = mbps(size, put1_s);
-	drop(solo);
-	let _ = std::fs::remove_dir_all(dir.join("solo"));
+	disks.push(disk(&dir, size)?);
+	// Three resource nodes, three replicas.
+	let rns: Vec<Rn> =
+		(0..3).map(|i| start_rn(&dir.join(format!("rn{i}")))).collect::<Result<_>>()?;
+	let three: Vec<&Rn> = rns.iter().collect();
+	let home = dir.join("client");
 	drop_caches();
 	let mut put = Command::new(&sds);
-	base(&mut put);
+	flags(&mut put, &home, &three, 3);
 	put.arg("put").arg(&input).arg("/bench.bin");
 	let (put_s, put_rss, _, _) = run_measured(&mut put)?;
 	let upload = mbps(size, put_s);
+	disks.push(disk(&dir, size)?);
 	// The meta nodes' upload next; then the downloads alternate between the direct data
 	// plane and the meta nodes, `rounds` times each (medians reported): one download of a
 	// GiB varies by tens of percent on a shared 2-core machine.
@@ -330,12 +306,12 @@ fn main() -> Result<()> {
 	for _ in 0..args.rounds.max(1) {
 		drop_caches();
 		let mut get = Command::new(&sds);
-		base(&mut get);
+		flags(&mut get, &home, &three, 3);
 		get.args(["get", "/bench.bin"]).arg(&output);
 		let (get_s, rss, _, _) = run_measured(&mut get)?;
 		direct_gets.push(mbps(size, get_s));
 		get_rss = get_rss.max(rss);
-		same &= std::fs::read(&input).ok() == std::fs::read(&output).ok();
+		same &= files_equal(&input, &output)?;
 		let _ = std::fs::remove_file(&output);
 		if let Some(m) = &meta {
 			let (client_s, wall_s) = m.get(&sds, &input, &dir)?;
@@ -344,40 +320,104 @@ fn main() -> Result<()> {
 		}
 	}
 	let download = median(&direct_gets);
-	let rn_rss: Vec<u64> = rns.iter().map(|r| peak_rss_kib(r.0.id())).collect();
+	disks.push(disk(&dir, size)?);
+	// To standard output (`sds cat`, read by this process and compared with the input as it
+	// arrives), 3 replicas serving.
+	let mut cat_gets = vec![];
+	for _ in 0..args.rounds.max(1) {
+		drop_caches();
+		let mut cat = Command::new(&sds);
+		flags(&mut cat, &home, &three, 3);
+		cat.args(["cat", "/bench.bin"]);
+		let (secs, rss, equal) = run_streamed(&mut cat, &input)?;
+		cat_gets.push(mbps(size, secs));
+		get_rss = get_rss.max(rss);
+		same &= equal;
+	}
+	let cat3 = median(&cat_gets);
+	disks.push(disk(&dir, size)?);
+	// One replica serving: to a file, then to standard output.
+	let (mut solo_gets, mut solo_cats) = (vec![], vec![]);
+	for _ in 0..args.rounds.max(1) {
+		drop_caches();
+		let mut get = Command::new(&sds);
+		flags(&mut get, &solo_home, &[&solo], 1);
+		get.args(["get", "/bench.bin"]).arg(&output);
+		let (get_s, _, _, _) = run_measured(&mut get)?;
+		solo_gets.push(mbps(size, get_s));
+		same &= files_equal(&input, &output)?;
+		let _ = std::fs::remove_file(&output);
+	}
+	let get1 = median(&solo_gets);
+	disks.push(disk(&dir, size)?);
+	for _ in 0..args.rounds.max(1) {
+		drop_caches();
+		let mut cat = Command::new(&sds);
+		flags(&mut cat, &solo_home, &[&solo], 1);
+		cat.args(["cat", "/bench.bin"]);
+		let (secs, _, equal) = run_streamed(&mut cat, &input)?;
+		solo_cats.push(mbps(size, secs));
+		same &= equal;
+	}
+	let cat1 = median(&solo_cats);
+	disks.push(disk(&dir, size)?);
+	let mut rn_rss: Vec<u64> = rns.iter().map(|r| peak_rss_kib(r.0.id())).collect();
+	rn_rss.push(peak_rss_kib(solo.0.id()));
+	drop(three);
 	drop(rns);
+	drop(solo);
 	if let Some(m) = &meta {
 		m.rm(&sds, &dir);
 	}
 
-	let limit3 = dd / 3.0;
-	let read_limit = read.min(hash);
+	let cold = disks.iter().all(|d| d.cold);
 	println!();
-	println!("baselines (same run, same disk)");
 	println!(
-		"  dd bs=4M conv=fdatasync   {dd:8.1} MB/s   (3 copies on one disk: {limit3:.1} MB/s)"
+		"baselines (same run, same disk; the disk measured before and after every phase: dd bs=4M conv=fdatasync, then a {} sequential read of that file)",
+		if cold { "cold" } else { "WARM (could not drop caches)" }
 	);
-	println!(
-		"  sequential read           {read:8.1} MB/s   ({})",
-		if cold { "page cache dropped" } else { "WARM: could not drop caches" }
-	);
+	for (i, d) in disks.iter().enumerate() {
+		println!(
+			"  disk {i}                    write {:8.1} MB/s   read {:8.1} MB/s",
+			d.write, d.read
+		);
+	}
 	println!("  slice hasher (SHA-256)    {hash:8.1} MB/s");
 	for (name, rate) in &hash_rates {
 		println!("  {name:<25} {rate:8.1} MB/s   (candidate, 64 KiB chunks)");
 	}
 	println!("  ChaCha20-Poly1305 (noise) {aead:8.1} MB/s   (one core, 64 KiB frames)");
+	println!("  CPU ceiling, download     {cpu_down:8.1} MB/s   (2 hashes + 2 cipher passes per byte over {cores} cores)");
+	println!("  CPU ceiling, upload x3    {cpu_up3:8.1} MB/s   (4 hashes + 6 cipher passes per byte over {cores} cores)");
+	println!("sds (each against min(disk limit, CPU ceiling); the disk limit from the larger of the measurements before and after the phase; goal >= 75%)");
+	// Phases, in order, between disk measurements k and k + 1.
+	let limit = |k: usize, disk_limit: fn(&Disk) -> f64, cpu: f64| {
+		let d = disk_limit(&disks[k]).max(disk_limit(&disks[k + 1]));
+		(d, cpu, d.min(cpu))
+	};
+	let line = |name: &str, rate: f64, (d, cpu, lim): (f64, f64, f64), what: &str| {
+		println!(
+			"  {name:<25} {rate:8.1} MB/s   {:5.0}% of {lim:.1} (disk {d:.1} [{what}], CPU {cpu:.1})",
+			100.0 * rate / lim
+		);
+	};
+	// Uploads: 1 or 3 copies written and synced on the one disk.
+	line("upload, 1 replica", upload1, limit(0, |d| d.write, cpu_up1), "write");
+	line("upload, 3 replicas", upload, limit(1, |d| d.write / 3.0, cpu_up3), "write / 3");
 	println!(
-		"  download CPU ceiling      {ceiling:8.1} MB/s   (2 hashes + 2 cipher passes per byte over {cores} cores; {:.0}% of min(read, hash))",
-		100.0 * ceiling / read_limit
+		"  (3 replicas take {:.2}x the time of 1; store-and-forward would take ~3x)",
+		put_s / put1_s
 	);
-	println!("sds");
+	// To a file: the nodes read and the client writes and syncs on the same disk.
+	let shared = |d: &Disk| 1.0 / (1.0 / d.read + 1.0 / d.write);
+	line("download to file, 3 serve", download, limit(2, shared, cpu_down), "read + write");
+	line("download to stdout, 3 serve", cat3, limit(3, |d| d.read, cpu_down), "read");
+	line("download to file, 1 serves", get1, limit(4, shared, cpu_down), "read + write");
+	line("download to stdout, 1 serves", cat1, limit(5, |d| d.read, cpu_down), "read");
+	println!("  downloads identical       {same}");
 	println!(
-		"  upload, 3 replicas        {upload:8.1} MB/s   {:5.0}% of 3-copy limit (goal >= 40%)",
-		100.0 * upload / limit3
+		"  rounds (MB/s)             file {direct_gets:.1?}, stdout {cat_gets:.1?}, 1 replica file {solo_gets:.1?}, stdout {solo_cats:.1?}"
 	);
-	println!("  upload, 1 replica         {upload1:8.1} MB/s   (3 replicas take {:.2}x its time; store-and-forward would take ~3x)", put_s / put1_s);
-	println!("  download, verified        {download:8.1} MB/s   {:5.0}% of min(read, hash) (goal >= 60%), {:.0}% of the CPU ceiling", 100.0 * download / read_limit, 100.0 * download / ceiling);
-	println!("  download identical        {same}");
 	if let Some(m) = &meta {
 		let (dl, wall) = (median(&meta_gets), median(&meta_walls));
 		println!(
@@ -406,15 +446,118 @@ fn main() -> Result<()> {
 	}
 	println!("peak RSS (goal <= 256 MiB each)");
 	println!("  sds put                   {:8.1} MiB", put_rss as f64 / 1024.0);
-	println!("  sds get                   {:8.1} MiB", get_rss as f64 / 1024.0);
+	println!("  sds get / cat             {:8.1} MiB", get_rss as f64 / 1024.0);
 	for (i, r) in rn_rss.iter().enumerate() {
-		println!("  stratos-rn {i}              {:8.1} MiB", *r as f64 / 1024.0);
+		let name = if i == 3 { "stratos-rn solo".to_string() } else { format!("stratos-rn {i}") };
+		println!("  {name:<25} {:8.1} MiB", *r as f64 / 1024.0);
 	}
 	let _ = std::fs::remove_dir_all(&dir);
 	if !same || meta.is_some_and(|m| !m.same.get()) {
-		bail!("the downloaded file differs from the input");
+		bail!("a download differs from the input");
 	}
 	Ok(())
+}
+
+/// The disk at one moment.
+struct Disk {
+	/// `dd bs=4M conv=fdatasync` of the benchmark's size, MB/s.
+	write: f64,
+	/// Sequential read of that file, MB/s (cold when the page cache could be dropped).
+	read: f64,
+	cold: bool,
+}
+
+fn disk(dir: &Path, size: u64) -> Result<Disk> {
+	let dd_file = dir.join("dd.bin");
+	let count = size.div_ceil(4 << 20).max(1);
+	let t = Instant::now();
+	let st = Command::new("dd")
+		.args([
+			"if=/dev/zero",
+			&format!("of={}", dd_file.display()),
+			"bs=4M",
+			&format!("count={count}"),
+			"conv=fdatasync",
+		])
+		.stderr(Stdio::null())
+		.status()?;
+	if !st.success() {
+		bail!("dd failed");
+	}
+	let write = mbps(count * (4 << 20), t.elapsed().as_secs_f64());
+	let cold = drop_caches();
+	let t = Instant::now();
+	let mut f = std::fs::File::open(&dd_file)?;
+	let mut buf = vec![0u8; 4 << 20];
+	let mut total = 0u64;
+	loop {
+		let n = f.read(&mut buf)?;
+		if n == 0 {
+			break;
+		}
+		total += n as u64;
+	}
+	let read = mbps(total, t.elapsed().as_secs_f64());
+	std::fs::remove_file(&dd_file)?;
+	Ok(Disk { write, read, cold })
+}
+
+fn files_equal(a: &Path, b: &Path) -> Result<bool> {
+	let (mut a, mut b) = (std::fs::File::open(a)?, std::fs::File::open(b)?);
+	let (mut x, mut y) = (vec![0u8; 4 << 20], vec![0u8; 4 << 20]);
+	loop {
+		let n = read_full(&mut a, &mut x)?;
+		let m = read_full(&mut b, &mut y)?;
+		if n != m || x[..n] != y[..m] {
+			return Ok(false);
+		}
+		if n == 0 {
+			return Ok(true);
+		}
+	}
+}
+
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> Result<usize> {
+	let mut n = 0;
+	while n < buf.len() {
+		match r.read(&mut buf[n..])? {
+			0 => break,
+			k => n += k,
+		}
+	}
+	Ok(n)
+}
+
+/// Runs a command that writes a file's bytes to standard output; compares them with
+/// `expected` as they arrive. Returns seconds, the child's peak RSS in KiB and whether the
+/// bytes were the file's.
+fn run_streamed(cmd: &mut Command, expected: &Path) -> Result<(f64, u64, bool)> {
+	let t = Instant::now();
+	let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+	let pid = child.id();
+	let mut out = child.stdout.take().context("stdout")?;
+	let mut want = std::fs::File::open(expected)?;
+	let (mut got, mut exp) = (vec![0u8; 1 << 20], vec![0u8; 1 << 20]);
+	let (mut equal, mut peak, mut sampled) = (true, 0, Instant::now());
+	loop {
+		let n = read_full(&mut out, &mut got)?;
+		let m = read_full(&mut want, &mut exp[..n.max(1)])?;
+		if n == 0 {
+			equal &= m == 0;
+			break;
+		}
+		equal &= n == m && got[..n] == exp[..m];
+		if sampled.elapsed().as_millis() >= 20 {
+			peak = peak.max(peak_rss_kib(pid));
+			sampled = Instant::now();
+		}
+	}
+	let o = child.wait_with_output()?;
+	let secs = t.elapsed().as_secs_f64();
+	if !o.status.success() {
+		bail!("{cmd:?} failed: {}", String::from_utf8_lossy(&o.stderr));
+	}
+	Ok((secs, peak, equal))
 }
 
 /// The median of some figures.

@@ -7,6 +7,7 @@
 
 mod catalog;
 pub mod dispute;
+mod download;
 mod meta;
 mod receipts;
 mod transfer;
@@ -16,6 +17,7 @@ pub use receipts::{PeriodReceipts, ReceiptLog};
 pub(crate) use transfer::run_parallel;
 
 pub use catalog::{check_sds_path, Catalog, FileRecord, SliceRecord};
+pub use download::parse_range;
 pub use transfer::{parse_node, ClientConfig, Progress, SdsClient};
 
 /// Errors of the SDS client.
@@ -36,6 +38,16 @@ pub enum Error {
 		path: String,
 		/// The OS error.
 		source: std::io::Error,
+	},
+	/// A download stopped; what it verified is kept for the next run to resume from.
+	#[error("{source}; the {verified} bytes verified so far are kept in {kept}: run the same command again to resume")]
+	Interrupted {
+		/// The partial file.
+		kept: String,
+		/// Bytes verified in it.
+		verified: u64,
+		/// Why it stopped.
+		source: Box<Error>,
 	},
 	/// A path in the SDS namespace is not acceptable.
 	#[error("invalid SDS path {path:?}: {reason}")]

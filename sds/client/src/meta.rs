@@ -2,8 +2,12 @@
 //! acknowledged through them, downloads against their tickets. The data still flows between
 //! the client and the resource nodes; the meta nodes decide where and authorise it.
 
-use crate::{run_parallel, Error, Progress, Result};
+use crate::{
+	download::{self, Layout, Partial, Resume, Sink},
+	run_parallel, Error, Progress, Result,
+};
 use codec::Encode;
+use futures::future::BoxFuture;
 use sds_core::{
 	meta_api::{
 		self, ClusterStatus, FileRecord, Inode, MetaRequest, MetaResponse, NsOp, Party,
@@ -16,7 +20,7 @@ use sds_net::{Host, HostConfig, Keypair, SignedTicket};
 use sp_core::{sr25519, Pair};
 use std::{
 	os::unix::fs::FileExt,
-	path::{Path, PathBuf},
+	path::Path,
 	sync::{
 		atomic::{AtomicU64, Ordering},
 		Arc,
@@ -361,8 +365,10 @@ impl MetaClient {
 	}
 
 	/// Downloads `owner`'s file at `remote` into `out`, verifying every chunk, each slice
-	/// from the holder its ticket names; a failing holder is avoided in a new ticket. Written
-	/// to a temporary file next to `out`, renamed into place when complete.
+	/// from the holder its ticket names; a failing holder is avoided in a new ticket and its
+	/// successor continues from the first chunk not yet verified. Written to a partial file
+	/// next to `out`, renamed into place when complete; an interrupted download keeps its
+	/// verified slices there and the next call for the same file and output resumes.
 	pub async fn get<P: Progress + Clone + 'static>(
 		&self,
 		owner: [u8; 32],
@@ -370,71 +376,112 @@ impl MetaClient {
 		out: &Path,
 		progress: &P,
 	) -> Result<FileRecord> {
-		let output = |source| Error::Output { path: out.display().to_string(), source };
+		let (record, layout) = self.layout(owner, remote).await?;
+		let partial = Partial::open(out, &layout, progress).await?;
+		let missing: Vec<u32> = partial.missing().iter().map(|i| *i as u32).collect();
+		let kept = Arc::new(std::sync::Mutex::new(Vec::new()));
+		let result = async {
+			if missing.is_empty() {
+				return Ok(());
+			}
+			let fetch = self.fetcher(owner, remote, &layout, &missing, kept.clone()).await?;
+			let progress: Arc<dyn Progress> = Arc::new(progress.clone());
+			partial.fill(&layout, self.inner.cfg.parallel, fetch, progress).await
+		}
+		.await;
+		let receipts = std::mem::take(&mut *kept.lock().expect("receipts lock"));
+		self.report_receipts(receipts).await;
+		match result {
+			Ok(()) => partial.finish(out).map(|()| record),
+			Err(e) => Err(partial.abandon(e)),
+		}
+	}
+
+	/// Streams bytes `range` of `owner`'s file at `remote` to `out`, verified, in order,
+	/// without a temporary file; returns the bytes written. Tickets cover only the slices
+	/// the range touches.
+	pub async fn stream<P: Progress + Clone + 'static>(
+		&self,
+		owner: [u8; 32],
+		remote: &str,
+		range: std::ops::Range<u64>,
+		out: impl std::io::Write + Send + 'static,
+		progress: &P,
+	) -> Result<u64> {
+		let (_, layout) = self.layout(owner, remote).await?;
+		if range.end > layout.size {
+			return Err(Error::Config(format!(
+				"range {}..{} is past the end of {remote} ({} bytes)",
+				range.start, range.end, layout.size
+			)));
+		}
+		if range.is_empty() {
+			return Ok(0);
+		}
+		let ss = layout.slice_size.max(1);
+		let needed: Vec<u32> = ((range.start / ss) as u32..range.end.div_ceil(ss) as u32).collect();
+		let kept = Arc::new(std::sync::Mutex::new(Vec::new()));
+		let result = async {
+			let fetch = self.fetcher(owner, remote, &layout, &needed, kept.clone()).await?;
+			let progress: Arc<dyn Progress> = Arc::new(progress.clone());
+			download::stream(&layout, range, self.inner.cfg.parallel, fetch, out, progress).await
+		}
+		.await;
+		let receipts = std::mem::take(&mut *kept.lock().expect("receipts lock"));
+		self.report_receipts(receipts).await;
+		result
+	}
+
+	/// The file's record, checked against its slices, and its download layout.
+	async fn layout(&self, owner: [u8; 32], remote: &str) -> Result<(FileRecord, Layout)> {
 		let record = self
 			.stat(owner, remote)
 			.await?
 			.ok_or_else(|| Error::Meta(format!("{remote} is a directory")))?;
-		let id = slicing::file_id(
-			record.slices.iter().enumerate().map(|(i, s)| (record.slice_len(i), *s)),
-		);
+		let slices: Vec<(u64, SliceHash)> =
+			record.slices.iter().enumerate().map(|(i, s)| (record.slice_len(i), *s)).collect();
+		let id = slicing::file_id(slices.iter().copied());
 		if id != record.file_id {
 			return Err(Error::Meta("the meta node's record does not match its slices".into()));
 		}
-		let (tickets, addrs) = self.tickets(owner, remote, vec![], vec![], 0).await?;
-		let dir = match out.parent() {
-			Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-			_ => PathBuf::from("."),
-		};
-		let name =
-			out.file_name().ok_or_else(|| output(std::io::Error::other("not a file name")))?;
-		let tmp = dir.join(format!(
-			".{}.sds-partial-{:08x}",
-			name.to_string_lossy(),
-			rand::random::<u32>()
-		));
-		let f = Arc::new(std::fs::File::create_new(&tmp).map_err(output)?);
-		let kept = Arc::new(std::sync::Mutex::new(Vec::new()));
-		let result = async {
-			f.set_len(record.size).map_err(output)?;
-			let mut jobs = Vec::new();
-			for (i, slice) in record.slices.iter().enumerate() {
-				let k = tickets
-					.iter()
-					.position(|t| t.ticket.slice == *slice)
-					.ok_or_else(|| Error::Meta(format!("no ticket for slice {i}")))?;
-				let (me, f, progress, ticket, hop_addrs, kept) = (
-					self.clone(),
-					f.clone(),
-					progress.clone(),
-					tickets[k],
-					addrs[k].clone(),
-					kept.clone(),
-				);
-				let offset = i as u64 * record.slice_size;
-				let remote = remote.to_string();
-				jobs.push(async move {
-					let r = me
-						.get_one(owner, &remote, &f, i as u32, offset, ticket, hop_addrs, &progress)
-						.await?;
-					kept.lock().expect("receipts lock").push(r);
-					Ok(())
-				});
-			}
-			run_parallel(self.inner.cfg.parallel, jobs).await?;
-			f.sync_all().map_err(output)?;
-			std::fs::rename(&tmp, out).map_err(output)?;
-			std::fs::File::open(&dir).and_then(|d| d.sync_all()).map_err(output)
-		}
-		.await;
-		if result.is_err() {
-			let _ = std::fs::remove_file(&tmp);
-		}
-		let receipts = std::mem::take(&mut *kept.lock().expect("receipts lock"));
-		self.report_receipts(receipts).await;
-		result.map(|()| record)
+		let layout = Layout { id, size: record.size, slice_size: record.slice_size, slices };
+		Ok((record, layout))
 	}
 
+	/// Asks for tickets for slices `needed` and returns a fetch over them; the countersigned
+	/// receipts go to `kept`.
+	async fn fetcher(
+		&self,
+		owner: [u8; 32],
+		remote: &str,
+		layout: &Layout,
+		needed: &[u32],
+		kept: Arc<std::sync::Mutex<Vec<SignedReceipt>>>,
+	) -> Result<impl Fn(usize, u64, u64, Sink) -> BoxFuture<'static, Result<()>>> {
+		let (tickets, addrs) = self.tickets(owner, remote, needed.to_vec(), vec![], 0).await?;
+		let mut by_slice = std::collections::HashMap::new();
+		for (t, a) in tickets.into_iter().zip(addrs) {
+			by_slice.entry(t.ticket.slice).or_insert((t, a));
+		}
+		let by_slice = Arc::new(by_slice);
+		let (me, remote) = (self.clone(), remote.to_string());
+		let hashes: Arc<Vec<SliceHash>> = Arc::new(layout.slices.iter().map(|s| s.1).collect());
+		Ok(move |i: usize, start: u64, end: u64, sink: Sink| {
+			let (me, remote, by_slice, kept) =
+				(me.clone(), remote.clone(), by_slice.clone(), kept.clone());
+			let hash = hashes[i];
+			Box::pin(async move {
+				let (ticket, addrs) = by_slice
+					.get(&hash)
+					.cloned()
+					.ok_or_else(|| Error::Meta(format!("no ticket for slice {i}")))?;
+				let r =
+					me.get_one(owner, &remote, i as u32, start, end, ticket, addrs, sink).await?;
+				kept.lock().expect("receipts lock").push(r);
+				Ok(())
+			}) as BoxFuture<'static, Result<()>>
+		})
+	}
 	/// Sends the client's copy of its countersigned receipts to the audit (the serving
 	/// node sends its own; either counts once). Best effort: a failure is only logged.
 	pub async fn report_receipts(&self, receipts: Vec<SignedReceipt>) {
@@ -472,18 +519,22 @@ impl MetaClient {
 		}
 	}
 
+	/// Bytes `[start, end)` of slice `index`, verified, from the ticket's holder; a failing
+	/// holder is avoided in a new ticket and its successor continues from the first chunk
+	/// not yet verified.
 	#[allow(clippy::too_many_arguments)]
 	async fn get_one(
 		&self,
 		owner: [u8; 32],
 		remote: &str,
-		f: &std::fs::File,
 		index: u32,
-		file_offset: u64,
+		start: u64,
+		end: u64,
 		mut ticket: SignedTicket,
 		mut addrs: Vec<String>,
-		progress: &dyn Progress,
+		sink: Sink,
 	) -> Result<SignedReceipt> {
+		let (pos, mut sink) = Resume::new(start, sink);
 		let mut failed: Vec<NodeId> = Vec::new();
 		let mut failures = Vec::new();
 		for attempt in 0..4u32 {
@@ -502,22 +553,17 @@ impl MetaClient {
 				}
 			}
 			let hop = Hop { node: ticket.ticket.holder, addrs: addrs.clone() };
-			let mut got = 0u64;
+			let from = pos.next();
 			let r = self
 				.inner
 				.host
 				.get_slice_ticketed(
 					&hop,
 					&ticket,
-					0,
-					ticket.ticket.length,
+					from,
+					end.saturating_sub(from),
 					&self.inner.cfg.account,
-					|off, bytes| {
-						f.write_all_at(bytes, file_offset + off)?;
-						got += bytes.len() as u64;
-						progress.advance(bytes.len() as u64);
-						Ok(())
-					},
+					|off, bytes| sink(off, bytes),
 				)
 				.await;
 			match r {
@@ -533,8 +579,7 @@ impl MetaClient {
 					return Err(Error::Output { path: "the output file".into(), source: e })
 				},
 				Err(e) => {
-					tracing::warn!(slice = index, node = %hop.node, error = %e, "holder failed; asking for another");
-					progress.rewind(got);
+					tracing::warn!(slice = index, node = %hop.node, error = %e, resume_at = pos.next(), "holder failed; asking for another");
 					failures.push(format!("{}: {e}", &hop.node.to_hex()[..16]));
 					failed.push(hop.node);
 				},

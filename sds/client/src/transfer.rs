@@ -1,6 +1,10 @@
 //! Uploading and downloading whole files.
 
-use crate::{Error, FileRecord, Result, SliceRecord};
+use crate::{
+	download::{self, Layout, Partial, Resume, Sink},
+	Error, FileRecord, Result, SliceRecord,
+};
+use futures::future::BoxFuture;
 use rand::seq::SliceRandom;
 use sds_core::{
 	replicas::ReplicaPicker,
@@ -9,12 +13,7 @@ use sds_core::{
 };
 use sds_net::{Host, HostConfig, Keypair, Multiaddr};
 use sp_core::{sr25519, Pair};
-use std::{
-	os::unix::fs::FileExt,
-	path::{Path, PathBuf},
-	sync::Arc,
-	time::Duration,
-};
+use std::{os::unix::fs::FileExt, path::Path, sync::Arc, time::Duration};
 use stratos_primitives::{FileId, NodeId, TaskId};
 
 /// Where progress goes (a progress bar in the CLI, nothing in tests).
@@ -243,15 +242,49 @@ impl SdsClient {
 		Err(Error::UploadFailed { index: span.index, reason: last })
 	}
 
-	/// Downloads `record` into `out`, verifying every chunk; written to a temporary file
-	/// next to `out` and renamed into place only when complete.
+	/// Downloads `record` into `out`, verifying every chunk; written to a partial file next
+	/// to `out` and renamed into place only when complete. An interrupted download keeps
+	/// its verified slices there and the next call for the same file and output resumes.
 	pub async fn get_file<P: Progress + Clone + 'static>(
 		&self,
 		record: &FileRecord,
 		out: &Path,
 		progress: &P,
 	) -> Result<()> {
-		let output = |source| Error::Output { path: out.display().to_string(), source };
+		let layout = self.layout(record)?;
+		let partial = Partial::open(out, &layout, progress).await?;
+		let progress: Arc<dyn Progress> = Arc::new(progress.clone());
+		let r =
+			partial.fill(&layout, self.inner.cfg.parallel, self.fetcher(record), progress).await;
+		match r {
+			Ok(()) => partial.finish(out),
+			Err(e) => Err(partial.abandon(e)),
+		}
+	}
+
+	/// Streams bytes `range` of `record` to `out`, verified, in order, without a temporary
+	/// file; returns the bytes written.
+	pub async fn stream_file<P: Progress + Clone + 'static>(
+		&self,
+		record: &FileRecord,
+		range: std::ops::Range<u64>,
+		out: impl std::io::Write + Send + 'static,
+		progress: &P,
+	) -> Result<u64> {
+		let layout = self.layout(record)?;
+		let progress: Arc<dyn Progress> = Arc::new(progress.clone());
+		download::stream(
+			&layout,
+			range,
+			self.inner.cfg.parallel,
+			self.fetcher(record),
+			out,
+			progress,
+		)
+		.await
+	}
+
+	fn layout(&self, record: &FileRecord) -> Result<Layout> {
 		let id = slicing::file_id(record.slices.iter().map(|s| (s.len, s.slice_hash())));
 		if id != record.id() {
 			return Err(Error::Catalog {
@@ -259,54 +292,46 @@ impl SdsClient {
 				reason: format!("record for {} does not match its slices", record.file_id),
 			});
 		}
-		let dir = match out.parent() {
-			Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-			_ => PathBuf::from("."),
-		};
-		let name =
-			out.file_name().ok_or_else(|| output(std::io::Error::other("not a file name")))?;
-		let tmp = dir.join(format!(
-			".{}.sds-partial-{:08x}",
-			name.to_string_lossy(),
-			rand::random::<u32>()
-		));
-		let f = Arc::new(std::fs::File::create_new(&tmp).map_err(output)?);
-		let result = async {
-			f.set_len(record.size).map_err(output)?;
-			let mut offset = 0;
-			let mut jobs = Vec::new();
-			for (i, slice) in record.slices.iter().enumerate() {
-				let (me, f, progress, slice) =
-					(self.clone(), f.clone(), progress.clone(), slice.clone());
-				let o = offset;
-				offset += slice.len;
-				jobs.push(async move { me.get_one(&f, i as u64, o, &slice, &progress).await });
-			}
-			run_parallel(self.inner.cfg.parallel, jobs).await?;
-			f.sync_all().map_err(output)?;
-			std::fs::rename(&tmp, out).map_err(output)?;
-			std::fs::File::open(&dir).and_then(|d| d.sync_all()).map_err(output)
-		}
-		.await;
-		if result.is_err() {
-			let _ = std::fs::remove_file(&tmp);
-		}
-		result
+		Ok(Layout {
+			id,
+			size: record.size,
+			slice_size: record.slice_size,
+			slices: record.slices.iter().map(|s| (s.len, s.slice_hash())).collect(),
+		})
 	}
 
+	/// Fetches a slice range of `record` from its holders.
+	fn fetcher(
+		&self,
+		record: &FileRecord,
+	) -> impl Fn(usize, u64, u64, Sink) -> BoxFuture<'static, Result<()>> {
+		let slices = Arc::new(record.slices.clone());
+		let me = self.clone();
+		move |i, start, end, sink| {
+			let (me, slices) = (me.clone(), slices.clone());
+			Box::pin(async move { me.get_one(i as u64, &slices[i], start, end, sink).await })
+		}
+	}
+
+	/// Bytes `[start, end)` of one slice, verified, from its holders in random order; a
+	/// failing holder's successor continues from the first chunk not yet verified.
 	async fn get_one(
 		&self,
-		f: &std::fs::File,
 		index: u64,
-		file_offset: u64,
 		s: &SliceRecord,
-		progress: &dyn Progress,
+		start: u64,
+		end: u64,
+		sink: Sink,
 	) -> Result<()> {
+		let (pos, mut sink) = Resume::new(start, sink);
 		let mut picker = ReplicaPicker::new(s.hops(), &mut rand::thread_rng());
 		// Replicas whose connection broke under the transfer (not a refusal, not bad data):
 		// each gets one more try once the others have been tried.
 		let mut broken: Vec<Hop> = Vec::new();
 		loop {
+			if pos.next() >= end {
+				return Ok(());
+			}
 			let (hop, retry) = match picker.next_replica() {
 				Some(hop) => (hop, false),
 				None => match broken.pop() {
@@ -319,19 +344,13 @@ impl SdsClient {
 				ledger_period: self.inner.cfg.ledger_period,
 				client: self.inner.cfg.account.public().0,
 				slice: s.slice_hash(),
-				offset: 0,
-				length: u64::MAX,
+				offset: pos.next(),
+				length: end.saturating_sub(pos.next()),
 			};
-			let mut got = 0u64;
 			let res = self
 				.inner
 				.host
-				.get_slice(&hop, req, &self.inner.cfg.account, |off, bytes| {
-					f.write_all_at(bytes, file_offset + off)?;
-					got += bytes.len() as u64;
-					progress.advance(bytes.len() as u64);
-					Ok(())
-				})
+				.get_slice(&hop, req, &self.inner.cfg.account, |off, bytes| sink(off, bytes))
 				.await;
 			match res {
 				Ok(_) => return Ok(()),
@@ -339,8 +358,7 @@ impl SdsClient {
 					return Err(Error::Output { path: "the output file".into(), source: e })
 				},
 				Err(e) => {
-					tracing::warn!(slice = index, node = %hop.node, error = %e, "replica failed; trying another");
-					progress.rewind(got);
+					tracing::warn!(slice = index, node = %hop.node, error = %e, resume_at = pos.next(), "replica failed; trying another");
 					if !retry && matches!(e, sds_net::Error::Io { .. }) {
 						broken.push(hop.clone());
 					}

@@ -35,10 +35,14 @@ async fn start_rns(n: usize) -> Vec<Rn> {
 }
 
 async fn client(rns: &[Rn], replicas: usize) -> SdsClient {
+	client_with(rns, replicas, SLICE).await
+}
+
+async fn client_with(rns: &[Rn], replicas: usize, slice_size: u64) -> SdsClient {
 	SdsClient::connect(ClientConfig {
 		nodes: rns.iter().map(|r| r.host.hop()).collect(),
 		replicas,
-		slice_size: SLICE,
+		slice_size,
 		parallel: 4,
 		genesis_hash: [0; 32],
 		account: sr25519::Pair::from_seed(&[1; 32]),
@@ -159,6 +163,147 @@ async fn bad_input_gives_clear_errors() {
 		assert!(matches!(err, Error::NotEnoughNodes { needed: 3, available: 1 }), "{err}");
 		assert!(sds_client::parse_node("/ip4/127.0.0.1/tcp/1").is_err());
 		assert!(sds_client::parse_node("garbage").is_err());
+	})
+	.await
+}
+
+/// Bytes all nodes served.
+fn bytes_out(rns: &[Rn]) -> u64 {
+	rns.iter().map(|r| r.host.metrics().snapshot().bytes_out).sum()
+}
+
+/// Flips a byte at `at` in `rn`'s copy of slice `hash`, if it holds one; whether it did.
+fn damage(rn: &Rn, hash: &str, at: usize) -> bool {
+	let f = rn._dir.path().join("slices").join(&hash[..2]).join(hash);
+	let Ok(mut b) = std::fs::read(&f) else { return false };
+	b[at] ^= 0xff;
+	std::fs::write(&f, b).unwrap();
+	true
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_fallback_continues_from_the_last_verified_chunk() {
+	within(async {
+		// 1 MiB slices: 16 chunks, which a node reads and checks in batches of 8.
+		const BIG: u64 = 1 << 20;
+		let rns = start_rns(3).await;
+		let c = client_with(&rns, 3, BIG).await;
+		let dir = tempfile::tempdir().unwrap();
+		let (p, data) = write_file(dir.path(), "f", 6 * BIG as usize);
+		let rec = c.put_file(&p, &()).await.unwrap();
+		// Nodes 0 and 1 have chunk 12 of every slice damaged: asked from the start they
+		// serve chunks 0..8, then refuse.
+		for rn in &rns[..2] {
+			for s in &rec.slices {
+				assert!(damage(rn, &s.hash, 12 * 65536 + 7));
+			}
+		}
+		let before = bytes_out(&rns);
+		let out = dir.path().join("out");
+		c.get_file(&rec, &out, &()).await.unwrap();
+		assert_eq!(std::fs::read(&out).unwrap(), data);
+		// Whichever replica came first, no verified chunk travelled twice.
+		assert_eq!(bytes_out(&rns) - before, data.len() as u64);
+	})
+	.await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_interrupted_download_keeps_what_it_verified_and_resumes() {
+	within(async {
+		let rns = start_rns(3).await;
+		let c = client(&rns, 1).await;
+		let dir = tempfile::tempdir().unwrap();
+		let (p, data) = write_file(dir.path(), "f", 6 * SLICE as usize);
+		let rec = c.put_file(&p, &()).await.unwrap();
+		// Slices 2 and 4 rot on their only holder.
+		for i in [2, 4] {
+			assert_eq!(rns.iter().filter(|rn| damage(rn, &rec.slices[i].hash, 0)).count(), 1);
+		}
+		let out = dir.path().join("out");
+		let err = c.get_file(&rec, &out, &()).await.unwrap_err();
+		let Error::Interrupted { kept, verified, .. } = &err else { panic!("{err}") };
+		assert!(err.to_string().contains("run the same command again to resume"), "{err}");
+		// The other slices were all fetched, although slice 2 failed first.
+		assert_eq!(*verified, 4 * SLICE);
+		assert!(std::path::Path::new(kept).exists());
+		assert!(!out.exists());
+		// Stored again, the two slices have good copies; the same download resumes and only
+		// they travel.
+		let rec2 = c.put_file(&p, &()).await.unwrap();
+		assert_eq!(rec2.file_id, rec.file_id);
+		let before = bytes_out(&rns);
+		c.get_file(&rec2, &out, &()).await.unwrap();
+		assert_eq!(std::fs::read(&out).unwrap(), data);
+		assert_eq!(bytes_out(&rns) - before, 2 * SLICE);
+		assert!(!std::path::Path::new(kept).exists(), "the partial file became the output");
+	})
+	.await
+}
+
+/// A writer the test can read back.
+#[derive(Clone, Default)]
+struct Shared(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Shared {
+	fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+		self.0.lock().unwrap().extend_from_slice(b);
+		Ok(b.len())
+	}
+	fn flush(&mut self) -> std::io::Result<()> {
+		Ok(())
+	}
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ranges_stream_verified_bytes_in_order_and_fetch_only_their_chunks() {
+	within(async {
+		let rns = start_rns(3).await;
+		let c = client(&rns, 3).await;
+		let dir = tempfile::tempdir().unwrap();
+		let len = 5 * SLICE + 12345;
+		let (p, data) = write_file(dir.path(), "f", len as usize);
+		let rec = c.put_file(&p, &()).await.unwrap();
+		// A lying copy on node 0: streams fall back to the others.
+		for s in &rec.slices {
+			damage(&rns[0], &s.hash, 100);
+		}
+		let cases = [
+			0..len,
+			0..0,
+			7..7,
+			1..2,
+			SLICE - 10..SLICE + 10,
+			SLICE + 65536 * 2 + 3..4 * SLICE + 1,
+			len - 1..len,
+			len..len,
+		];
+		for r in cases {
+			let w = Shared::default();
+			let before = bytes_out(&rns);
+			let n = c.stream_file(&rec, r.clone(), w.clone(), &()).await.unwrap();
+			assert_eq!(n, r.end - r.start);
+			assert!(*w.0.lock().unwrap() == data[r.start as usize..r.end as usize], "{r:?}");
+			// Only the chunks the range touches travel (node 0's refusals send nothing).
+			let cs = 65536;
+			let chunks: u64 = rec
+				.slices
+				.iter()
+				.enumerate()
+				.map(|(i, s)| {
+					let base = i as u64 * SLICE;
+					let (lo, hi) = (r.start.max(base), r.end.min(base + s.len));
+					if lo >= hi {
+						return 0;
+					}
+					let (a, b) = ((lo - base) / cs * cs, (hi - base).div_ceil(cs) * cs);
+					b.min(s.len) - a
+				})
+				.sum();
+			assert_eq!(bytes_out(&rns) - before, chunks, "{r:?}");
+		}
+		let e = c.stream_file(&rec, 0..len + 1, Shared::default(), &()).await.unwrap_err();
+		assert!(e.to_string().contains("past the end"), "{e}");
 	})
 	.await
 }

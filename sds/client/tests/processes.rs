@@ -138,6 +138,41 @@ fn put_get_through_three_node_processes_and_survive_one_death() {
 	let status = ok(&sds(&home, &refs, &["status"]));
 	assert!(status.contains("fewest intact copies 3"), "{status}");
 
+	// Standard input in, standard output out, byte ranges without a temporary file.
+	let mut put = Command::new(bin("sds"));
+	put.arg("--home").arg(&home).args(["--quiet", "--slice-size", "1MiB"]);
+	for n in &refs {
+		put.args(["--node", &n.addr]);
+	}
+	let mut child = put
+		.args(["put", "-", "/piped.bin"])
+		.stdin(std::process::Stdio::piped())
+		.stdout(std::process::Stdio::piped())
+		.stderr(std::process::Stdio::piped())
+		.spawn()
+		.unwrap();
+	std::io::Write::write_all(&mut child.stdin.take().unwrap(), &data).unwrap();
+	let o = child.wait_with_output().unwrap();
+	assert!(ok(&o).contains("stored /piped.bin"));
+	assert!(
+		std::fs::read_dir(home.join("spool")).unwrap().next().is_none(),
+		"the spooled copy of stdin is removed"
+	);
+	let o = sds(&home, &refs, &["cat", "/piped.bin"]);
+	assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+	assert!(o.stdout == data, "sds cat gives the piped bytes back");
+	let o = sds(&home, &refs, &["get", "/piped.bin", "--range", "1000000..3100000"]);
+	assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+	assert!(o.stdout == data[1_000_000..3_100_000], "a range across slices");
+	let o = sds(&home, &refs, &["cat", "/piped.bin", "--range", "5MiB.."]);
+	assert!(o.stdout == data[5 << 20..], "an open range to the end");
+	let e = err(&sds(&home, &refs, &["cat", "/piped.bin", "--range", "0..99MiB"]));
+	assert!(e.contains("past the end of the file"), "{e}");
+	let e = err(&sds(&home, &refs, &["put", "-"]));
+	assert!(e.contains("give an SDS path"), "{e}");
+	let listing = ok(&sds(&home, &refs, &["ls"]));
+	assert!(listing.contains("/piped.bin") && listing.contains(&id), "same bytes, same id");
+
 	// Bad input: clear errors, nothing half-written.
 	let e = err(&sds(&home, &refs, &["get", "/nope", tmp.path().join("x").to_str().unwrap()]));
 	assert!(e.contains("unknown file \"/nope\""), "{e}");
@@ -150,6 +185,7 @@ fn put_get_through_three_node_processes_and_survive_one_death() {
 	let e = err(&sds(&home, &refs[..1], &["put", input.to_str().unwrap(), "/other"]));
 	assert!(e.contains("3 replicas need 3 resource nodes"), "{e}");
 	ok(&sds(&home, &refs, &["rm", "/docs/input.bin"]));
+	ok(&sds(&home, &refs, &["rm", "/piped.bin"]));
 	assert!(ok(&sds(&home, &refs, &["ls"])).contains("no files yet"));
 }
 

@@ -21,7 +21,9 @@
 //! or a lost index) is re-hashed and re-indexed when it is the slice its name says, moved to
 //! `corrupt/` otherwise: a slice file is never deleted for lack of an index entry.
 //! The index's lock is taken before anything is touched, so a second node on the same
-//! directory fails instead of emptying the first one's `tmp/`.
+//! directory fails instead of emptying the first one's `tmp/`. Every file-system call but
+//! RocksDB's goes through [`Fs`], so the crash tests run the store on a [`PowerCutFs`] that
+//! keeps only what was synced: removing any fsync on the acknowledgement path fails them.
 //!
 //! **Verification**: every read checks each chunk against the chunk hashes in the index,
 //! which were checked against the slice hash when the slice was stored. A chunk that fails
@@ -30,8 +32,10 @@
 //! **Capacity**: puts reserve their length up front against the declared capacity; a full
 //! disk fails the put with [`Error::DiskFull`] and leaves nothing behind.
 
+mod fs;
 mod store;
 
+pub use fs::{Fs, OsFs, PowerCutFs};
 pub use store::{PendingUpload, PutWriter, ScrubStep, SliceMeta, Stats, Store};
 
 use std::path::PathBuf;

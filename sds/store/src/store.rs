@@ -1,8 +1,11 @@
-use crate::{Error, Result};
+use crate::{
+	fs::{Fs, OsFs},
+	Error, Result,
+};
 use codec::{Decode, Encode};
 use rocksdb::{Options, WriteOptions, DB};
 use std::{
-	fs::{self, File},
+	fs::File,
 	io::Write,
 	os::unix::fs::FileExt,
 	path::{Path, PathBuf},
@@ -85,6 +88,7 @@ pub struct Stats {
 /// The slice store. Shared between tasks behind an `Arc`.
 pub struct Store {
 	root: PathBuf,
+	fs: std::sync::Arc<dyn Fs>,
 	db: DB,
 	capacity: u64,
 	used: AtomicU64,
@@ -119,10 +123,6 @@ fn synced() -> WriteOptions {
 	w
 }
 
-fn sync_dir(path: &Path) -> Result<()> {
-	File::open(path).and_then(|d| d.sync_all()).map_err(|e| Error::io("sync directory", path, e))
-}
-
 impl Store {
 	/// Opens (or creates) the store in `root` with a declared capacity in bytes.
 	///
@@ -133,12 +133,22 @@ impl Store {
 	/// a lost index) is re-hashed: if it is the slice its name says it is re-indexed, never
 	/// deleted; otherwise it is moved to `corrupt/`.
 	pub fn open(root: impl Into<PathBuf>, capacity: u64) -> Result<Self> {
+		Self::open_with(root, capacity, std::sync::Arc::new(OsFs))
+	}
+
+	/// [`Store::open`] with the store's file-system calls (all but RocksDB's) going
+	/// through `fs`: crash tests pass a [`crate::PowerCutFs`].
+	pub fn open_with(
+		root: impl Into<PathBuf>,
+		capacity: u64,
+		fs: std::sync::Arc<dyn Fs>,
+	) -> Result<Self> {
 		let root = root.into();
 		// The index's lock (RocksDB's `index/LOCK`, a per-process `fcntl` lock plus an
 		// in-process registry) is taken before anything else is touched.
 		let mut opts = Options::default();
 		opts.create_if_missing(true);
-		fs::create_dir_all(&root).map_err(|e| Error::io("create directory", &root, e))?;
+		fs.create_dir_all(&root).map_err(|e| Error::io("create directory", &root, e))?;
 		let db = DB::open(&opts, root.join("index")).map_err(|e| {
 			if e.kind() == rocksdb::ErrorKind::IOError && e.to_string().contains("lock") {
 				Error::InUse(root.clone())
@@ -148,15 +158,18 @@ impl Store {
 		})?;
 		for sub in ["slices", "tmp", "corrupt"] {
 			let p = root.join(sub);
-			fs::create_dir_all(&p).map_err(|e| Error::io("create directory", &p, e))?;
+			fs.create_dir_all(&p).map_err(|e| Error::io("create directory", &p, e))?;
 		}
+		// The directories (and the index's) must survive a crash before any slice is
+		// acknowledged in them.
+		fs.sync_dir(&root).map_err(|e| Error::io("sync directory", &root, e))?;
 		let tmp = root.join("tmp");
-		for entry in fs::read_dir(&tmp).map_err(|e| Error::io("list", &tmp, e))? {
-			let path = entry.map_err(|e| Error::io("list", &tmp, e))?.path();
-			fs::remove_file(&path).map_err(|e| Error::io("remove partial slice", &path, e))?;
+		for path in fs.read_dir(&tmp).map_err(|e| Error::io("list", &tmp, e))? {
+			fs.remove_file(&path).map_err(|e| Error::io("remove partial slice", &path, e))?;
 		}
 		let store = Store {
 			root,
+			fs,
 			db,
 			capacity,
 			used: AtomicU64::new(0),
@@ -177,7 +190,7 @@ impl Store {
 		let mut indexed = std::collections::HashSet::new();
 		for entry in self.slice_entries() {
 			let (hash, meta) = entry?;
-			if self.slice_path(&hash).exists() {
+			if self.fs.exists(&self.slice_path(&hash)) {
 				used += meta.len;
 				count += 1;
 				indexed.insert(hash);
@@ -190,13 +203,11 @@ impl Store {
 			self.db.delete_opt(slice_key(&hash), &synced())?;
 		}
 		let slices_dir = self.root.join("slices");
-		for sub in fs::read_dir(&slices_dir).map_err(|e| Error::io("list", &slices_dir, e))? {
-			let sub = sub.map_err(|e| Error::io("list", &slices_dir, e))?.path();
-			if !sub.is_dir() {
+		for sub in self.fs.read_dir(&slices_dir).map_err(|e| Error::io("list", &slices_dir, e))? {
+			if !self.fs.is_dir(&sub) {
 				continue;
 			}
-			for f in fs::read_dir(&sub).map_err(|e| Error::io("list", &sub, e))? {
-				let f = f.map_err(|e| Error::io("list", &sub, e))?.path();
+			for f in self.fs.read_dir(&sub).map_err(|e| Error::io("list", &sub, e))? {
 				let named = f
 					.file_name()
 					.and_then(|n| n.to_str())
@@ -213,7 +224,9 @@ impl Store {
 						let name = f.file_name().unwrap_or_default();
 						let to = self.root.join("corrupt").join(name);
 						tracing::error!(path = %f.display(), "a slice file without an index entry is not the slice its name says; moved to corrupt/");
-						fs::rename(&f, &to).map_err(|e| Error::io("move to corrupt/", &f, e))?;
+						self.fs
+							.rename(&f, &to)
+							.map_err(|e| Error::io("move to corrupt/", &f, e))?;
 						self.corrupt.fetch_add(1, Ordering::SeqCst);
 					},
 				}
@@ -228,7 +241,7 @@ impl Store {
 	/// it is the slice `claimed`, `None` if not.
 	fn reindex(&self, path: &Path, claimed: SliceHash) -> Result<Option<u64>> {
 		use std::io::Read;
-		let mut file = File::open(path).map_err(|e| Error::io("open", path, e))?;
+		let mut file = self.fs.open(path).map_err(|e| Error::io("open", path, e))?;
 		let mut hasher = SliceHasher::new();
 		let mut buf = vec![0u8; CHUNK_SIZE as usize];
 		let mut len = 0u64;
@@ -316,7 +329,7 @@ impl Store {
 		}
 		let name: u128 = rand::random();
 		let path = self.root.join("tmp").join(format!("{name:032x}"));
-		let file = match File::create_new(&path) {
+		let file = match self.fs.create_new(&path) {
 			Ok(f) => f,
 			Err(e) => {
 				*self.reserved.lock().expect("lock") -= len;
@@ -350,7 +363,7 @@ impl Store {
 		let Some(meta) = self.meta(h)? else { return Ok(false) };
 		self.db.delete_opt(slice_key(h), &synced())?;
 		let path = self.slice_path(h);
-		match fs::remove_file(&path) {
+		match self.fs.remove_file(&path) {
 			Ok(()) => {},
 			Err(e) if e.kind() == std::io::ErrorKind::NotFound => {},
 			Err(e) => return Err(Error::io("remove", &path, e)),
@@ -364,7 +377,7 @@ impl Store {
 	pub fn open_read(&self, h: &SliceHash) -> Result<SliceReader<'_>> {
 		let meta = self.meta(h)?.ok_or(Error::NotFound(*h))?;
 		let path = self.slice_path(h);
-		let file = match File::open(&path) {
+		let file = match self.fs.open(&path) {
 			Ok(f) => f,
 			Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
 				return Err(self.quarantine(h, "slice file missing".into()));
@@ -467,7 +480,7 @@ impl Store {
 		}
 		let from = self.slice_path(h);
 		let to = self.root.join("corrupt").join(h.to_hex());
-		let _ = fs::rename(&from, &to);
+		let _ = self.fs.rename(&from, &to);
 		Error::Corrupt { slice: *h, detail }
 	}
 
@@ -764,27 +777,29 @@ impl PutWriter<'_> {
 				actual_len: self.written,
 			});
 		}
-		file.sync_all().map_err(|e| Error::io("fsync", &self.path, e))?;
-		drop(file);
 		let store = self.store;
+		store.fs.sync_file(&self.path, &file).map_err(|e| Error::io("fsync", &self.path, e))?;
+		drop(file);
 		let _guard = store.commit_lock.lock().expect("lock");
 		if store.meta(&actual)?.is_some() {
 			return Ok(actual);
 		}
 		let dest = store.slice_path(&actual);
 		let dir = dest.parent().expect("slice dir").to_path_buf();
-		if !dir.is_dir() {
+		let sync_dir =
+			|d: &Path| store.fs.sync_dir(d).map_err(|e| Error::io("sync directory", d, e));
+		if !store.fs.is_dir(&dir) {
 			// A new `slices/xx` must itself survive a crash: sync its parent.
-			fs::create_dir_all(&dir).map_err(|e| Error::io("create directory", &dir, e))?;
+			store.fs.create_dir_all(&dir).map_err(|e| Error::io("create directory", &dir, e))?;
 			sync_dir(dir.parent().expect("slices/"))?;
 		}
-		fs::rename(&self.path, &dest).map_err(|e| Error::io("rename", &dest, e))?;
+		store.fs.rename(&self.path, &dest).map_err(|e| Error::io("rename", &dest, e))?;
 		sync_dir(&dir)?;
 		let meta = SliceMeta { len: self.len, chunk_hashes };
 		if let Err(e) = store.db.put_opt(slice_key(&actual), meta.encode(), &synced()) {
 			// Not acknowledged: leave no file the index does not know (the reservation is
 			// released when the writer drops).
-			let _ = fs::remove_file(&dest);
+			let _ = store.fs.remove_file(&dest);
 			let _ = sync_dir(&dir);
 			return Err(e.into());
 		}
@@ -797,8 +812,8 @@ impl PutWriter<'_> {
 impl Drop for PutWriter<'_> {
 	fn drop(&mut self) {
 		*self.store.reserved.lock().expect("lock") -= self.len;
-		if self.file.take().is_some() || self.path.exists() {
-			let _ = fs::remove_file(&self.path);
+		if self.file.take().is_some() || self.store.fs.exists(&self.path) {
+			let _ = self.store.fs.remove_file(&self.path);
 		}
 	}
 }

@@ -56,17 +56,34 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-	/// Upload a file (SDS path defaults to /<file name>).
+	/// Upload a file (SDS path defaults to /<file name>; `-` reads standard input, which is
+	/// first copied to <home>/spool because placement needs the size, and needs an SDS path).
 	Put { file: PathBuf, path: Option<String> },
-	/// Download a file by SDS path (output defaults to ./<name>).
+	/// Download a file by SDS path (output defaults to ./<name>). An interrupted download
+	/// keeps its verified slices and the same command resumes it.
 	Get {
 		/// The SDS path (or, in data-plane mode, the file id).
 		file: String,
-		/// Where to write it.
+		/// Where to write it (with --range: `-` or none writes to standard output).
 		out: Option<PathBuf>,
 		/// Download another account's file (its public key, hex); you pay the traffic.
 		#[arg(long)]
 		owner: Option<String>,
+		/// Only bytes A..B (B exclusive; A.. and ..B too, sizes like 1MiB), streamed
+		/// verified, without a temporary file.
+		#[arg(long)]
+		range: Option<String>,
+	},
+	/// Write a file (or --range A..B of it) to standard output, verified, as it arrives.
+	Cat {
+		/// The SDS path (or, in data-plane mode, the file id).
+		file: String,
+		/// Another account's file (its public key, hex); you pay the traffic.
+		#[arg(long)]
+		owner: Option<String>,
+		/// Only bytes A..B (B exclusive; A.. and ..B too, sizes like 1MiB).
+		#[arg(long)]
+		range: Option<String>,
 	},
 	/// List a directory (default /).
 	Ls { path: Option<String> },
@@ -228,6 +245,67 @@ async fn client(cli: &Cli, home: &std::path::Path) -> Result<SdsClient> {
 	.await?)
 }
 
+/// A copy of standard input under <home>/spool, removed when dropped.
+struct Spool(PathBuf);
+
+impl Spool {
+	fn stdin(home: &std::path::Path) -> Result<Self> {
+		let dir = home.join("spool");
+		std::fs::create_dir_all(&dir)
+			.with_context(|| format!("cannot create {}", dir.display()))?;
+		let p = dir.join(format!("stdin-{:016x}", rand::random::<u64>()));
+		let spool = Spool(p);
+		let mut f = std::fs::File::create_new(&spool.0)
+			.with_context(|| format!("cannot create {}", spool.0.display()))?;
+		std::io::copy(&mut std::io::stdin().lock(), &mut f)
+			.with_context(|| format!("cannot copy standard input to {}", spool.0.display()))?;
+		Ok(spool)
+	}
+}
+
+impl Drop for Spool {
+	fn drop(&mut self) {
+		let _ = std::fs::remove_file(&self.0);
+	}
+}
+
+/// The file `sds put` reads: the given one, or standard input spooled for `-`.
+fn put_source(
+	home: &std::path::Path,
+	file: &std::path::Path,
+	path: &Option<String>,
+) -> Result<(PathBuf, String, Option<Spool>)> {
+	if file.as_os_str() == "-" {
+		let Some(p) = path else {
+			bail!("`sds put -` reads standard input, which has no name: give an SDS path");
+		};
+		let spool = Spool::stdin(home)?;
+		return Ok((spool.0.clone(), p.clone(), Some(spool)));
+	}
+	let name = match path {
+		Some(p) => p.clone(),
+		None => file
+			.file_name()
+			.map(|n| n.to_string_lossy().into_owned())
+			.ok_or_else(|| anyhow!("{} has no file name: give an SDS path", file.display()))?,
+	};
+	Ok((file.to_path_buf(), name, None))
+}
+
+/// Where a ranged download or `sds cat` writes: standard output, or a new file.
+fn range_output(out: Option<&PathBuf>) -> Result<Box<dyn std::io::Write + Send>> {
+	match out {
+		None => Ok(Box::new(std::io::BufWriter::with_capacity(1 << 20, std::io::stdout()))),
+		Some(p) if p.as_os_str() == "-" => {
+			Ok(Box::new(std::io::BufWriter::with_capacity(1 << 20, std::io::stdout())))
+		},
+		Some(p) => Ok(Box::new(
+			std::fs::File::create_new(p)
+				.with_context(|| format!("cannot create {} (it must not exist)", p.display()))?,
+		)),
+	}
+}
+
 fn mbps(bytes: u64, t: Instant) -> f64 {
 	bytes as f64 / 1e6 / t.elapsed().as_secs_f64().max(1e-9)
 }
@@ -240,13 +318,8 @@ async fn run(cli: Cli) -> Result<()> {
 	let catalog_path = home.join("catalog.json");
 	match &cli.cmd {
 		Cmd::Put { file, path } => {
-			let name =
-				match path {
-					Some(p) => p.clone(),
-					None => file.file_name().map(|n| n.to_string_lossy().into_owned()).ok_or_else(
-						|| anyhow!("{} has no file name: give an SDS path", file.display()),
-					)?,
-				};
+			let (file, name, _spool) = put_source(&home, file, path)?;
+			let file = &file;
 			let path = check_sds_path(&name)?;
 			let mut catalog = Catalog::load(&catalog_path)?;
 			if catalog.files.contains_key(&path) {
@@ -275,7 +348,29 @@ async fn run(cli: Cli) -> Result<()> {
 			catalog.files.insert(path, record);
 			catalog.save()?;
 		},
-		Cmd::Get { file, out, .. } => {
+		Cmd::Get { file, range: Some(range), .. } | Cmd::Cat { file, range: Some(range), .. } => {
+			let out = if let Cmd::Get { out, .. } = &cli.cmd { out.as_ref() } else { None };
+			let catalog = Catalog::load(&catalog_path)?;
+			let (_, record) =
+				catalog.find(file).ok_or_else(|| sds_client::Error::UnknownFile(file.clone()))?;
+			let range = sds_client::parse_range(range, record.size)?;
+			let w = range_output(out)?;
+			let c = client(&cli, &home).await?;
+			let b = bar(range.end - range.start, cli.quiet);
+			c.stream_file(record, range, w, &b).await?;
+			b.finish_and_clear();
+		},
+		Cmd::Cat { file, range: None, .. } => {
+			let catalog = Catalog::load(&catalog_path)?;
+			let (_, record) =
+				catalog.find(file).ok_or_else(|| sds_client::Error::UnknownFile(file.clone()))?;
+			let w = range_output(None)?;
+			let c = client(&cli, &home).await?;
+			let b = bar(record.size, cli.quiet);
+			c.stream_file(record, 0..record.size, w, &b).await?;
+			b.finish_and_clear();
+		},
+		Cmd::Get { file, out, range: None, .. } => {
 			let catalog = Catalog::load(&catalog_path)?;
 			let (path, record) =
 				catalog.find(file).ok_or_else(|| sds_client::Error::UnknownFile(file.clone()))?;

@@ -1,7 +1,7 @@
 //! `sds` through the network: the meta nodes found on the chain, requests signed by the
 //! account.
 
-use super::{account, bar, mbps, Cli, Cmd, CreditCmd};
+use super::{account, bar, mbps, put_source, range_output, Cli, Cmd, CreditCmd};
 use anyhow::{anyhow, bail, Context, Result};
 use sds_client::{MetaClient, MetaClientConfig, ReceiptLog};
 use sds_core::{
@@ -107,6 +107,17 @@ fn parse_stos(s: &str) -> Result<u128> {
 	int.checked_mul(STOS).and_then(|v| v.checked_add(frac)).ok_or_else(bad)
 }
 
+/// `--owner` (a public key in hex), else the account itself.
+fn owner_key(owner: Option<&str>, me: [u8; 32]) -> Result<[u8; 32]> {
+	match owner {
+		None => Ok(me),
+		Some(h) => hex::decode(h.trim_start_matches("0x"))
+			.ok()
+			.and_then(|b| b.try_into().ok())
+			.ok_or_else(|| anyhow!("--owner must be a 32-byte public key in hex")),
+	}
+}
+
 fn remote_path(p: &str) -> String {
 	if p.starts_with('/') {
 		p.to_string()
@@ -164,15 +175,9 @@ pub async fn run(cli: &Cli, home: &Path) -> Result<()> {
 	client.keep_receipts(receipts);
 	match &cli.cmd {
 		Cmd::Put { file, path } => {
-			let remote = match path {
-				Some(p) => remote_path(p),
-				None => format!(
-					"/{}",
-					file.file_name().map(|n| n.to_string_lossy().into_owned()).ok_or_else(
-						|| anyhow!("{} has no file name: give an SDS path", file.display())
-					)?
-				),
-			};
+			let (file, name, _spool) = put_source(home, file, path)?;
+			let file = &file;
+			let remote = remote_path(&name);
 			let size = std::fs::metadata(file)
 				.with_context(|| format!("cannot read {}", file.display()))?
 				.len();
@@ -189,14 +194,36 @@ pub async fn run(cli: &Cli, home: &Path) -> Result<()> {
 				up.holders.len()
 			);
 		},
-		Cmd::Get { file, out, owner } => {
-			let owner = match owner {
-				None => me,
-				Some(h) => hex::decode(h.trim_start_matches("0x"))
-					.ok()
-					.and_then(|b| b.try_into().ok())
-					.ok_or_else(|| anyhow!("--owner must be a 32-byte public key in hex"))?,
-			};
+		Cmd::Get { file, owner, range: Some(range), .. }
+		| Cmd::Cat { file, owner, range: Some(range) } => {
+			let out = if let Cmd::Get { out, .. } = &cli.cmd { out.as_ref() } else { None };
+			let owner = owner_key(owner.as_deref(), me)?;
+			let remote = remote_path(file);
+			let size = client
+				.stat(owner, &remote)
+				.await?
+				.ok_or_else(|| anyhow!("{remote} is a directory"))?
+				.size;
+			let range = sds_client::parse_range(range, size)?;
+			let w = range_output(out)?;
+			let b = bar(range.end - range.start, cli.quiet);
+			client.stream(owner, &remote, range, w, &b).await?;
+			b.finish_and_clear();
+		},
+		Cmd::Cat { file, owner, range: None } => {
+			let owner = owner_key(owner.as_deref(), me)?;
+			let remote = remote_path(file);
+			let size = client
+				.stat(owner, &remote)
+				.await?
+				.ok_or_else(|| anyhow!("{remote} is a directory"))?
+				.size;
+			let b = bar(size, cli.quiet);
+			client.stream(owner, &remote, 0..size, range_output(None)?, &b).await?;
+			b.finish_and_clear();
+		},
+		Cmd::Get { file, out, owner, range: None } => {
+			let owner = owner_key(owner.as_deref(), me)?;
 			let remote = remote_path(file);
 			let base = remote.rsplit('/').next().unwrap_or("download").to_string();
 			let out = match out {
