@@ -1386,6 +1386,13 @@ impl Index {
 			.min(reserve_unlocks_at.saturating_sub(RESERVATION_MARGIN_BLOCKS));
 		// A reservation about to unlock (or none) backs no ticket.
 		let available = if expires_at <= chain.number {
+			if reserved > 0 {
+				return Err(Error::ReservationEnding {
+					reserved,
+					unlocks_at: reserve_unlocks_at,
+					now: chain.number,
+				});
+			}
 			0
 		} else {
 			reserved.saturating_sub(self.outstanding(&client))

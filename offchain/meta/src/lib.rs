@@ -96,6 +96,20 @@ pub enum Error {
 		/// Reserved bytes not covered by outstanding tickets.
 		available: u128,
 	},
+	/// The client's reservation unlocks too soon to back a ticket.
+	#[error(
+		"your reserved download credit ({reserved} bytes) unlocks at block {unlocks_at}, too \
+		 soon to back a ticket at block {now}: reserve again (`sds credit reserve <bytes>`, any \
+		 amount) to extend the lock of the whole reservation"
+	)]
+	ReservationEnding {
+		/// Reserved bytes.
+		reserved: u128,
+		/// Block the reservation's lock ends.
+		unlocks_at: u32,
+		/// The finalized block the meta nodes are at.
+		now: u32,
+	},
 	/// The client left too many receipts without its countersignature.
 	#[error(
 		"{0} receipts of this account were signed by resource nodes but never countersigned; \

@@ -215,6 +215,36 @@ fn tickets_stay_within_reserved_credit_and_name_verifiable_holders() {
 	// Only 16 MiB of the reservation is left.
 	let e = ask(&mut w, 64 * MIB as u128, vec![0, 1], vec![]).unwrap_err();
 	assert_eq!(e, Error::NoCredit { need: 32 * MIB as u128, available: 16 * MIB as u128 });
+	// A reservation whose lock ends within the margin backs nothing, and the error says
+	// how to extend it.
+	let now = w.idx.state().chain.number;
+	let req = w.signed(
+		&client,
+		TicketRequest {
+			owner,
+			path: "/m/movie".into(),
+			slices: vec![2],
+			avoid: vec![],
+			attempt: 0,
+		},
+	);
+	let e = w
+		.apply(Command::Tickets {
+			req,
+			reserved: 64 * MIB as u128,
+			reserve_unlocks_at: now + RESERVATION_MARGIN_BLOCKS,
+			issuer: NodeId([0xee; 32]),
+		})
+		.unwrap_err();
+	assert_eq!(
+		e,
+		Error::ReservationEnding {
+			reserved: 64 * MIB as u128,
+			unlocks_at: now + RESERVATION_MARGIN_BLOCKS,
+			now
+		}
+	);
+	assert!(e.to_string().contains("reserve again"), "{e}");
 	// A fallback avoids the failed holder.
 	let failed = tickets[0].holder;
 	match ask(&mut w, 64 * MIB as u128, vec![0], vec![failed]).unwrap() {
