@@ -730,24 +730,56 @@ async fn serve_get(
 	)
 	.await?;
 	let cs = CHUNK_SIZE as u64;
-	// Read ahead in batches of 8 chunks (512 KiB): one positional read and one blocking
-	// section per batch.
+	// Reading and verifying (file I/O and SHA-256) run on a blocking thread of their own, a
+	// batch of 8 chunks (512 KiB) ahead of the sending: one batch is sent while the next is
+	// read. Buffers go back to the reader, so the loop allocates nothing per batch.
+	drop(reader);
 	const BATCH: u64 = 8;
-	let mut i = first;
-	while i < end {
-		let n = BATCH.min(end - i);
-		let chunks = match tokio::task::block_in_place(|| reader.read_chunks(i, n)) {
-			Ok(c) => c,
+	let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, sds_store::Error>>(1);
+	let (back, spare) = std::sync::mpsc::channel::<Vec<u8>>();
+	let (store_r, slice) = (store.clone(), req.slice);
+	tokio::task::spawn_blocking(move || {
+		let reader = match store_r.open_read(&slice) {
+			Ok(r) => r,
+			Err(e) => {
+				let _ = tx.blocking_send(Err(e));
+				return;
+			},
+		};
+		let mut i = first;
+		while i < end {
+			let n = BATCH.min(end - i);
+			let mut buf = spare.try_recv().unwrap_or_default();
+			let r = reader.read_chunks_into(i, n, &mut buf).map(|()| buf);
+			let failed = r.is_err();
+			// A closed channel: the sender stopped (the client went away).
+			if tx.blocking_send(r).is_err() || failed {
+				return;
+			}
+			i += n;
+		}
+	});
+	let mut sent = 0u64;
+	while let Some(batch) = rx.recv().await {
+		let buf = match batch {
+			Ok(b) => b,
 			Err(e) => {
 				refuse(&mut s, label, store_error_code(&e), e.to_string()).await;
 				return Err(e.into());
 			},
 		};
-		for chunk in chunks {
+		for chunk in buf.chunks(cs as usize) {
 			metrics.bytes_out.fetch_add(chunk.len() as u64, Ordering::Relaxed);
-			write_data(&mut s, &chunk, label).await?;
+			write_data(&mut s, chunk, label).await?;
+			sent += 1;
 		}
-		i += n;
+		let _ = back.send(buf);
+	}
+	if sent != end - first {
+		// The reader stopped without saying why (it panicked): no receipt for bytes not sent.
+		let msg = "the slice could not be read".to_string();
+		refuse(&mut s, label, ErrorCode::Internal, msg.clone()).await;
+		return Err(Error::Remote { peer: label.into(), code: ErrorCode::Internal, message: msg });
 	}
 	let receipt = TaskReceipt {
 		genesis_hash: host.inner.genesis_hash,

@@ -844,22 +844,32 @@ impl SliceReader<'_> {
 	/// Reads chunks `first..first + count` (clipped to the slice) with one positional read,
 	/// checking each against its hash; a mismatch quarantines the slice.
 	pub fn read_chunks(&self, first: u64, count: u64) -> Result<Vec<Vec<u8>>> {
+		let mut buf = Vec::new();
+		self.read_chunks_into(first, count, &mut buf)?;
+		Ok(buf.chunks(CHUNK_SIZE as usize).map(<[u8]>::to_vec).collect())
+	}
+
+	/// [`SliceReader::read_chunks`] into `buf` (resized to the bytes read; its allocation is
+	/// reused, so a serving loop allocates nothing per batch): chunk `first + k` is
+	/// `buf[k * CHUNK_SIZE..]`, up to `CHUNK_SIZE` bytes.
+	pub fn read_chunks_into(&self, first: u64, count: u64, buf: &mut Vec<u8>) -> Result<()> {
 		let total = chunk_count(self.meta.len);
 		let end = first.saturating_add(count).min(total);
 		if first >= end {
-			return Ok(Vec::new());
+			buf.clear();
+			return Ok(());
 		}
 		let cs = CHUNK_SIZE as u64;
 		let start = first * cs;
 		let stop = (end * cs).min(self.meta.len);
-		let mut buf = vec![0u8; (stop - start) as usize];
-		if let Err(e) = self.file.read_exact_at(&mut buf, start) {
+		// Same length as last time (the usual case): no zeroing, the read overwrites it.
+		buf.resize((stop - start) as usize, 0);
+		if let Err(e) = self.file.read_exact_at(buf, start) {
 			if e.kind() == std::io::ErrorKind::UnexpectedEof {
 				return Err(self.store.quarantine(&self.hash, "slice file is truncated".into()));
 			}
 			return Err(Error::io("read", self.store.slice_path(&self.hash), e));
 		}
-		let mut out = Vec::with_capacity((end - first) as usize);
 		for (k, chunk) in buf.chunks(cs as usize).enumerate() {
 			let index = first + k as u64;
 			if chunk_hash(chunk) != self.meta.chunk_hashes[index as usize] {
@@ -867,9 +877,8 @@ impl SliceReader<'_> {
 					.store
 					.quarantine(&self.hash, format!("chunk {index} does not match its hash")));
 			}
-			out.push(chunk.to_vec());
 		}
-		Ok(out)
+		Ok(())
 	}
 
 	/// Checks that the index's chunk hashes lead to the slice hash (done once per read
