@@ -7,7 +7,7 @@
 # namespace on 10.77.0.2; a client there reaches them over the local route (the loopback
 # figure), a client in the first namespace through the delay (the RTT figure). Same nodes,
 # same file, rounds alternating; medians reported.
-# Usage: [SIZE=1GiB] [DELAY_MS=25] [ROUNDS=3] scripts/rtt-bench.sh   (after `cargo build --workspace`)
+# Usage: [SIZE=1GiB] [DELAY_MS=25] [ROUNDS=3] [PARALLEL=16] [TCP_BUFFERS=bytes] scripts/rtt-bench.sh   (after `cargo build --workspace`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/stratos/target}"
@@ -15,7 +15,7 @@ bin="$CARGO_TARGET_DIR/debug"
 size=${SIZE:-1GiB}
 delay=${DELAY_MS:-25}
 rounds=${ROUNDS:-3}
-parallel=${PARALLEL:-4}
+parallel=${PARALLEL:-16}
 dir=/var/tmp/sds-rtt
 a=sds-rtt-a
 b=sds-rtt-b
@@ -32,6 +32,14 @@ cleanup
 mkdir -p "$dir"
 ip netns add "$a"
 ip netns add "$b"
+if [ -n "${TCP_BUFFERS:-}" ]; then
+	# Larger TCP buffer limits in both namespaces (e.g. TCP_BUFFERS=33554432): a connection
+	# carries at most its send buffer per round trip.
+	for ns in "$a" "$b"; do
+		ip netns exec "$ns" sysctl -qw net.ipv4.tcp_wmem="4096 16384 $TCP_BUFFERS" \
+			net.ipv4.tcp_rmem="4096 131072 $TCP_BUFFERS"
+	done
+fi
 "$bin/tun-delay" "$a" "$b" "$delay" >"$dir/delay.out" 2>&1 &
 pids+=($!)
 for _ in $(seq 50); do grep -q READY "$dir/delay.out" && break; sleep 0.1; done

@@ -260,7 +260,7 @@ fn intact_slices(f: &std::fs::File, layout: &Layout, have: u64) -> Vec<usize> {
 }
 
 /// Streams bytes `range` of the file to `out`, verified, in order: up to `parallel` slices
-/// are fetched ahead into memory (at most `parallel` × slice size), a writer thread writes
+/// are fetched ahead into memory (at most 64 MiB of them, at least 2), a writer thread writes
 /// them while the next ones arrive. Returns the bytes written; a closed pipe on `out` (e.g.
 /// `sds cat f | head`) ends it early without an error.
 pub(crate) async fn stream<F, Fut, W>(
@@ -296,11 +296,13 @@ where
 	let ss = layout.slice_size.max(1);
 	let first = (range.start / ss) as usize;
 	let end = if range.is_empty() { first } else { range.end.div_ceil(ss) as usize };
+	// Slices fetched ahead are held in memory: at most 64 MiB of them (and at least 2).
+	let ahead_max = parallel.clamp(1, ((64 << 20) / ss).max(2) as usize);
 	let mut next = first;
 	let mut ahead: VecDeque<tokio::task::JoinHandle<Result<Vec<u8>>>> = VecDeque::new();
 	let result: Result<()> = async {
 		loop {
-			while ahead.len() < parallel.max(1) && next < end {
+			while ahead.len() < ahead_max && next < end {
 				let base = layout.offset(next);
 				let lo = range.start.max(base) - base;
 				let hi = range.end.min(base + layout.slices[next].0) - base;
