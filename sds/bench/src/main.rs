@@ -86,8 +86,13 @@ fn mbps(bytes: u64, secs: f64) -> f64 {
 /// sampled every 20 ms while it runs; `ru_maxrss` would include the forking parent's memory)
 /// and its standard output and error.
 fn run_measured(cmd: &mut Command) -> Result<(f64, u64, String, String)> {
+	run_with_stdout(cmd, Stdio::piped())
+}
+
+/// [`run_measured`] with the child's standard output going to `stdout`.
+fn run_with_stdout(cmd: &mut Command, stdout: Stdio) -> Result<(f64, u64, String, String)> {
 	let t = Instant::now();
-	let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+	let child = cmd.stdout(stdout).stderr(Stdio::piped()).spawn()?;
 	let pid = child.id();
 	let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
 	let sampler = {
@@ -586,32 +591,8 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> Result<usize> {
 /// Runs a command with its standard output to /dev/null; returns seconds and the child's
 /// peak RSS in KiB.
 fn run_to_null(cmd: &mut Command) -> Result<(f64, u64)> {
-	let t = Instant::now();
-	let child = cmd
-		.stdout(Stdio::from(std::fs::File::create("/dev/null")?))
-		.stderr(Stdio::piped())
-		.spawn()?;
-	let pid = child.id();
-	let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-	let sampler = {
-		let done = done.clone();
-		std::thread::spawn(move || {
-			let mut peak = 0;
-			while !done.load(std::sync::atomic::Ordering::SeqCst) {
-				peak = peak.max(peak_rss_kib(pid));
-				std::thread::sleep(std::time::Duration::from_millis(20));
-			}
-			peak
-		})
-	};
-	let out = child.wait_with_output()?;
-	let secs = t.elapsed().as_secs_f64();
-	done.store(true, std::sync::atomic::Ordering::SeqCst);
-	let peak = sampler.join().unwrap_or(0);
-	if !out.status.success() {
-		bail!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-	}
-	Ok((secs, peak))
+	let null = Stdio::from(std::fs::File::create("/dev/null")?);
+	run_with_stdout(cmd, null).map(|(secs, peak, _, _)| (secs, peak))
 }
 
 /// Runs a command that writes a file's bytes to standard output; compares them with

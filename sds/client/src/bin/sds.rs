@@ -350,26 +350,17 @@ async fn run(cli: Cli) -> Result<()> {
 			catalog.files.insert(path, record);
 			catalog.save()?;
 		},
-		Cmd::Get { file, range: Some(range), .. } | Cmd::Cat { file, range: Some(range), .. } => {
+		Cmd::Get { file, range: range @ Some(_), .. } | Cmd::Cat { file, range, .. } => {
 			let out = if let Cmd::Get { out, .. } = &cli.cmd { out.as_ref() } else { None };
 			let catalog = Catalog::load(&catalog_path)?;
 			let (_, record) =
 				catalog.find(file).ok_or_else(|| sds_client::Error::UnknownFile(file.clone()))?;
-			let range = sds_client::parse_range(range, record.size)?;
+			// `sds cat` without --range: the whole file.
+			let range = sds_client::parse_range(range.as_deref().unwrap_or(".."), record.size)?;
 			let w = range_output(out)?;
 			let c = client(&cli, &home).await?;
 			let b = bar(range.end - range.start, cli.quiet);
 			c.stream_file(record, range, w, &b).await?;
-			b.finish_and_clear();
-		},
-		Cmd::Cat { file, range: None, .. } => {
-			let catalog = Catalog::load(&catalog_path)?;
-			let (_, record) =
-				catalog.find(file).ok_or_else(|| sds_client::Error::UnknownFile(file.clone()))?;
-			let w = range_output(None)?;
-			let c = client(&cli, &home).await?;
-			let b = bar(record.size, cli.quiet);
-			c.stream_file(record, 0..record.size, w, &b).await?;
 			b.finish_and_clear();
 		},
 		Cmd::Get { file, out, range: None, .. } => {

@@ -194,8 +194,7 @@ pub async fn run(cli: &Cli, home: &Path) -> Result<()> {
 				up.holders.len()
 			);
 		},
-		Cmd::Get { file, owner, range: Some(range), .. }
-		| Cmd::Cat { file, owner, range: Some(range) } => {
+		Cmd::Get { file, owner, range: range @ Some(_), .. } | Cmd::Cat { file, owner, range } => {
 			let out = if let Cmd::Get { out, .. } = &cli.cmd { out.as_ref() } else { None };
 			let owner = owner_key(owner.as_deref(), me)?;
 			let remote = remote_path(file);
@@ -204,22 +203,11 @@ pub async fn run(cli: &Cli, home: &Path) -> Result<()> {
 				.await?
 				.ok_or_else(|| anyhow!("{remote} is a directory"))?
 				.size;
-			let range = sds_client::parse_range(range, size)?;
+			// `sds cat` without --range: the whole file.
+			let range = sds_client::parse_range(range.as_deref().unwrap_or(".."), size)?;
 			let w = range_output(out)?;
 			let b = bar(range.end - range.start, cli.quiet);
 			client.stream(owner, &remote, range, w, &b).await?;
-			b.finish_and_clear();
-		},
-		Cmd::Cat { file, owner, range: None } => {
-			let owner = owner_key(owner.as_deref(), me)?;
-			let remote = remote_path(file);
-			let size = client
-				.stat(owner, &remote)
-				.await?
-				.ok_or_else(|| anyhow!("{remote} is a directory"))?
-				.size;
-			let b = bar(size, cli.quiet);
-			client.stream(owner, &remote, 0..size, range_output(None)?, &b).await?;
 			b.finish_and_clear();
 		},
 		Cmd::Get { file, out, owner, range: None } => {
