@@ -12,6 +12,9 @@ step() { echo; echo ">> [$(( $(date +%s) - start ))s] $*"; }
 step "cargo fmt --check"
 cargo fmt --all --check
 
+step "Grafana dashboard uses only exported metric names"
+python3 scripts/check-dashboard.py
+
 step "build the workspace (node, runtime wasm, upgrade-test wasm)"
 cargo build --workspace --all-targets --locked
 

@@ -8,9 +8,10 @@
 //!   well-known dev keys); hour-long sessions, day-long referenda; no Sudo.
 //!
 //! Storage network at genesis: on `development` Alice runs the meta node and Bob, Charlie and
-//! Dave run resource nodes; on `local_testnet` Alice and Bob run meta nodes and Charlie,
-//! Dave, Eve and Ferdie resource nodes (node keys: the well-known ed25519 dev keys); on
-//! `testnet` the three validators run meta nodes with node keys generated for this chain.
+//! Dave run resource nodes; `local_testnet` has the storage network of `dev_network` (the
+//! local network's: Alice, Bob and Charlie run meta nodes, Dave, Eve, Ferdie and Dave's stash
+//! resource nodes; node keys: the well-known ed25519 dev keys); on `testnet` the three
+//! validators run meta nodes with node keys generated for this chain.
 
 use alloc::{vec, vec::Vec};
 use frame_support::build_struct_json_patch;
@@ -270,29 +271,35 @@ fn dev_region_node(
 /// stash run resource nodes on ports 7401–7404 in regions eu, us, asia and eu. Every node's key
 /// is the well-known dev key of its account (`//Dave`, `//Dave//stash`, ...).
 pub fn dev_network_config_genesis() -> Value {
-	use Ed25519Keyring as E;
-	use NodeKind::{Meta, Resource};
-	use Sr25519Keyring as S;
 	stratos_genesis(
-		vec![dev_authority(S::Alice, E::Alice)],
+		vec![dev_authority(Sr25519Keyring::Alice, Ed25519Keyring::Alice)],
 		dev_endowed(),
 		10,
 		DEV_GOVERNANCE,
-		Some(S::Alice.to_account_id()),
-		vec![
-			dev_region_node(S::Alice, E::Alice, Meta, 7500, "eu"),
-			dev_region_node(S::Bob, E::Bob, Meta, 7501, "us"),
-			dev_region_node(S::Charlie, E::Charlie, Meta, 7502, "asia"),
-			dev_region_node(S::Dave, E::Dave, Resource, 7401, "eu"),
-			dev_region_node(S::Eve, E::Eve, Resource, 7402, "us"),
-			dev_region_node(S::Ferdie, E::Ferdie, Resource, 7403, "asia"),
-			dev_region_node(S::DaveStash, E::DaveStash, Resource, 7404, "eu"),
-		],
+		Some(Sr25519Keyring::Alice.to_account_id()),
+		dev_network_nodes(),
 		DEV_STORAGE,
 	)
 }
 
-/// `local_testnet`: Alice, Bob, Charlie and Dave.
+/// The storage nodes of the local network (`dev_network` and `local_testnet`).
+fn dev_network_nodes() -> Vec<GenesisNode<AccountId, Balance>> {
+	use Ed25519Keyring as E;
+	use NodeKind::{Meta, Resource};
+	use Sr25519Keyring as S;
+	vec![
+		dev_region_node(S::Alice, E::Alice, Meta, 7500, "eu"),
+		dev_region_node(S::Bob, E::Bob, Meta, 7501, "us"),
+		dev_region_node(S::Charlie, E::Charlie, Meta, 7502, "asia"),
+		dev_region_node(S::Dave, E::Dave, Resource, 7401, "eu"),
+		dev_region_node(S::Eve, E::Eve, Resource, 7402, "us"),
+		dev_region_node(S::Ferdie, E::Ferdie, Resource, 7403, "asia"),
+		dev_region_node(S::DaveStash, E::DaveStash, Resource, 7404, "eu"),
+	]
+}
+
+/// `local_testnet`: Alice, Bob, Charlie and Dave validate; the storage network of
+/// `dev_network` (what `scripts/start-local-network.sh --local` runs).
 pub fn local_config_genesis() -> Value {
 	stratos_genesis(
 		vec![
@@ -305,14 +312,7 @@ pub fn local_config_genesis() -> Value {
 		10,
 		DEV_GOVERNANCE,
 		Some(Sr25519Keyring::Alice.to_account_id()),
-		vec![
-			dev_node(Sr25519Keyring::Alice, Ed25519Keyring::Alice, NodeKind::Meta, 7400),
-			dev_node(Sr25519Keyring::Bob, Ed25519Keyring::Bob, NodeKind::Meta, 7410),
-			dev_node(Sr25519Keyring::Charlie, Ed25519Keyring::Charlie, NodeKind::Resource, 7401),
-			dev_node(Sr25519Keyring::Dave, Ed25519Keyring::Dave, NodeKind::Resource, 7402),
-			dev_node(Sr25519Keyring::Eve, Ed25519Keyring::Eve, NodeKind::Resource, 7403),
-			dev_node(Sr25519Keyring::Ferdie, Ed25519Keyring::Ferdie, NodeKind::Resource, 7404),
-		],
+		dev_network_nodes(),
 		DEV_STORAGE,
 	)
 }

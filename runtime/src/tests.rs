@@ -80,7 +80,7 @@ fn every_preset_has_storage_nodes_and_its_own_periods() {
 		(sp_genesis_builder::DEV_RUNTIME_PRESET, 1, 3, presets::DEV_STORAGE.storage_period),
 		(
 			sp_genesis_builder::LOCAL_TESTNET_RUNTIME_PRESET,
-			2,
+			3,
 			4,
 			presets::DEV_STORAGE.storage_period,
 		),

@@ -86,10 +86,16 @@ pub fn free_port() -> u16 {
 	panic!("no free port on loopback between {LOW} and {}", LOW + SPAN)
 }
 
+pub mod netns;
+
 /// A running `stratos-node`.
 pub struct Node {
 	/// Name given with `--name` (also the log file name).
 	pub name: String,
+	/// Address its RPC server is reached at.
+	pub rpc_host: String,
+	/// Address its libp2p listener is reached at.
+	pub p2p_host: String,
 	/// JSON-RPC port (WebSocket and HTTP).
 	pub rpc_port: u16,
 	/// libp2p port.
@@ -122,6 +128,8 @@ impl Node {
 			.context("starting stratos-node")?;
 		Ok(Node {
 			name: name.into(),
+			rpc_host: "127.0.0.1".into(),
+			p2p_host: "127.0.0.1".into(),
 			rpc_port,
 			p2p_port,
 			prometheus_port,
@@ -130,9 +138,64 @@ impl Node {
 		})
 	}
 
-	/// `ws://127.0.0.1:<rpc>`.
+	/// Starts `stratos-node` with `args` inside the network namespace `ns` of a
+	/// [`netns::Lab`]: libp2p on `p2p_host:30333` (the lab's data network), RPC on port 9944 of
+	/// every address of the namespace (reached through its management link at `rpc_host`),
+	/// no Prometheus. The log file `dir/<name>.log` is appended to, so a restarted node
+	/// keeps its history.
+	pub fn spawn_in_netns(
+		name: &str,
+		dir: &Path,
+		ns: &str,
+		rpc_host: &str,
+		p2p_host: &str,
+		args: &[&str],
+	) -> Result<Node> {
+		const RPC_PORT: u16 = 9944;
+		const P2P_PORT: u16 = 30333;
+		let log = dir.join(format!("{name}.log"));
+		let out = std::fs::OpenOptions::new().create(true).append(true).open(&log)?;
+		let child = Command::new("ip")
+			.args(["netns", "exec", ns])
+			.arg(node_binary()?)
+			.args(args)
+			.args(["--name", name])
+			.args([
+				"--rpc-port",
+				&RPC_PORT.to_string(),
+				"--unsafe-rpc-external",
+				"--rpc-cors",
+				"all",
+			])
+			.args(["--no-prometheus", "--no-mdns", "--no-telemetry"])
+			.args(["--listen-addr", &format!("/ip4/{p2p_host}/tcp/{P2P_PORT}")])
+			.stdout(Stdio::null())
+			.stderr(out)
+			.spawn()
+			.context("starting stratos-node with `ip netns exec`")?;
+		Ok(Node {
+			name: name.into(),
+			rpc_host: rpc_host.into(),
+			p2p_host: p2p_host.into(),
+			rpc_port: RPC_PORT,
+			p2p_port: P2P_PORT,
+			prometheus_port: 0,
+			log,
+			child: std::sync::Mutex::new(child),
+		})
+	}
+
+	/// `ws://<rpc host>:<rpc>`.
 	pub fn ws_url(&self) -> String {
-		format!("ws://127.0.0.1:{}", self.rpc_port)
+		format!("ws://{}:{}", self.rpc_host, self.rpc_port)
+	}
+
+	/// Kills the process with SIGKILL (no shutdown of any kind) and reaps it.
+	pub fn kill(&self) {
+		if let Ok(mut child) = self.child.lock() {
+			let _ = child.kill();
+			let _ = child.wait();
+		}
 	}
 
 	/// The node's libp2p address with its peer id, read from its log.
@@ -144,7 +207,7 @@ impl Node {
 				let line = line?;
 				if let Some(pos) = line.find("Local node identity is: ") {
 					let id = line[pos + "Local node identity is: ".len()..].trim();
-					return Ok(format!("/ip4/127.0.0.1/tcp/{}/p2p/{}", self.p2p_port, id));
+					return Ok(format!("/ip4/{}/tcp/{}/p2p/{}", self.p2p_host, self.p2p_port, id));
 				}
 			}
 			if Instant::now() > deadline {

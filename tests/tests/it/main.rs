@@ -6,6 +6,7 @@
 
 mod cli;
 mod dev_chain;
+mod faults;
 mod local_network;
 mod metadata;
 mod polkadot_js;
