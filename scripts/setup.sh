@@ -4,20 +4,42 @@
 # Node.js for the polkadot-js test. Exports CARGO_TARGET_DIR (a persistent dir outside the repo).
 set -euo pipefail
 
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-
+# Debian packages. As root they are installed; otherwise through `sudo` if it works without a
+# password prompt; otherwise the one apt line to run is printed and setup stops.
 missing=()
-for pkg in clang libclang-dev protobuf-compiler; do
+for pkg in clang libclang-dev protobuf-compiler curl; do
 	dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
-if [ "${STRATOS_NEED_NODEJS:-0}" = 1 ] && ! command -v npm >/dev/null 2>&1; then
-	missing+=(nodejs npm)
+# The polkadot-js test needs Node.js >= 18 (@polkadot/api's engines field).
+NODEJS_MIN=18
+if [ "${STRATOS_NEED_NODEJS:-0}" = 1 ]; then
+	if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+		missing+=(nodejs npm)
+	fi
 fi
 if [ ${#missing[@]} -gt 0 ]; then
-	echo ">> apt-get install ${missing[*]}"
+	apt_line="apt-get install -y ${missing[*]}"
+	if [ "$(id -u)" -eq 0 ]; then
+		SUDO=""
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+		SUDO="sudo"
+	else
+		echo "setup: missing Debian packages: ${missing[*]}" >&2
+		echo "setup: run this once as root, then run this command again:" >&2
+		echo "    apt-get update && $apt_line" >&2
+		exit 1
+	fi
+	echo ">> $apt_line"
 	$SUDO apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+if [ "${STRATOS_NEED_NODEJS:-0}" = 1 ]; then
+	node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+	if [ "$node_major" -lt "$NODEJS_MIN" ]; then
+		echo "setup: Node.js $(node --version 2>/dev/null || echo '(none)') is too old: the polkadot-js test needs >= $NODEJS_MIN." >&2
+		echo "setup: Debian 12's nodejs package is 18; on older systems install Node.js $NODEJS_MIN or newer and run again." >&2
+		exit 1
+	fi
 fi
 
 installed_targets=$(rustup target list --installed)

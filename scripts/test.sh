@@ -16,7 +16,8 @@ step "Grafana dashboard uses only exported metric names"
 python3 scripts/check-dashboard.py
 
 step "build the workspace (node, runtime wasm, upgrade-test wasm)"
-cargo build --workspace --all-targets --locked
+# --timings: the per-crate profile of this build, in $CARGO_TARGET_DIR/cargo-timings/.
+cargo build --workspace --all-targets --locked --timings
 
 step "clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -59,9 +59,21 @@ pub fn local_chain_spec() -> Result<ChainSpec, String> {
 		.build())
 }
 
-/// `testnet`: the public test network's genesis from the runtime preset. Operators normally
-/// use the checked-in `chain-spec/testnet.json` (same genesis, plus boot nodes).
+/// The testnet's raw chain spec as shipped in `chain-spec/testnet-raw.json`, built into the
+/// binary: `--chain testnet` always starts from this genesis, whatever runtime the binary
+/// carries (ADR 0016). Changes after launch go through runtime upgrades.
+const TESTNET_RAW_SPEC: &[u8] = include_bytes!("../../chain-spec/testnet-raw.json");
+
+/// `testnet`: the public test network, from the raw spec embedded at build time.
 pub fn testnet_chain_spec() -> Result<ChainSpec, String> {
+	ChainSpec::from_json_bytes(TESTNET_RAW_SPEC)
+		.map_err(|e| format!("the embedded testnet spec is not valid: {e}"))
+}
+
+/// `testnet-from-preset`: the testnet genesis built from this binary's runtime preset and
+/// wasm. Only `scripts/regenerate-testnet-spec.sh` uses it, while the testnet is not live;
+/// a node joining the testnet uses `testnet`.
+pub fn testnet_preset_chain_spec() -> Result<ChainSpec, String> {
 	Ok(ChainSpec::builder(wasm()?, None)
 		.with_name("Stratos Testnet")
 		.with_id("stratos_testnet")

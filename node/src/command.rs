@@ -40,6 +40,7 @@ impl SubstrateCli for Cli {
 			"dev-network" => Box::new(chain_spec::dev_network_chain_spec()?),
 			"" | "local" => Box::new(chain_spec::local_chain_spec()?),
 			"testnet" => Box::new(chain_spec::testnet_chain_spec()?),
+			"testnet-from-preset" => Box::new(chain_spec::testnet_preset_chain_spec()?),
 			path => Box::new(chain_spec::from_file(path)?),
 		})
 	}

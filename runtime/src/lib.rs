@@ -23,12 +23,16 @@ include!(concat!(env!("OUT_DIR"), "/wasm_binary.rs"));
 extern crate alloc;
 
 use alloc::vec::Vec;
+// The `runtime` macro names pallets by module path; historical is a module of pallet-session.
+use pallet_session::historical as pallet_session_historical;
 
 pub mod apis;
 #[cfg(feature = "runtime-benchmarks")]
 mod benchmarks;
 pub mod configs;
 pub mod genesis_config_presets;
+#[cfg(test)]
+mod pot_scale_tests;
 #[cfg(test)]
 mod tests;
 
@@ -77,7 +81,7 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
 	spec_name: alloc::borrow::Cow::Borrowed("stratos"),
 	impl_name: alloc::borrow::Cow::Borrowed("stratos"),
 	authoring_version: 1,
-	spec_version: 100,
+	spec_version: 101,
 	impl_version: 1,
 	apis: apis::RUNTIME_API_VERSIONS,
 	transaction_version: 1,
@@ -92,7 +96,7 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
 	spec_name: alloc::borrow::Cow::Borrowed("stratos"),
 	impl_name: alloc::borrow::Cow::Borrowed("stratos"),
 	authoring_version: 1,
-	spec_version: 101,
+	spec_version: 102,
 	impl_version: 1,
 	apis: apis::RUNTIME_API_VERSIONS,
 	transaction_version: 1,
@@ -238,6 +242,12 @@ mod runtime {
 	pub type Aura = pallet_aura;
 	#[runtime::pallet_index(14)]
 	pub type Grandpa = pallet_grandpa;
+	// Session roots for key-ownership proofs, and proven offences (GRANDPA equivocations);
+	// the handler only records them (ADR 0017).
+	#[runtime::pallet_index(15)]
+	pub type Historical = pallet_session_historical;
+	#[runtime::pallet_index(16)]
+	pub type Offences = pallet_offences;
 
 	// Governance.
 	#[runtime::pallet_index(20)]

@@ -7,7 +7,7 @@ use frame_support::genesis_builder_helper::{build_state, get_preset};
 use sp_genesis_builder::PresetId;
 
 /// Merges a preset patch into the default genesis, as the node does for a chain spec.
-fn merge(base: &mut serde_json::Value, patch: serde_json::Value) {
+pub(crate) fn merge(base: &mut serde_json::Value, patch: serde_json::Value) {
 	match (base, patch) {
 		(serde_json::Value::Object(b), serde_json::Value::Object(p)) => {
 			for (k, v) in p {
@@ -173,7 +173,12 @@ fn block_weight_fits_the_slot() {
 fn genesis_state_passes_every_try_state() {
 	use crate::{AllPalletsWithSystem, BlockNumber};
 	use frame_support::traits::{TryState, TryStateSelect};
-	for id in [sp_genesis_builder::DEV_RUNTIME_PRESET, presets::TESTNET_RUNTIME_PRESET] {
+	for id in [
+		sp_genesis_builder::DEV_RUNTIME_PRESET,
+		sp_genesis_builder::LOCAL_TESTNET_RUNTIME_PRESET,
+		presets::TESTNET_RUNTIME_PRESET,
+		presets::DEV_NETWORK_RUNTIME_PRESET,
+	] {
 		preset_ext(id).execute_with(|| {
 			AllPalletsWithSystem::try_state(1 as BlockNumber, TryStateSelect::All)
 				.expect("try_state holds on genesis");
@@ -354,4 +359,96 @@ fn a_resource_node_downloading_its_own_files_earns_less_than_it_pays() {
 			assert!(earned <= params.wash_cap * paid, "{id}: earned {earned}, paid {paid}");
 		});
 	}
+}
+
+/// A GRANDPA equivocation (one validator signing two prevotes in one round) reported the way
+/// the node's voter reports it: the key-ownership proof from the historical session roots,
+/// the unsigned `report_equivocation_unsigned` accepted by the pool, and on dispatch the
+/// offence recorded by `pallet_offences` and announced by the validator set, which removes
+/// nobody (that is for governance). A second report of the same offence is refused.
+#[test]
+fn a_grandpa_equivocation_is_reported_and_recorded_on_chain() {
+	use codec::Encode;
+	use frame_support::traits::KeyOwnerProofSystem;
+	use sp_consensus_grandpa::{AuthorityId, AuthoritySignature, Equivocation, EquivocationProof};
+	use sp_core::{crypto::UncheckedFrom, Pair, H256};
+	use sp_keyring::{Ed25519Keyring, Sr25519Keyring};
+	use sp_runtime::{
+		traits::ValidateUnsigned,
+		transaction_validity::{InvalidTransaction, TransactionSource, TransactionValidityError},
+	};
+
+	preset_ext(sp_genesis_builder::LOCAL_TESTNET_RUNTIME_PRESET).execute_with(|| {
+		frame_system::Pallet::<Runtime>::set_block_number(1);
+		let set_id = pallet_grandpa::CurrentSetId::<Runtime>::get();
+		let round = 3;
+		let offender: AuthorityId = Ed25519Keyring::Bob.public().into();
+		let signed = |target: H256| {
+			let vote = finality_grandpa::Prevote { target_hash: target, target_number: 1u32 };
+			let payload = sp_consensus_grandpa::localized_payload(
+				round,
+				set_id,
+				&finality_grandpa::Message::Prevote(vote.clone()),
+			);
+			let sig = Ed25519Keyring::Bob.pair().sign(&payload);
+			(vote, AuthoritySignature::unchecked_from(sig.0))
+		};
+		let proof = EquivocationProof::new(
+			set_id,
+			Equivocation::Prevote(finality_grandpa::Equivocation {
+				round_number: round,
+				identity: offender.clone(),
+				first: signed(H256::repeat_byte(1)),
+				second: signed(H256::repeat_byte(2)),
+			}),
+		);
+		// What `GrandpaApi::generate_key_ownership_proof` hands the voter.
+		let key_owner_proof = crate::Historical::prove((sp_consensus_grandpa::KEY_TYPE, offender))
+			.expect("Bob is in the genesis session's historical root");
+		assert_eq!(key_owner_proof.session, 0);
+		assert_eq!(key_owner_proof.validator_count, 4);
+		// The opaque form the runtime API returns decodes back.
+		let opaque = sp_consensus_grandpa::OpaqueKeyOwnershipProof::new(key_owner_proof.encode());
+		assert_eq!(opaque.decode::<sp_session::MembershipProof>(), Some(key_owner_proof.clone()));
+
+		let call = pallet_grandpa::Call::<Runtime>::report_equivocation_unsigned {
+			equivocation_proof: Box::new(proof.clone()),
+			key_owner_proof: key_owner_proof.clone(),
+		};
+		pallet_grandpa::Pallet::<Runtime>::validate_unsigned(TransactionSource::Local, &call)
+			.expect("the pool accepts a locally produced report");
+
+		frame_system::Pallet::<Runtime>::reset_events();
+		assert!(pallet_grandpa::Pallet::<Runtime>::report_equivocation_unsigned(
+			crate::RuntimeOrigin::none(),
+			Box::new(proof),
+			key_owner_proof,
+		)
+		.is_ok());
+		let events: Vec<_> =
+			frame_system::Pallet::<Runtime>::events().into_iter().map(|r| r.event).collect();
+		assert!(
+			events.iter().any(|e| matches!(
+				e,
+				crate::RuntimeEvent::Offences(pallet_offences::Event::Offence { .. })
+			)),
+			"pallet_offences records the offence: {events:?}"
+		);
+		let bob: AccountId = Sr25519Keyring::Bob.to_account_id();
+		assert!(
+			events.iter().any(|e| matches!(e,
+				crate::RuntimeEvent::ValidatorSet(pallet_validator_set::Event::OffenceReported {
+					offenders, session: 0, ..
+				}) if offenders == &vec![bob.clone()])),
+			"the validator set announces Bob's offence: {events:?}"
+		);
+		// Nobody is removed automatically.
+		assert!(pallet_validator_set::Validators::<Runtime>::get().contains(&bob));
+
+		// The same offence again is stale for the pool.
+		assert_eq!(
+			pallet_grandpa::Pallet::<Runtime>::validate_unsigned(TransactionSource::Local, &call),
+			Err(TransactionValidityError::Invalid(InvalidTransaction::Stale))
+		);
+	});
 }

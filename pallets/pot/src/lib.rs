@@ -621,7 +621,7 @@ pub mod pallet {
 						}
 						if digest == traffic::report_end(&Self::genesis_hash(), period) {
 							// Nothing to stream: no node and no client had traffic.
-							Self::finish(period, report);
+							let _deferred = Self::finish(period, report);
 							return Ok(Pays::No.into());
 						}
 					}
@@ -678,8 +678,13 @@ pub mod pallet {
 				Reports::<T>::insert(period, report);
 				return Ok((Some(chunk_weight), Pays::No).into());
 			}
-			Self::finish(period, report);
-			Ok(Pays::No.into())
+			if Self::finish(period, report) {
+				// Settlement deferred to `on_initialize` at the end of the reveal window, which
+				// accounts for it there: this block only carried the chunk.
+				Ok((Some(chunk_weight), Pays::No).into())
+			} else {
+				Ok(Pays::No.into())
+			}
 		}
 
 		/// Claim matured rewards. Debts recorded by the node registry are paid (burned) first.

@@ -286,11 +286,15 @@ impl<T: Config> Pallet<T> {
 
 	/// The whole accepted report is in: fail it if it left out a node carrying traffic; else
 	/// settle it, once the reveal window is over (so every matching reveal counts).
-	pub(crate) fn finish(period: u32, report: ReportOf<T>) {
-		let Some(stream) = report.stream.clone() else { return };
+	///
+	/// Returns `true` when the settlement was deferred to the end of the reveal window (the
+	/// report was only stored), so the caller did not spend the settlement's weight.
+	pub(crate) fn finish(period: u32, report: ReportOf<T>) -> bool {
+		let Some(stream) = report.stream.clone() else { return false };
 		if !stream.ingest.in_clients() {
 			if let Err(reason) = Self::check_complete(&stream) {
-				return Self::fail(period, FailReason::Invalid(reason));
+				Self::fail(period, FailReason::Invalid(reason));
+				return false;
 			}
 		}
 		let now = frame_system::Pallet::<T>::block_number();
@@ -298,8 +302,12 @@ impl<T: Config> Pallet<T> {
 			Some(until) if now < until => {
 				Reports::<T>::insert(period, report);
 				Self::deposit_event(Event::ReportComplete { period, settles_at: until });
+				true
 			},
-			_ => Self::settle(period, &report, stream),
+			_ => {
+				Self::settle(period, &report, stream);
+				false
+			},
 		}
 	}
 }

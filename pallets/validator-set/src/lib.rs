@@ -152,6 +152,15 @@ pub mod pallet {
 		ValidatorRemoved { validator: T::AccountId },
 		/// The changed set was handed to pallet-session for `session`.
 		ValidatorsQueued { session: SessionIndex, count: u32 },
+		/// An offence (e.g. a GRANDPA equivocation, proven on chain by `pallet_offences`) was
+		/// committed by `offenders` in `session`. `slash_fractions[i]` is the share of stake
+		/// the offence rules would slash from `offenders[i]`. Nothing is slashed or removed
+		/// automatically: acting on it (`remove_validator`) is for governance.
+		OffenceReported {
+			offenders: Vec<T::AccountId>,
+			session: SessionIndex,
+			slash_fractions: Vec<sp_runtime::Perbill>,
+		},
 	}
 
 	#[pallet::error]
@@ -287,4 +296,52 @@ impl<T: Config> pallet_session::SessionManager<T::AccountId> for Pallet<T> {
 
 	fn end_session(_end_index: SessionIndex) {}
 	fn start_session(_start_index: SessionIndex) {}
+}
+
+/// With `pallet_session::historical` (session roots for key-ownership proofs of equivocation
+/// reports) a validator's full identification is just its account: there is no stake to
+/// identify.
+impl<T: Config> pallet_session::historical::SessionManager<T::AccountId, ()> for Pallet<T> {
+	fn new_session(new_index: SessionIndex) -> Option<Vec<(T::AccountId, ())>> {
+		<Self as pallet_session::SessionManager<_>>::new_session(new_index)
+			.map(|set| set.into_iter().map(|v| (v, ())).collect())
+	}
+
+	fn new_session_genesis(new_index: SessionIndex) -> Option<Vec<(T::AccountId, ())>> {
+		<Self as pallet_session::SessionManager<_>>::new_session_genesis(new_index)
+			.map(|set| set.into_iter().map(|v| (v, ())).collect())
+	}
+
+	fn start_session(start_index: SessionIndex) {
+		<Self as pallet_session::SessionManager<_>>::start_session(start_index)
+	}
+
+	fn end_session(end_index: SessionIndex) {
+		<Self as pallet_session::SessionManager<_>>::end_session(end_index)
+	}
+}
+
+/// The `pallet_offences` handler: records each proven offence as [`Event::OffenceReported`]
+/// and leaves the punishment to governance (this chain has no stake to slash; a validator is
+/// removed by a referendum calling `remove_validator`).
+impl<T: Config, Reporter, FullId>
+	sp_staking::offence::OnOffenceHandler<Reporter, (T::AccountId, FullId), Weight> for Pallet<T>
+{
+	fn on_offence(
+		offenders: &[sp_staking::offence::OffenceDetails<Reporter, (T::AccountId, FullId)>],
+		slash_fraction: &[sp_runtime::Perbill],
+		session: SessionIndex,
+	) -> Weight {
+		let offenders: Vec<T::AccountId> = offenders.iter().map(|d| d.offender.0.clone()).collect();
+		for who in &offenders {
+			log::warn!(target: LOG_TARGET, "offence by validator {who:?} in session {session}");
+		}
+		Self::deposit_event(Event::OffenceReported {
+			offenders,
+			session,
+			slash_fractions: slash_fraction.to_vec(),
+		});
+		// One event write; no storage is read.
+		T::DbWeight::get().writes(1)
+	}
 }

@@ -130,3 +130,46 @@ fn v1_migration_records_existing_validators() {
 		ValidatorSet::do_try_state().expect("invariants hold after migration");
 	});
 }
+
+#[test]
+fn a_proven_offence_is_recorded_as_an_event_and_nobody_is_removed() {
+	use sp_runtime::Perbill;
+	use sp_staking::offence::{OffenceDetails, OnOffenceHandler};
+	build_and_execute(|| {
+		let offenders = [OffenceDetails { offender: (2u64, ()), reporters: vec![1u64] }];
+		let weight = <ValidatorSet as OnOffenceHandler<u64, (u64, ()), _>>::on_offence(
+			&offenders,
+			&[Perbill::from_percent(9)],
+			7,
+		);
+		assert!(weight.ref_time() > 0, "the handler's work is accounted for");
+		System::assert_last_event(
+			Event::OffenceReported {
+				offenders: vec![2],
+				session: 7,
+				slash_fractions: vec![Perbill::from_percent(9)],
+			}
+			.into(),
+		);
+		// Governance decides: the set and the pending flag are untouched.
+		assert_eq!(set(), vec![1, 2, 3]);
+		assert!(!PendingChange::<Test>::get());
+	});
+}
+
+#[test]
+fn historical_session_manager_pairs_each_validator_with_its_identification() {
+	use pallet_session::historical::SessionManager as HistoricalSessionManager;
+	build_and_execute(|| {
+		assert_eq!(
+			<ValidatorSet as HistoricalSessionManager<u64, ()>>::new_session_genesis(0),
+			Some(vec![(1, ()), (2, ()), (3, ())])
+		);
+		assert_eq!(<ValidatorSet as HistoricalSessionManager<u64, ()>>::new_session(1), None);
+		assert_ok!(ValidatorSet::add_validator(RuntimeOrigin::root(), 4));
+		assert_eq!(
+			<ValidatorSet as HistoricalSessionManager<u64, ()>>::new_session(2),
+			Some(vec![(1, ()), (2, ()), (3, ()), (4, ())])
+		);
+	});
+}

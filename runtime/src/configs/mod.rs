@@ -35,14 +35,17 @@ const NORMAL_DISPATCH_RATIO: Perbill = Perbill::from_percent(75);
 
 /// Compute per block: 0.5 s of a 2 s slot (`docs/adr/0003-two-second-slots.md`). The author
 /// builds in at most 2/3 of the slot, and every other validator must import the block and
-/// GRANDPA must gossip votes in the rest.
+/// GRANDPA must gossip votes in the rest. Proof size is unbounded: it measures the storage
+/// proof a parachain block ships to its relay chain, and a solo chain ships none (its
+/// storage access is in the ref time already; the block's bytes are bounded by
+/// [`RuntimeBlockLength`]).
 pub const MAXIMUM_BLOCK_WEIGHT: Weight =
-	Weight::from_parts(WEIGHT_REF_TIME_PER_SECOND / 2, 5 * 1024 * 1024);
+	Weight::from_parts(WEIGHT_REF_TIME_PER_SECOND / 2, u64::MAX);
 
 parameter_types! {
 	pub const BlockHashCount: BlockNumber = 2400;
 	pub const Version: RuntimeVersion = VERSION;
-	/// Block weights: 0.5 s of compute, 5 MiB of proof size.
+	/// Block weights: 0.5 s of compute, no proof-size bound (a solo chain).
 	pub RuntimeBlockWeights: frame_system::limits::BlockWeights =
 		frame_system::limits::BlockWeights::with_sensible_defaults(
 			MAXIMUM_BLOCK_WEIGHT,
@@ -175,7 +178,7 @@ impl pallet_session::Config for Runtime {
 	type ValidatorIdOf = ConvertInto;
 	type ShouldEndSession = Sessions;
 	type NextSessionRotation = Sessions;
-	type SessionManager = ValidatorSet;
+	type SessionManager = pallet_session::historical::NoteHistoricalRoot<Runtime, SessionHistory>;
 	type SessionHandler = <SessionKeys as OpaqueKeys>::KeyTypeIdProviders;
 	type Keys = SessionKeys;
 	type DisablingStrategy = ();
@@ -192,14 +195,109 @@ impl pallet_aura::Config for Runtime {
 	type SlotDuration = pallet_aura::MinimumPeriodTimesTwo<Runtime>;
 }
 
+/// Sessions for which GRANDPA keeps the set id → session mapping and the historical session
+/// roots are kept: an equivocation can be reported this many sessions late (a week of the
+/// testnet's one-hour sessions).
+pub const MAX_SET_ID_SESSION_ENTRIES: u32 = 168;
+
+parameter_types! {
+	/// Blocks an unsigned equivocation report stays valid in the pool.
+	pub const ReportLongevity: u64 = super::DAYS as u64;
+}
+
 impl pallet_grandpa::Config for Runtime {
 	type RuntimeEvent = RuntimeEvent;
 	type WeightInfo = ();
 	type MaxAuthorities = ConstU32<MAX_AUTHORITIES>;
 	type MaxNominators = ConstU32<0>;
-	type MaxSetIdSessionEntries = ConstU64<0>;
-	type KeyOwnerProof = sp_core::Void;
-	type EquivocationReportSystem = ();
+	type MaxSetIdSessionEntries = ConstU64<{ MAX_SET_ID_SESSION_ENTRIES as u64 }>;
+	type KeyOwnerProof = sp_session::MembershipProof;
+	type EquivocationReportSystem = pallet_grandpa::EquivocationReportSystem<
+		Self,
+		super::Offences,
+		super::Historical,
+		ReportLongevity,
+	>;
+}
+
+/// The validator set as `pallet_session::historical` wants it (each validator with its full
+/// identification, `()`: there is no stake), pruning session roots older than
+/// [`MAX_SET_ID_SESSION_ENTRIES`] as sessions end.
+pub struct SessionHistory;
+impl pallet_session::SessionManager<AccountId> for SessionHistory {
+	fn new_session(new_index: u32) -> Option<alloc::vec::Vec<AccountId>> {
+		<ValidatorSet as pallet_session::SessionManager<_>>::new_session(new_index)
+	}
+	fn new_session_genesis(new_index: u32) -> Option<alloc::vec::Vec<AccountId>> {
+		<ValidatorSet as pallet_session::SessionManager<_>>::new_session_genesis(new_index)
+	}
+	fn start_session(start_index: u32) {
+		<ValidatorSet as pallet_session::SessionManager<_>>::start_session(start_index)
+	}
+	fn end_session(end_index: u32) {
+		<ValidatorSet as pallet_session::SessionManager<_>>::end_session(end_index)
+	}
+}
+impl pallet_session::historical::SessionManager<AccountId, ()> for SessionHistory {
+	fn new_session(new_index: u32) -> Option<alloc::vec::Vec<(AccountId, ())>> {
+		<ValidatorSet as pallet_session::historical::SessionManager<_, _>>::new_session(new_index)
+	}
+	fn new_session_genesis(new_index: u32) -> Option<alloc::vec::Vec<(AccountId, ())>> {
+		<ValidatorSet as pallet_session::historical::SessionManager<_, _>>::new_session_genesis(
+			new_index,
+		)
+	}
+	fn start_session(start_index: u32) {
+		<ValidatorSet as pallet_session::historical::SessionManager<_, _>>::start_session(
+			start_index,
+		)
+	}
+	fn end_session(end_index: u32) {
+		if let Some(up_to) = end_index.checked_sub(MAX_SET_ID_SESSION_ENTRIES) {
+			super::Historical::prune_up_to(up_to);
+		}
+		<ValidatorSet as pallet_session::historical::SessionManager<_, _>>::end_session(end_index)
+	}
+}
+
+/// Every validator's full identification is `()` (see [`SessionHistory`]).
+pub struct FullIdentificationOf;
+impl sp_runtime::traits::Convert<AccountId, Option<()>> for FullIdentificationOf {
+	fn convert(_: AccountId) -> Option<()> {
+		Some(())
+	}
+}
+
+impl pallet_session::historical::Config for Runtime {
+	type RuntimeEvent = RuntimeEvent;
+	type FullIdentification = ();
+	type FullIdentificationOf = FullIdentificationOf;
+}
+
+impl pallet_offences::Config for Runtime {
+	type RuntimeEvent = RuntimeEvent;
+	type IdentificationTuple = pallet_session::historical::IdentificationTuple<Self>;
+	/// Records the offence as `ValidatorSet::OffenceReported`; slashing stays with governance.
+	type OnOffenceHandler = ValidatorSet;
+}
+
+/// Unsigned transactions the runtime itself creates: GRANDPA equivocation reports, submitted
+/// by the node's voter through `GrandpaApi::submit_report_equivocation_unsigned_extrinsic`.
+impl<C> frame_system::offchain::CreateTransactionBase<C> for Runtime
+where
+	RuntimeCall: From<C>,
+{
+	type Extrinsic = super::UncheckedExtrinsic;
+	type RuntimeCall = RuntimeCall;
+}
+
+impl<C> frame_system::offchain::CreateBare<C> for Runtime
+where
+	RuntimeCall: From<C>,
+{
+	fn create_bare(call: RuntimeCall) -> super::UncheckedExtrinsic {
+		super::UncheckedExtrinsic::new_bare(call)
+	}
 }
 
 parameter_types! {

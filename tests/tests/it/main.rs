@@ -6,6 +6,7 @@
 
 mod cli;
 mod dev_chain;
+mod equivocation;
 mod faults;
 mod local_network;
 mod metadata;
