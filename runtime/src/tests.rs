@@ -373,9 +373,8 @@ fn a_grandpa_equivocation_is_reported_and_recorded_on_chain() {
 	use sp_consensus_grandpa::{AuthorityId, AuthoritySignature, Equivocation, EquivocationProof};
 	use sp_core::{crypto::UncheckedFrom, Pair, H256};
 	use sp_keyring::{Ed25519Keyring, Sr25519Keyring};
-	use sp_runtime::{
-		traits::ValidateUnsigned,
-		transaction_validity::{InvalidTransaction, TransactionSource, TransactionValidityError},
+	use sp_runtime::transaction_validity::{
+		InvalidTransaction, TransactionSource, TransactionValidityError,
 	};
 
 	preset_ext(sp_genesis_builder::LOCAL_TESTNET_RUNTIME_PRESET).execute_with(|| {
