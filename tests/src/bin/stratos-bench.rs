@@ -90,11 +90,8 @@ async fn sign_transfers(api: &OnlineClient<PolkadotConfig>, count: usize) -> Res
 	for i in 0..count {
 		let k = i % senders.len();
 		// Ferdie pays Alice, the others pay Ferdie: no sender receives from itself.
-		let dest = if k == senders.len() - 1 {
-			dev::alice().public_key().to_account_id()
-		} else {
-			to.clone()
-		};
+		let dest =
+			if k == senders.len() - 1 { dev::alice().public_key().to_account_id() } else { to };
 		let call = stratos::transactions().balances().transfer_keep_alive(dest.into(), STOS / 1000);
 		let params =
 			DefaultExtrinsicParamsBuilder::<PolkadotConfig>::new().nonce(nonces[k]).build();
@@ -171,13 +168,13 @@ async fn watch_until_finalized(rpc: &WsClient, xt: &[u8]) -> Result<f64> {
 }
 
 async fn connect(url: &str) -> Result<WsClient> {
-	Ok(WsClientBuilder::default()
+	WsClientBuilder::default()
 		.max_concurrent_requests(100_000)
 		.max_buffer_capacity_per_subscription(100_000)
 		.request_timeout(Duration::from_secs(120))
 		.build(url)
 		.await
-		.with_context(|| format!("connecting to {url}"))?)
+		.with_context(|| format!("connecting to {url}"))
 }
 
 async fn transfers(
