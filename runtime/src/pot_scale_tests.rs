@@ -41,19 +41,16 @@
 //! ```
 
 use crate::{
-	genesis_config_presets as presets, tests::merge, AccountId, Balance, BlockNumber, Nonce,
-	Runtime, RuntimeCall, RuntimeGenesisConfig, RuntimeOrigin, TxExtension, UncheckedExtrinsic,
-	UNITS,
+	genesis_config_presets as presets, AccountId, Balance, BlockNumber, Nonce, Runtime,
+	RuntimeCall, RuntimeOrigin, TxExtension, UncheckedExtrinsic, UNITS,
 };
 use codec::Encode;
 use frame_support::{
 	dispatch::{DispatchClass, DispatchResultWithPostInfo, GetDispatchInfo},
-	genesis_builder_helper::{build_state, get_preset},
 	weights::Weight,
 };
 use pallet_node_registry::{GenesisNode, NodeKind, GIB};
 use pallet_pot::PeriodStatus;
-use sp_genesis_builder::PresetId;
 use sp_runtime::{
 	traits::{Dispatchable, Header as HeaderT},
 	transaction_validity::TransactionValidityError,
@@ -104,34 +101,25 @@ fn client() -> AccountId {
 	AccountId::from(seed(b"pot-10k/client", 0))
 }
 
-/// Test externalities with the genesis of [`PRESET`] plus `nodes` and `balances`, built the
-/// way [`crate::tests::preset_ext`] builds a preset's (the preset's lists are extended, not
-/// replaced).
+/// Test externalities with the genesis of [`PRESET`] plus `nodes` and `balances` (the
+/// preset's lists are extended, not replaced).
 fn scale_ext(
 	nodes: Vec<GenesisNode<AccountId, Balance>>,
 	balances: Vec<(AccountId, Balance)>,
 ) -> sp_io::TestExternalities {
-	let default = get_preset::<RuntimeGenesisConfig>(&None, |_| None).expect("default genesis");
-	let mut full: serde_json::Value = serde_json::from_slice(&default).unwrap();
-	let patch = presets::get_preset(&PresetId::from(PRESET)).expect("preset exists");
-	merge(&mut full, serde_json::from_slice(&patch).unwrap());
-	let extend = |list: &mut serde_json::Value, items: Vec<serde_json::Value>| {
-		list.as_array_mut().expect("a genesis list").extend(items)
-	};
-	extend(
-		&mut full["nodeRegistry"]["nodes"],
-		nodes.iter().map(|n| serde_json::to_value(n).expect("a node as JSON")).collect(),
-	);
-	extend(
-		&mut full["balances"]["balances"],
-		balances.iter().map(|b| serde_json::to_value(b).expect("a balance as JSON")).collect(),
-	);
-	let mut ext = sp_io::TestExternalities::new_empty();
-	ext.execute_with(|| {
-		build_state::<RuntimeGenesisConfig>(serde_json::to_vec(&full).unwrap())
-			.expect("genesis with 10,000 resource nodes builds")
-	});
-	ext
+	crate::tests::preset_ext_with(PRESET, |full| {
+		let extend = |list: &mut serde_json::Value, items: Vec<serde_json::Value>| {
+			list.as_array_mut().expect("a genesis list").extend(items)
+		};
+		extend(
+			&mut full["nodeRegistry"]["nodes"],
+			nodes.iter().map(|n| serde_json::to_value(n).expect("a node as JSON")).collect(),
+		);
+		extend(
+			&mut full["balances"]["balances"],
+			balances.iter().map(|b| serde_json::to_value(b).expect("a balance as JSON")).collect(),
+		);
+	})
 }
 
 /// The transaction extensions a wallet sends (immortal era, no tip, no metadata hash).

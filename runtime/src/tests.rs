@@ -7,7 +7,7 @@ use frame_support::genesis_builder_helper::{build_state, get_preset};
 use sp_genesis_builder::PresetId;
 
 /// Merges a preset patch into the default genesis, as the node does for a chain spec.
-pub(crate) fn merge(base: &mut serde_json::Value, patch: serde_json::Value) {
+fn merge(base: &mut serde_json::Value, patch: serde_json::Value) {
 	match (base, patch) {
 		(serde_json::Value::Object(b), serde_json::Value::Object(p)) => {
 			for (k, v) in p {
@@ -20,10 +20,20 @@ pub(crate) fn merge(base: &mut serde_json::Value, patch: serde_json::Value) {
 
 /// Test externalities holding the genesis state of preset `id`.
 pub fn preset_ext(id: &str) -> sp_io::TestExternalities {
+	preset_ext_with(id, |_| {})
+}
+
+/// Test externalities holding the genesis state of preset `id`, after `edit` changed its
+/// full genesis JSON (the default merged with the preset's patch, as the node merges it).
+pub(crate) fn preset_ext_with(
+	id: &str,
+	edit: impl FnOnce(&mut serde_json::Value),
+) -> sp_io::TestExternalities {
 	let default = get_preset::<RuntimeGenesisConfig>(&None, |_| None).expect("default genesis");
 	let mut full: serde_json::Value = serde_json::from_slice(&default).unwrap();
 	let patch = presets::get_preset(&PresetId::from(id)).expect("preset exists");
 	merge(&mut full, serde_json::from_slice(&patch).unwrap());
+	edit(&mut full);
 	let mut ext = sp_io::TestExternalities::new_empty();
 	ext.execute_with(|| {
 		build_state::<RuntimeGenesisConfig>(serde_json::to_vec(&full).unwrap())

@@ -320,37 +320,34 @@ pub fn test_dir(name: &str) -> Result<tempfile::TempDir> {
 	Ok(d)
 }
 
+/// Starts a validator of the `local` chain named `name` with the dev session keys of `who`
+/// (`alice`, `bob`, ...), fixed node key number `key` (a validator on a non-dev chain needs a
+/// persistent libp2p key), a temporary database, booting from `boot` if given.
+pub fn spawn_local_validator(
+	name: &str,
+	dir: &Path,
+	who: &str,
+	key: u64,
+	boot: Option<&str>,
+) -> Result<Node> {
+	let flag = format!("--{who}");
+	let key = format!("{key:064x}");
+	let mut args = vec!["--chain", "local", &flag, "--validator", "--tmp", "--node-key", &key];
+	if let Some(boot) = boot {
+		args.extend(["--bootnodes", boot]);
+	}
+	Node::spawn(name, dir, &args)
+}
+
 /// Starts the `local` chain: Alice, Bob, Charlie and Dave as validators, each its own process,
 /// Bob..Dave booting from Alice. Returns the temp dir (keep it alive) and the nodes.
 pub async fn start_local_network(tag: &str) -> Result<(tempfile::TempDir, Vec<Node>)> {
 	let dir = test_dir(tag)?;
-	// A validator on a non-dev chain needs a persistent libp2p key: give each a fixed one.
-	let node_key = |i: u8| format!("{:064x}", u64::from(i) + 1);
-	let alice = Node::spawn(
-		"alice",
-		dir.path(),
-		&["--chain", "local", "--alice", "--validator", "--tmp", "--node-key", &node_key(0)],
-	)?;
+	let alice = spawn_local_validator("alice", dir.path(), "alice", 1, None)?;
 	let boot = alice.multiaddr(Duration::from_secs(60))?;
 	let mut nodes = vec![alice];
 	for (i, who) in ["bob", "charlie", "dave"].into_iter().enumerate() {
-		let flag = format!("--{who}");
-		let key = node_key(i as u8 + 1);
-		nodes.push(Node::spawn(
-			who,
-			dir.path(),
-			&[
-				"--chain",
-				"local",
-				&flag,
-				"--validator",
-				"--tmp",
-				"--node-key",
-				&key,
-				"--bootnodes",
-				&boot,
-			],
-		)?);
+		nodes.push(spawn_local_validator(who, dir.path(), who, i as u64 + 2, Some(&boot))?);
 	}
 	for n in &nodes {
 		n.rpc(Duration::from_secs(90)).await?;

@@ -81,8 +81,15 @@ fn vote(period: u32, votes: &[(u64, Hash)]) {
 			assert_noop!(Pot::reveal(signed(*m), period, *d, SALT), Error::<Test>::PeriodFinished);
 			continue;
 		}
+		let complete = |e: &Event<Test>| matches!(e, Event::ReportComplete { .. });
+		let deferred_before = events().iter().filter(|e| complete(e)).count();
 		let info = Pot::reveal(signed(*m), period, *d, SALT).expect("the reveal counts");
 		assert_eq!(info.pays_fee, Pays::No, "a reveal that counts is free");
+		if events().iter().filter(|e| complete(e)).count() > deferred_before {
+			// An accepted empty report whose settlement waits for the reveal window: the
+			// reveal is charged as a reveal, not as reveal + settlement.
+			assert_eq!(info.actual_weight, Some(<() as crate::WeightInfo>::reveal()));
+		}
 	}
 }
 

@@ -15,7 +15,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
-use stratos_tests::{finalized_number, start_local_network, wait_finalized, Node};
+use stratos_tests::{finalized_number, spawn_local_validator, start_local_network, wait_finalized};
 use subxt::ext::jsonrpsee::{core::client::ClientT, rpc_params};
 
 #[tokio::test]
@@ -27,22 +27,7 @@ async fn long_an_equivocating_validator_is_reported_and_finality_stays_safe() ->
 	let boot = nodes[0].multiaddr(Duration::from_secs(10))?;
 
 	// Dave's twin: the same session keys (`--dave`), its own node key and database.
-	let key = format!("{:064x}", 99);
-	nodes.push(Node::spawn(
-		"dave-twin",
-		dir.path(),
-		&[
-			"--chain",
-			"local",
-			"--dave",
-			"--validator",
-			"--tmp",
-			"--node-key",
-			&key,
-			"--bootnodes",
-			&boot,
-		],
-	)?);
+	nodes.push(spawn_local_validator("dave-twin", dir.path(), "dave", 99, Some(&boot))?);
 	let api = nodes[0].subxt(Duration::from_secs(60)).await?;
 	let dave = subxt_signer::sr25519::dev::dave().public_key().to_account_id();
 
