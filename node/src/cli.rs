@@ -17,6 +17,27 @@ pub struct Cli {
 	/// Flags of a running node (`--dev`, `--chain`, `--validator`, `--rpc-port`, ...).
 	#[clap(flatten)]
 	pub run: sc_cli::RunCmd,
+
+	/// GRANDPA timing: how fast a transaction's block becomes final.
+	#[clap(flatten)]
+	pub finality: FinalityParams,
+}
+
+/// GRANDPA's timing knobs (`docs/performance.md` measures what each costs).
+#[derive(Debug, Clone, clap::Args)]
+pub struct FinalityParams {
+	/// How long a GRANDPA vote gossips before the next voting step, in milliseconds. A round
+	/// waits 2× this before prevoting and 4× before precommitting unless a supermajority's
+	/// votes arrive first; lower values finalize sooner and send more gossip.
+	#[arg(long, value_name = "MS", default_value_t = 200, value_parser = clap::value_parser!(u64).range(50..=5_000))]
+	pub grandpa_gossip_ms: u64,
+
+	/// Vote this many blocks behind the best block (Substrate's default is 2). Voting on the
+	/// best block itself finalizes a block as soon as it is imported; the lag only avoids
+	/// votes on a block that a competing fork might replace, which Aura's one author per
+	/// slot makes rare.
+	#[arg(long, value_name = "BLOCKS", default_value_t = 0)]
+	pub grandpa_vote_behind_best: u32,
 }
 
 /// Subcommands of `stratos-node`.

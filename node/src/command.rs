@@ -141,6 +141,7 @@ pub fn run() -> sc_cli::Result<()> {
 		},
 		None => {
 			let runner = cli.create_runner(&cli.run)?;
+			let finality = cli.finality.clone();
 			runner.run_node_until_exit(|mut config| async move {
 				ensure_ports_free(&mut config)?;
 				match config.network.network_backend {
@@ -149,10 +150,10 @@ pub fn run() -> sc_cli::Result<()> {
 							Block,
 							<Block as sp_runtime::traits::Block>::Hash,
 						>,
-					>(config)
+					>(config, &finality)
 					.map_err(sc_cli::Error::Service),
 					sc_network::config::NetworkBackendType::Litep2p => {
-						service::new_full::<sc_network::Litep2pNetworkBackend>(config)
+						service::new_full::<sc_network::Litep2pNetworkBackend>(config, &finality)
 							.map_err(sc_cli::Error::Service)
 					},
 				}

@@ -137,6 +137,7 @@ pub fn new_full<
 	N: sc_network::NetworkBackend<Block, <Block as sp_runtime::traits::Block>::Hash>,
 >(
 	config: Configuration,
+	finality: &crate::cli::FinalityParams,
 ) -> Result<TaskManager, ServiceError> {
 	let sc_service::PartialComponents {
 		client,
@@ -312,8 +313,8 @@ pub fn new_full<
 		let keystore = if role.is_authority() { Some(keystore_container.keystore()) } else { None };
 
 		let grandpa_config = sc_consensus_grandpa::Config {
-			// Gossip votes several times per 2 s block.
-			gossip_duration: Duration::from_millis(333),
+			// Several voting steps per 2 s block (`--grandpa-gossip-ms`).
+			gossip_duration: Duration::from_millis(finality.grandpa_gossip_ms),
 			justification_generation_period: GRANDPA_JUSTIFICATION_PERIOD,
 			name: Some(name),
 			observer_enabled: false,
@@ -329,7 +330,7 @@ pub fn new_full<
 			network,
 			sync: Arc::new(sync_service),
 			notification_service: grandpa_notification_service,
-			voting_rule: sc_consensus_grandpa::VotingRulesBuilder::default().build(),
+			voting_rule: voting_rule(finality.grandpa_vote_behind_best),
 			prometheus_registry,
 			shared_voter_state,
 			telemetry: telemetry.as_ref().map(|x| x.handle()),
@@ -345,4 +346,18 @@ pub fn new_full<
 	}
 
 	Ok(task_manager)
+}
+
+/// Votes `behind` blocks under the best block (and never past ¾ of the unfinalized chain, as
+/// Substrate's default rule); `0` votes on the best block.
+fn voting_rule(behind: u32) -> impl sc_consensus_grandpa::VotingRule<Block, FullClient> + Clone {
+	let builder = sc_consensus_grandpa::VotingRulesBuilder::new();
+	let builder = if behind == 0 {
+		builder
+	} else {
+		builder
+			.add(sc_consensus_grandpa::BeforeBestBlockBy(behind))
+			.add(sc_consensus_grandpa::ThreeQuartersOfTheUnfinalizedChain)
+	};
+	builder.build()
 }

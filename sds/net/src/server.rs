@@ -686,14 +686,57 @@ async fn serve_get(
 			message: msg,
 		});
 	}
-	let reader = match store.open_read(&req.slice).and_then(|r| r.check_index().map(|_| r)) {
-		Ok(r) => r,
-		Err(e) => {
+	// The slice is opened once, on a blocking thread of its own (file I/O and SHA-256 stay off
+	// the async workers): it sends the slice's metadata, waits for the range to serve (or for
+	// the request to be refused), then reads and verifies a batch of 8 chunks (512 KiB) ahead
+	// of the sending. Buffers go back to it, so the loop allocates nothing per batch.
+	const BATCH: u64 = 8;
+	let (meta_tx, meta_rx) = tokio::sync::oneshot::channel();
+	let (range_tx, range_rx) = tokio::sync::oneshot::channel::<(u64, u64)>();
+	let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, sds_store::Error>>(1);
+	let (back, spare) = std::sync::mpsc::channel::<Vec<u8>>();
+	let (store_r, slice) = (store.clone(), req.slice);
+	tokio::task::spawn_blocking(move || {
+		let reader = match store_r.open_read(&slice).and_then(|r| r.check_index().map(|_| r)) {
+			Ok(r) => r,
+			Err(e) => {
+				let _ = meta_tx.send(Err(e));
+				return;
+			},
+		};
+		// A dropped sender: the request was refused or the client went away.
+		if meta_tx.send(Ok(reader.meta().clone())).is_err() {
+			return;
+		}
+		let Ok((mut i, end)) = range_rx.blocking_recv() else { return };
+		while i < end {
+			let n = BATCH.min(end - i);
+			let mut buf = spare.try_recv().unwrap_or_default();
+			let r = reader.read_chunks_into(i, n, &mut buf).map(|()| buf);
+			let failed = r.is_err();
+			// A closed channel: the sender stopped (the client went away).
+			if tx.blocking_send(r).is_err() || failed {
+				return;
+			}
+			i += n;
+		}
+	});
+	let meta: sds_store::SliceMeta = match meta_rx.await {
+		Ok(Ok(meta)) => meta,
+		Ok(Err(e)) => {
 			refuse(&mut s, label, store_error_code(&e), e.to_string()).await;
 			return Err(e.into());
 		},
+		Err(_) => {
+			let msg = "the slice could not be read".to_string();
+			refuse(&mut s, label, ErrorCode::Internal, msg.clone()).await;
+			return Err(Error::Remote {
+				peer: label.into(),
+				code: ErrorCode::Internal,
+				message: msg,
+			});
+		},
 	};
-	let meta = reader.meta().clone();
 	let Some((first, end)) = chunk_span(meta.len, req.offset, req.length) else {
 		let e = sds_store::Error::BadRange {
 			offset: req.offset,
@@ -723,6 +766,9 @@ async fn serve_get(
 			return Err(unauthorized(host, &mut s, label, why.into()).await);
 		}
 	}
+	// Reading starts while the header goes out. The reader is gone only if it panicked: then
+	// nothing arrives and no receipt is given.
+	let _ = range_tx.send((first, end));
 	write_frame(
 		&mut s,
 		&Frame::GetHeader { slice_len: meta.len, chunk_hashes: meta.chunk_hashes.clone() },
@@ -730,35 +776,6 @@ async fn serve_get(
 	)
 	.await?;
 	let cs = CHUNK_SIZE as u64;
-	// Reading and verifying (file I/O and SHA-256) run on a blocking thread of their own, a
-	// batch of 8 chunks (512 KiB) ahead of the sending: one batch is sent while the next is
-	// read. Buffers go back to the reader, so the loop allocates nothing per batch.
-	drop(reader);
-	const BATCH: u64 = 8;
-	let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, sds_store::Error>>(1);
-	let (back, spare) = std::sync::mpsc::channel::<Vec<u8>>();
-	let (store_r, slice) = (store.clone(), req.slice);
-	tokio::task::spawn_blocking(move || {
-		let reader = match store_r.open_read(&slice) {
-			Ok(r) => r,
-			Err(e) => {
-				let _ = tx.blocking_send(Err(e));
-				return;
-			},
-		};
-		let mut i = first;
-		while i < end {
-			let n = BATCH.min(end - i);
-			let mut buf = spare.try_recv().unwrap_or_default();
-			let r = reader.read_chunks_into(i, n, &mut buf).map(|()| buf);
-			let failed = r.is_err();
-			// A closed channel: the sender stopped (the client went away).
-			if tx.blocking_send(r).is_err() || failed {
-				return;
-			}
-			i += n;
-		}
-	});
 	let mut sent = 0u64;
 	while let Some(batch) = rx.recv().await {
 		let buf = match batch {
