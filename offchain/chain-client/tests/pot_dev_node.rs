@@ -83,7 +83,18 @@ async fn a_dev_chain_settles_traffic_reports_from_the_typed_client() -> anyhow::
 	}
 	let err = chain.submit_report(&dev::alice(), 0, &forged, 0).await.unwrap_err();
 	assert_eq!(err.rejection(), Some("ChunkMismatch"), "{err}");
-	let books = chain.submit_report(&dev::alice(), 0, &report, 0).await?;
+	chain.submit_report(&dev::alice(), 0, &report, 0).await?;
+	// The last chunk completes the report; the period settles when its reveal window closes
+	// (later stragglers may still reveal), which the finalized books show.
+	let deadline = std::time::Instant::now() + Duration::from_secs(120);
+	let books = loop {
+		let books = chain.period(0).await?.expect("period 0 has books");
+		if books.status != PeriodStatus::Reporting {
+			break books;
+		}
+		anyhow::ensure!(std::time::Instant::now() < deadline, "period 0 never settled");
+		tokio::time::sleep(Duration::from_secs(2)).await;
+	};
 	assert_eq!(books.status, PeriodStatus::Settled);
 	assert_eq!(books.reporters, vec![dev::alice().public_key().to_account_id()]);
 	assert_eq!(books.bytes.0, (10 * MB) as u128, "served");

@@ -2,6 +2,7 @@
 
 use clap::Parser;
 use stratos_meta::node::{
+	admission,
 	config::{Action, Cli, Config},
 	rebuild::rebuild_index,
 	run,
@@ -44,6 +45,12 @@ fn main() -> std::process::ExitCode {
 		match action {
 			Action::Run(config) => run(*config).await,
 			Action::RebuildIndex { chain, node_key } => rebuild_index(&chain, node_key).await,
+			Action::Register { chain, node_key, account, registration } => {
+				admission::register(&chain, node_key, account, registration).await
+			},
+			Action::Endorse { chain, account, candidate } => {
+				admission::endorse(&chain, account, candidate).await
+			},
 			Action::PrintNodeId(_) => Ok(()),
 		}
 	});

@@ -64,6 +64,27 @@ pub enum MetaCommand {
 	/// records and the manifests the holders keep. Start the meta nodes first (they re-form
 	/// from the chain with empty logs), then run this with one active meta node's key.
 	RebuildIndex,
+	/// Register this meta node on chain with the account of --account-file (which holds the
+	/// deposit), then exit. The node waits, pending, for endorsement by 2/3 of the active
+	/// meta nodes (`stratos-meta endorse`) and for governance's `approveMeta`.
+	Register {
+		/// Deposit to hold, in plancks (at least the chain's required meta deposit).
+		#[arg(long)]
+		deposit: u128,
+		/// Address announced on chain (default: the first --listen address; it must be one
+		/// the other nodes can reach, not 0.0.0.0).
+		#[arg(long)]
+		address: Option<String>,
+		/// Region announced on chain.
+		#[arg(long, default_value = "")]
+		region: String,
+	},
+	/// Endorse a pending meta node, signed with this (active) meta node's account of
+	/// --account-file, then exit.
+	Endorse {
+		/// The candidate's account (SS58).
+		candidate: String,
+	},
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -111,6 +132,26 @@ pub enum Action {
 		/// The node key.
 		node_key: Keypair,
 	},
+	/// Register this node on chain.
+	Register {
+		/// Chain RPC.
+		chain: String,
+		/// The node key (its public key is the registered node id).
+		node_key: Keypair,
+		/// The operator account.
+		account: subxt_signer::sr25519::Keypair,
+		/// What to register.
+		registration: stratos_chain_client::Registration,
+	},
+	/// Endorse a pending meta node.
+	Endorse {
+		/// Chain RPC.
+		chain: String,
+		/// This meta node's account.
+		account: subxt_signer::sr25519::Keypair,
+		/// The candidate.
+		candidate: subxt::utils::AccountId32,
+	},
 }
 
 impl Config {
@@ -154,6 +195,50 @@ impl Config {
 		let account_file = cli.account_file.or(file.account_file).ok_or_else(|| {
 			anyhow!("no account: pass --account-file with the meta node's secret URI")
 		})?;
+		match cli.command {
+			Some(MetaCommand::Register { deposit, address, region }) => {
+				let address = match address {
+					Some(a) => a,
+					None => listen
+						.first()
+						.map(|a| a.to_string())
+						.ok_or_else(|| anyhow!("no address: pass --address or --listen"))?,
+				};
+				let parsed: Multiaddr =
+					address.parse().map_err(|e| anyhow!("invalid address {address:?}: {e}"))?;
+				if parsed.iter().any(|p| {
+					matches!(p, sds_net::libp2p_multiaddr::Protocol::Ip4(ip) if ip.is_unspecified())
+						|| matches!(p, sds_net::libp2p_multiaddr::Protocol::Ip6(ip) if ip.is_unspecified())
+				}) {
+					bail!(
+						"{address} is not an address other nodes can reach: pass --address with \
+						 this host's public address"
+					);
+				}
+				return Ok(Action::Register {
+					chain,
+					node_key,
+					account: subxt_keypair(&account_file)?,
+					registration: stratos_chain_client::Registration {
+						address,
+						capacity: 0,
+						region,
+						deposit,
+					},
+				});
+			},
+			Some(MetaCommand::Endorse { candidate }) => {
+				let candidate = candidate
+					.parse()
+					.map_err(|e| anyhow!("invalid candidate account {candidate:?}: {e}"))?;
+				return Ok(Action::Endorse {
+					chain,
+					account: subxt_keypair(&account_file)?,
+					candidate,
+				});
+			},
+			_ => {},
+		}
 		let suri = std::fs::read_to_string(&account_file)
 			.with_context(|| format!("cannot read account file {}", account_file.display()))?;
 		let suri = suri.trim();
@@ -182,6 +267,16 @@ impl Config {
 			},
 		})))
 	}
+}
+
+/// The sr25519 account whose secret URI `path` holds.
+fn subxt_keypair(path: &std::path::Path) -> Result<subxt_signer::sr25519::Keypair> {
+	let suri = std::fs::read_to_string(path)
+		.with_context(|| format!("cannot read account file {}", path.display()))?;
+	let uri: subxt_signer::SecretUri =
+		suri.trim().parse().map_err(|e| anyhow!("account file {}: {e}", path.display()))?;
+	subxt_signer::sr25519::Keypair::from_uri(&uri)
+		.map_err(|e| anyhow!("account file {}: {e}", path.display()))
 }
 
 pub use sds_net::keys::{key_from_suri, load_or_create_key};

@@ -1,6 +1,7 @@
 //! The `stratos-meta` process around the cores: configuration, the libp2p transport for
 //! Raft and the meta API, the chain follower and the vote loop.
 
+pub mod admission;
 pub mod config;
 pub mod follow;
 pub mod net;
@@ -226,7 +227,7 @@ fn metrics(addr: std::net::SocketAddr, replica: Replica) -> Result<()> {
 	)?;
 	let silent = audit(
 		"node_silent_seconds",
-		"Seconds since each resource node's last heartbeat (leader's clock)",
+		"Seconds since each resource node's last heartbeat (leader's clock); no sample for a node never heard from",
 		&["node"],
 	)?;
 	let uptime = audit("node_uptime_permille", "Heartbeats on time, thousandths", &["node"])?;
@@ -251,8 +252,11 @@ fn metrics(addr: std::net::SocketAddr, replica: Replica) -> Result<()> {
 				for n in &s.chain.resource_nodes {
 					let id = n.id.to_string();
 					let h = s.health.get(&n.id);
-					let quiet = h.map_or(u64::MAX, |h| s.clock_ms.saturating_sub(h.last_seen_ms));
-					silent.with_label_values(&[&id]).set(quiet / 1000);
+					// A node never heard from has no sample (not "forever").
+					if let Some(h) = h {
+						let quiet = s.clock_ms.saturating_sub(h.last_seen_ms);
+						silent.with_label_values(&[&id]).set(quiet / 1000);
+					}
 					uptime.with_label_values(&[&id]).set(h.map_or(0, |h| h.uptime_permille as u64));
 					errors.with_label_values(&[&id]).set(h.map_or(0, |h| h.recent_errors as u64));
 				}
