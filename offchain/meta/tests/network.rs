@@ -14,7 +14,7 @@ mod procs;
 
 use anyhow::Result;
 use procs::*;
-use std::{process::Command, time::Duration};
+use std::{path::Path, process::Command, time::Duration};
 use stratos_chain_client::ChainClient;
 use stratos_primitives::FileId;
 use stratos_tests::{test_dir, wait_finalized};
@@ -171,51 +171,38 @@ async fn files_flow_through_the_meta_nodes_and_survive_a_leader_crash() -> Resul
 	let cand = d.join("candidate");
 	std::fs::create_dir_all(&cand)?;
 	std::fs::write(cand.join("account"), "//Eve//stash\n")?;
-	let meta_cmd = |args: &[&str]| {
+	// `stratos-meta` as the node whose data dir (and account file in it) is `home`.
+	let meta_as = |home: &Path, args: &[&str]| {
+		let account = home.join("account");
 		Command::new(&net.meta_bin)
-			.args(["--chain", &url])
+			.args(["--chain", &url, "--data-dir", home.to_str().unwrap(), "--account-file"])
+			.arg(&account)
 			.args(args)
 			.output()
 			.expect("stratos-meta")
 	};
-	let cand_args = |extra: &[&str]| -> Vec<String> {
-		let mut a: Vec<String> = ["--data-dir", cand.to_str().unwrap(), "--account-file"]
-			.into_iter()
-			.map(String::from)
-			.collect();
-		a.push(cand.join("account").display().to_string());
-		a.extend(extra.iter().map(|s| s.to_string()));
-		a
-	};
-	let unroutable = cand_args(&["register", "--deposit", "100000000000000000"]);
-	let out = meta_cmd(&unroutable.iter().map(String::as_str).collect::<Vec<_>>());
+	let out = meta_as(&cand, &["register", "--deposit", "100000000000000000"]);
 	let err = String::from_utf8_lossy(&out.stderr);
 	assert!(!out.status.success() && err.contains("not an address other nodes can reach"), "{err}");
-	let register = cand_args(&[
-		"register",
-		"--deposit",
-		"100000000000000000",
-		"--address",
-		"/ip4/127.0.0.1/tcp/7503",
-		"--region",
-		"eu",
-	]);
-	let out = meta_cmd(&register.iter().map(String::as_str).collect::<Vec<_>>());
+	let out = meta_as(
+		&cand,
+		&[
+			"register",
+			"--deposit",
+			"100000000000000000",
+			"--address",
+			"/ip4/127.0.0.1/tcp/7503",
+			"--region",
+			"eu",
+		],
+	);
 	let text = String::from_utf8_lossy(&out.stdout);
 	assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
 	assert!(text.contains("pending: not yet endorsed"), "{text}");
 	let who = subxt_signer::sr25519::Keypair::from_uri(&"//Eve//stash".parse()?)?.public_key();
 	let who = AccountId32(who.0);
 	for (i, expect) in [(0, "pending: not yet endorsed"), (1, "pending: endorsed")] {
-		let home = d.join(format!("meta{i}"));
-		let out = meta_cmd(&[
-			"--data-dir",
-			home.to_str().unwrap(),
-			"--account-file",
-			home.join("account").to_str().unwrap(),
-			"endorse",
-			&who.to_string(),
-		]);
+		let out = meta_as(&d.join(format!("meta{i}")), &["endorse", &who.to_string()]);
 		let text = String::from_utf8_lossy(&out.stdout);
 		assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
 		assert!(text.contains(expect), "endorsement {i}: {text}");

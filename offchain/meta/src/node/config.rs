@@ -195,6 +195,16 @@ impl Config {
 		let account_file = cli.account_file.or(file.account_file).ok_or_else(|| {
 			anyhow!("no account: pass --account-file with the meta node's secret URI")
 		})?;
+		let suri = std::fs::read_to_string(&account_file)
+			.with_context(|| format!("cannot read account file {}", account_file.display()))?;
+		let suri = suri.trim();
+		let account = || -> Result<subxt_signer::sr25519::Keypair> {
+			let uri: subxt_signer::SecretUri = suri
+				.parse()
+				.map_err(|e| anyhow!("account file {}: {e}", account_file.display()))?;
+			subxt_signer::sr25519::Keypair::from_uri(&uri)
+				.map_err(|e| anyhow!("account file {}: {e}", account_file.display()))
+		};
 		match cli.command {
 			Some(MetaCommand::Register { deposit, address, region }) => {
 				let address = match address {
@@ -206,9 +216,11 @@ impl Config {
 				};
 				let parsed: Multiaddr =
 					address.parse().map_err(|e| anyhow!("invalid address {address:?}: {e}"))?;
-				if parsed.iter().any(|p| {
-					matches!(p, sds_net::libp2p_multiaddr::Protocol::Ip4(ip) if ip.is_unspecified())
-						|| matches!(p, sds_net::libp2p_multiaddr::Protocol::Ip6(ip) if ip.is_unspecified())
+				use sds_net::libp2p_multiaddr::Protocol;
+				if parsed.iter().any(|p| match p {
+					Protocol::Ip4(ip) => ip.is_unspecified(),
+					Protocol::Ip6(ip) => ip.is_unspecified(),
+					_ => false,
 				}) {
 					bail!(
 						"{address} is not an address other nodes can reach: pass --address with \
@@ -218,7 +230,7 @@ impl Config {
 				return Ok(Action::Register {
 					chain,
 					node_key,
-					account: subxt_keypair(&account_file)?,
+					account: account()?,
 					registration: stratos_chain_client::Registration {
 						address,
 						capacity: 0,
@@ -231,27 +243,17 @@ impl Config {
 				let candidate = candidate
 					.parse()
 					.map_err(|e| anyhow!("invalid candidate account {candidate:?}: {e}"))?;
-				return Ok(Action::Endorse {
-					chain,
-					account: subxt_keypair(&account_file)?,
-					candidate,
-				});
+				return Ok(Action::Endorse { chain, account: account()?, candidate });
 			},
 			_ => {},
 		}
-		let suri = std::fs::read_to_string(&account_file)
-			.with_context(|| format!("cannot read account file {}", account_file.display()))?;
-		let suri = suri.trim();
 		let account_pair = sp_core::sr25519::Pair::from_string(suri, None).map_err(|e| {
 			anyhow!(
 				"account file {} does not hold a valid secret URI: {e:?}",
 				account_file.display()
 			)
 		})?;
-		let uri: subxt_signer::SecretUri =
-			suri.parse().map_err(|e| anyhow!("account file {}: {e}", account_file.display()))?;
-		let account = subxt_signer::sr25519::Keypair::from_uri(&uri)
-			.map_err(|e| anyhow!("account file {}: {e}", account_file.display()))?;
+		let account = account()?;
 		Ok(Action::Run(Box::new(Config {
 			chain,
 			listen,
@@ -267,16 +269,6 @@ impl Config {
 			},
 		})))
 	}
-}
-
-/// The sr25519 account whose secret URI `path` holds.
-fn subxt_keypair(path: &std::path::Path) -> Result<subxt_signer::sr25519::Keypair> {
-	let suri = std::fs::read_to_string(path)
-		.with_context(|| format!("cannot read account file {}", path.display()))?;
-	let uri: subxt_signer::SecretUri =
-		suri.trim().parse().map_err(|e| anyhow!("account file {}: {e}", path.display()))?;
-	subxt_signer::sr25519::Keypair::from_uri(&uri)
-		.map_err(|e| anyhow!("account file {}: {e}", path.display()))
 }
 
 pub use sds_net::keys::{key_from_suri, load_or_create_key};
