@@ -214,6 +214,15 @@ pub enum Command {
 		/// The holders' accounts, as the chain records them.
 		holders: Vec<Account>,
 	},
+	/// A resource node lost these slices (found corrupt and quarantined): it no longer
+	/// counts as a holder of the files they belong to, so repair copies those files to
+	/// another node and the chain's new holder set leaves it out.
+	SlicesLost {
+		/// The node (authenticated by the transport).
+		node: NodeId,
+		/// The slices.
+		slices: Vec<SliceHash>,
+	},
 }
 
 /// A file's status.
@@ -322,6 +331,22 @@ pub struct State {
 	pub books: Books,
 	/// Copies under way and holder sets being voted.
 	pub repairs: repair::Repairs,
+}
+
+impl State {
+	/// Decodes a snapshot, also one written before the last field of
+	/// [`repair::Repairs`] (`damaged`) existed: such a snapshot is this encoding without
+	/// its final byte (an empty map), so it decodes with that byte appended.
+	pub fn decode_snapshot(data: &[u8]) -> std::result::Result<State, codec::Error> {
+		match State::decode(&mut &data[..]) {
+			Ok(s) => Ok(s),
+			Err(e) => {
+				let mut older = data.to_vec();
+				older.push(0);
+				State::decode(&mut &older[..]).map_err(|_| e)
+			},
+		}
+	}
 }
 
 /// The index: its state plus the derived existence filter.
@@ -564,7 +589,47 @@ impl Index {
 			Command::Rehomed { owner, file_id, holders } => {
 				self.apply_rehomed(owner, file_id, holders)
 			},
+			Command::SlicesLost { node, slices } => self.apply_slices_lost(node, slices),
 		}
+	}
+
+	/// `node` lost `slices`: every file it holds that contains one of them is marked
+	/// damaged on it ([`repair::Repairs::damaged`]). Slices it was not placed are ignored
+	/// (a pending upload's, or one of a file it no longer holds).
+	fn apply_slices_lost(&mut self, node: &NodeId, slices: &[SliceHash]) -> Result<Response> {
+		if !self.state.chain.resource_nodes.iter().any(|n| n.id == *node) {
+			return Err(Error::UnknownNode(node.to_string()));
+		}
+		let held = self.state.node_slices.get(node);
+		let lost: BTreeSet<SliceHash> =
+			slices.iter().filter(|s| held.is_some_and(|h| h.contains_key(s))).copied().collect();
+		if lost.is_empty() {
+			return Ok(Response::Done);
+		}
+		let hit: Vec<(Account, FileId)> = self
+			.state
+			.files
+			.iter()
+			.filter(|(_, f)| f.holders.contains(node) && f.slices.iter().any(|s| lost.contains(s)))
+			.map(|(k, _)| *k)
+			.collect();
+		tracing::warn!(
+			node = %node,
+			slices = lost.len(),
+			files = hit.len(),
+			"a resource node lost slices; its copies of these files are repaired elsewhere"
+		);
+		let r = &mut self.state.repairs;
+		for key in hit {
+			r.damaged.entry(key).or_default().insert(*node);
+		}
+		Ok(Response::Done)
+	}
+
+	/// Whether `node` holds an intact copy of the file `key` as far as the index knows (it
+	/// did not report losing one of its slices).
+	fn intact_on(&self, key: &(Account, FileId), node: &NodeId) -> bool {
+		!self.state.repairs.damaged.get(key).is_some_and(|d| d.contains(node))
 	}
 
 	/// A repair round: copies that cannot finish are given up, files short of healthy
@@ -587,14 +652,22 @@ impl Index {
 			.collect();
 		let files = &self.state.files;
 		let r = &mut self.state.repairs;
+		// Damage of files gone, or of nodes no longer holding them, is forgotten.
+		r.damaged.retain(|key, nodes| {
+			nodes.retain(|n| files.get(key).is_some_and(|f| f.holders.contains(n)));
+			!nodes.is_empty()
+		});
+		let damaged = &r.damaged;
 		let mut abandoned = 0u64;
 		r.copies.retain(|key, copies| {
 			let exists = files.contains_key(key);
+			let lost = damaged.get(key);
 			copies.retain(|c| {
 				let keep = exists
 					&& healthy.contains(&c.target)
 					&& (c.done
 						|| (healthy.contains(&c.source)
+							&& !lost.is_some_and(|l| l.contains(&c.source))
 							&& now.saturating_sub(c.started_ms) <= repair::COPY_TIMEOUT_MS));
 				abandoned += u64::from(!keep);
 				keep
@@ -610,25 +683,37 @@ impl Index {
 			})
 		});
 
-		// Plan only when some node holding data is unhealthy (the common case costs a scan
-		// of the nodes, not of the files).
-		let unhealthy_holder =
-			self.state.node_slices.iter().any(|(n, held)| !held.is_empty() && !healthy.contains(n));
+		// Plan only when some node holding data is unhealthy or lost slices (the common case
+		// costs a scan of the nodes, not of the files).
+		let unhealthy_holder = !self.state.repairs.damaged.is_empty()
+			|| self
+				.state
+				.node_slices
+				.iter()
+				.any(|(n, held)| !held.is_empty() && !healthy.contains(n));
 		let room = budget.saturating_sub(self.state.repairs.bytes_in_flight());
 		if unhealthy_holder && (room > 0 || self.state.repairs.in_flight() == 0) {
 			let rehoming = &self.state.repairs.rehome;
+			let damaged = &self.state.repairs.damaged;
 			let files: Vec<repair::RepairFile> = self
 				.state
 				.files
 				.values()
 				.filter(|f| matches!(f.status, FileStatus::OnChain(_)))
 				.filter(|f| !rehoming.contains_key(&(f.owner, f.file_id)))
-				.filter(|f| f.holders.iter().any(|h| !healthy.contains(h)))
+				.filter(|f| {
+					f.holders.iter().any(|h| !healthy.contains(h))
+						|| damaged.contains_key(&(f.owner, f.file_id))
+				})
 				.map(|f| repair::RepairFile {
 					owner: f.owner,
 					file_id: f.file_id,
 					size: f.size,
 					holders: f.holders.clone(),
+					lost: damaged
+						.get(&(f.owner, f.file_id))
+						.map(|d| d.iter().copied().collect())
+						.unwrap_or_default(),
 					want: f.holders.len().max(MIN_REPLICAS as usize),
 				})
 				.collect();
@@ -678,8 +763,10 @@ impl Index {
 
 		let mut out = Vec::new();
 		let genesis = self.genesis;
-		for ((owner, file_id), copies) in self.state.repairs.copies.iter_mut() {
+		let r = &mut self.state.repairs;
+		for ((owner, file_id), copies) in r.copies.iter_mut() {
 			let Some(f) = self.state.files.get(&(*owner, *file_id)) else { continue };
+			let lost = r.damaged.get(&(*owner, *file_id));
 			for c in copies.iter_mut().filter(|c| !c.done) {
 				if c.sent_ms != 0 && now.saturating_sub(c.sent_ms) < repair::RESEND_MS {
 					continue;
@@ -687,8 +774,12 @@ impl Index {
 				if c.sent_ms != 0 {
 					// Not confirmed: the next healthy holder sends this time (the last one
 					// may have lost or corrupted its copy).
-					let sources: Vec<NodeId> =
-						f.holders.iter().filter(|h| healthy.contains(h)).copied().collect();
+					let sources: Vec<NodeId> = f
+						.holders
+						.iter()
+						.filter(|h| healthy.contains(h) && !lost.is_some_and(|l| l.contains(h)))
+						.copied()
+						.collect();
 					if let Some(i) = sources.iter().position(|s| *s == c.source) {
 						c.source = sources[(i + 1) % sources.len()];
 					} else if let Some(s) = sources.first() {
@@ -770,8 +861,12 @@ impl Index {
 				));
 			}
 		}
-		let healthy_holders: Vec<NodeId> =
-			f.holders.iter().filter(|h| self.is_healthy(h)).copied().collect();
+		let healthy_holders: Vec<NodeId> = f
+			.holders
+			.iter()
+			.filter(|h| self.is_healthy(h) && self.intact_on(&key, h))
+			.copied()
+			.collect();
 		let r = &mut self.state.repairs;
 		let copies = r.copies.get_mut(&key).expect("found above");
 		let c = &mut copies[copy];
@@ -858,6 +953,13 @@ impl Index {
 		}
 		r.rehome.remove(&key);
 		r.stats.rehomed += 1;
+		// A holder that lost slices and is still named keeps its mark (repair goes on).
+		if let Some(d) = r.damaged.get_mut(&key) {
+			d.retain(|n| holders.contains(n));
+			if d.is_empty() {
+				r.damaged.remove(&key);
+			}
+		}
 		Ok(Response::DeleteOrders(orders))
 	}
 
@@ -1308,6 +1410,7 @@ impl Index {
 		};
 		self.state.repairs.copies.remove(&(*owner, *file_id));
 		self.state.repairs.rehome.remove(&(*owner, *file_id));
+		self.state.repairs.damaged.remove(&(*owner, *file_id));
 		self.state.completed.retain(|_, (o, id, _)| (&*o, &*id) != (owner, file_id));
 		let linked: Vec<(Account, String)> = self
 			.state
@@ -1419,10 +1522,11 @@ impl Index {
 				}
 			}
 		}
+		let key = (file.owner, file.file_id);
 		let healthy: Vec<NodeId> = file
 			.holders
 			.iter()
-			.filter(|h| self.is_healthy(h) && !r.avoid.contains(h))
+			.filter(|h| self.is_healthy(h) && !r.avoid.contains(h) && self.intact_on(&key, h))
 			.copied()
 			.collect();
 		if healthy.is_empty() {

@@ -72,6 +72,11 @@ pub struct Repairs {
 	pub rehome: BTreeMap<(Account, FileId), Vec<NodeId>>,
 	/// Counters.
 	pub stats: RepairCounters,
+	/// Holders that reported losing slices of a file (`SlicesLost`): they stay holders
+	/// until the chain names new ones, but count as neither healthy holders, sources nor
+	/// download holders of it. Last, so a snapshot written before it existed still decodes
+	/// ([`crate::index::State::decode_snapshot`]).
+	pub damaged: BTreeMap<(Account, FileId), BTreeSet<NodeId>>,
 }
 
 impl Repairs {
@@ -113,6 +118,8 @@ pub struct RepairFile {
 	pub size: u64,
 	/// Holders recorded on chain.
 	pub holders: Vec<NodeId>,
+	/// Holders that lost slices of it: not sources, not counted, not targets.
+	pub lost: Vec<NodeId>,
 	/// Healthy holders it should have.
 	pub want: usize,
 }
@@ -179,7 +186,8 @@ pub fn plan(
 	// (healthy count, file) for the files short of copies, most endangered first.
 	let mut short: Vec<(usize, &RepairFile, Vec<NodeId>)> = Vec::new();
 	for f in files {
-		let healthy: Vec<NodeId> = f.holders.iter().filter(|h| is_healthy(h)).copied().collect();
+		let healthy: Vec<NodeId> =
+			f.holders.iter().filter(|h| is_healthy(h) && !f.lost.contains(h)).copied().collect();
 		let coming = in_flight
 			.get(&(f.owner, f.file_id))
 			.map_or(0, |t| t.iter().filter(|n| is_healthy(n) && !f.holders.contains(n)).count());
@@ -275,6 +283,7 @@ mod tests {
 			file_id: FileId([k; 32]),
 			size,
 			holders: holders.iter().map(|h| node(*h)).collect(),
+			lost: Vec::new(),
 			want: 3,
 		}
 	}

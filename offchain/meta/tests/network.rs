@@ -7,7 +7,8 @@
 //! slices → a file deleted on chain while no meta node runs is dropped by the next leader
 //! (it applies the blocks it missed) → every meta node loses its disk → `stratos-meta
 //! rebuild-index` restores the files from the chain and the holders' manifests, and `ls`
-//! and `get` work again. The resource and meta nodes use the ports the preset registered (7401–7404,
+//! and `get` work again → a holder's copy rots on disk: its scrubber reports the lost slice
+//! and the meta nodes move the file to another node on chain. The resource and meta nodes use the ports the preset registered (7401–7404,
 //! 7500–7502), so the test needs them free.
 
 mod procs;
@@ -85,7 +86,8 @@ async fn files_flow_through_the_meta_nodes_and_survive_a_leader_crash() -> Resul
 	let after = work.join("after.bin");
 	random_file(&after, 5 << 20, 99);
 	let out = sds.ok(&home, &work, &["put", after.to_str().unwrap(), "/e2e/after.bin"]);
-	assert!(chain.file(&owner, &file_id_in(&out)).await?.is_some());
+	let after_id = file_id_in(&out);
+	assert!(chain.file(&owner, &after_id).await?.is_some());
 
 	// rm: deleted on chain, and the holders drop the big file's slices (7 × 3 copies).
 	let before = slices_held(&metrics_ports);
@@ -163,6 +165,53 @@ async fn files_flow_through_the_meta_nodes_and_survive_a_leader_crash() -> Resul
 	let rebuilt = d.join("rebuilt");
 	sds.ok(&home, &rebuilt, &["get", "/e2e/after.bin"]);
 	assert_eq!(std::fs::read(rebuilt.join("after.bin"))?, std::fs::read(&after)?);
+
+	// after.bin (one slice) rots on one holder's disk: that node's scrubber quarantines the
+	// slice and tells the meta nodes, which copy the file from an intact holder to the node
+	// that did not hold it and vote the new holders on chain; the file still downloads.
+	let original = std::fs::read(&after)?;
+	let (rotten, path) = (0..RN_KEYS.len())
+		.find_map(|i| {
+			let dir = d.join(format!("rn{i}")).join("store").join("slices");
+			let subs = std::fs::read_dir(dir).ok()?;
+			subs.flatten()
+				.flat_map(|sub| std::fs::read_dir(sub.path()).into_iter().flatten().flatten())
+				.map(|f| f.path())
+				.find(|f| std::fs::read(f).is_ok_and(|b| b == original))
+				.map(|f| (i, f))
+		})
+		.expect("a holder's copy of after.bin");
+	let mut bytes = std::fs::read(&path)?;
+	bytes[original.len() / 2] ^= 0x01;
+	std::fs::write(&path, bytes)?;
+	let (_, head) = chain.finalized_head().await?;
+	let rotten_account = chain
+		.nodes_at(head)
+		.await?
+		.into_iter()
+		.find(|(_, n)| {
+			sds_net::keys::key_from_suri(RN_KEYS[rotten])
+				.is_ok_and(|k| n.node_id == sds_net::node_id(&k))
+		})
+		.map(|(who, _)| who)
+		.expect("the resource node is registered");
+	let before = chain.file(&owner, &after_id).await?.expect("after.bin").holders;
+	assert!(before.contains(&rotten_account), "the rotten copy is a holder's");
+	let rotted = std::time::Instant::now();
+	let mut holders = before.clone();
+	while holders.len() != 3 || holders.contains(&rotten_account) {
+		anyhow::ensure!(
+			rotted.elapsed() < Duration::from_secs(120),
+			"the rotten copy was not replaced within 120 s: holders {holders:?}"
+		);
+		tokio::time::sleep(Duration::from_secs(1)).await;
+		holders = chain.file(&owner, &after_id).await?.expect("after.bin").holders;
+	}
+	println!("rotten copy replaced on chain {:.0?} after the corruption", rotted.elapsed());
+	assert_eq!(metric_sum(&metrics_ports[rotten..=rotten], "stratos_rn_corrupt_slices_total"), 1);
+	let healed = d.join("healed");
+	sds.ok(&home, &healed, &["get", "/e2e/after.bin"]);
+	assert_eq!(std::fs::read(healed.join("after.bin"))?, original);
 
 	// A new meta node joins from the command line: `stratos-meta register` puts it on chain
 	// pending; an unreachable address is refused before anything is submitted; endorsements

@@ -6,6 +6,7 @@
 
 mod common;
 use common::*;
+use std::collections::BTreeSet;
 use stratos_meta::repair::{Dispatch, RESEND_MS};
 
 const BIG: u64 = u64::MAX;
@@ -219,4 +220,112 @@ fn with_too_few_healthy_nodes_nothing_is_ordered_and_the_record_stays() {
 	beat_all_but(&mut w, &[], 45_000);
 	assert!(round(&mut w, 45_000, BIG).is_empty());
 	assert_eq!(w.idx.state().repairs.stats.alerts, 0);
+}
+
+#[test]
+fn a_holder_that_lost_a_slice_is_replaced_and_is_never_a_source_or_a_ticket_holder() {
+	let mut w = World::new(5);
+	let owner = w.owner_acct();
+	let rec = recorded(&mut w, "/c.bin", 40 * MIB, 3);
+	let slices = slices_of(40 * MIB, 3);
+	assert!(slices.len() >= 3, "a file of several slices");
+	let damaged = rec.holders[1];
+	beat_all_but(&mut w, &[], 20_000);
+	assert!(round(&mut w, 20_000, BIG).is_empty());
+
+	// Only registered nodes may report, and slices a node was never placed change nothing.
+	let stranger = NodeId([0x77; 32]);
+	let lost = vec![slices[1].0];
+	assert!(matches!(
+		w.apply(Command::SlicesLost { node: stranger, slices: lost.clone() }),
+		Err(Error::UnknownNode(_))
+	));
+	let outsider = w.nodes.iter().map(nid).find(|n| !rec.holders.contains(n)).unwrap();
+	let before = w.idx.state().clone();
+	w.apply(Command::SlicesLost { node: outsider, slices: lost.clone() }).unwrap();
+	w.apply(Command::SlicesLost {
+		node: damaged,
+		slices: slices_of(MIB, 99)[..1].iter().map(|s| s.0).collect(),
+	})
+	.unwrap();
+	assert_eq!(w.idx.state(), &before);
+
+	// The holder lost one slice: it stays a holder on chain, but downloads avoid it at once.
+	w.apply(Command::SlicesLost { node: damaged, slices: lost }).unwrap();
+	let key = (owner, rec.file_id);
+	assert_eq!(w.idx.state().repairs.damaged[&key], [damaged].into());
+	assert_eq!(w.idx.file(&owner, &rec.file_id).unwrap().holders, rec.holders);
+	let client = w.client.clone();
+	for attempt in 0..8 {
+		let req = w.signed(
+			&client,
+			TicketRequest { owner, path: "/c.bin".into(), slices: vec![], avoid: vec![], attempt },
+		);
+		let r = w.apply(Command::Tickets {
+			req,
+			reserved: 1 << 40,
+			reserve_unlocks_at: 100_000,
+			issuer: w.meta_key,
+		});
+		let Ok(Response::Tickets(t)) = r else { panic!("{r:?}") };
+		assert!(t.iter().all(|t| t.holder != damaged && rec.holders.contains(&t.holder)));
+	}
+
+	// Repair copies the file to the one node outside its holders, never from the damaged
+	// holder, also when a resend picks another source.
+	beat_all_but(&mut w, &[], 25_000);
+	let orders = round(&mut w, 25_000, BIG);
+	assert_eq!(orders.len(), 1, "{orders:?}");
+	let d = orders[0].clone();
+	let target = d.auth.holders[0];
+	assert!(!rec.holders.contains(&target), "to a new node, not back to the damaged one");
+	assert!(d.source != damaged && rec.holders.contains(&d.source));
+	assert_eq!(d.slices, slices, "the whole file");
+	let mut sources = BTreeSet::from([d.source]);
+	for k in 1..=3 {
+		let now = 25_000 + k * RESEND_MS;
+		beat_all_but(&mut w, &[], now);
+		let again = round(&mut w, now, BIG);
+		assert_eq!(again.len(), 1);
+		assert_eq!((again[0].auth.task, again[0].auth.holders[0]), (d.auth.task, target));
+		sources.insert(again[0].source);
+	}
+	assert_eq!(sources.len(), 2, "both intact holders send in turn");
+	assert!(!sources.contains(&damaged));
+
+	// Acknowledged: the proposal leaves the damaged holder out; the chain's new holders
+	// make it drop the rest of the file, and repair is done.
+	let acks = copy_acks(&w, &d, &target, &d.slices);
+	w.apply(Command::Copied { owner, file_id: rec.file_id, target, acks }).unwrap();
+	let proposal = w.idx.state().repairs.rehome[&key].clone();
+	let intact: Vec<NodeId> = rec.holders.iter().filter(|h| **h != damaged).copied().collect();
+	assert_eq!(proposal, [intact, vec![target]].concat());
+	let accounts = proposal.iter().map(|n| account_of(&w, n)).collect();
+	let r = w.apply(Command::Rehomed { owner, file_id: rec.file_id, holders: accounts }).unwrap();
+	let mut hashes: Vec<SliceHash> = slices.iter().map(|s| s.0).collect();
+	hashes.sort();
+	hashes.dedup();
+	assert_eq!(r, Response::DeleteOrders(vec![(damaged, hashes)]));
+	assert!(w.idx.state().repairs.damaged.is_empty());
+	beat_all_but(&mut w, &[], 200_000);
+	assert!(round(&mut w, 200_000, BIG).is_empty());
+}
+
+#[test]
+fn a_snapshot_from_before_lost_slices_were_tracked_still_loads() {
+	let mut w = World::new(5);
+	let owner = w.owner_acct();
+	let rec = recorded(&mut w, "/d.bin", 3 * MIB, 4);
+	let state = w.idx.state().clone();
+	assert!(state.repairs.damaged.is_empty());
+	// The older encoding lacked the (empty) map at the end.
+	let mut old = state.encode();
+	assert_eq!(old.pop(), Some(0));
+	assert_eq!(State::decode_snapshot(&old).unwrap(), state);
+	// A current snapshot with damage recorded round-trips.
+	w.apply(Command::SlicesLost { node: rec.holders[0], slices: vec![rec.slices[0]] }).unwrap();
+	let state = w.idx.state().clone();
+	assert!(state.repairs.damaged.contains_key(&(owner, rec.file_id)));
+	assert_eq!(State::decode_snapshot(&state.encode()).unwrap(), state);
+	assert!(State::decode_snapshot(&old[..old.len() / 2]).is_err());
 }

@@ -153,6 +153,38 @@ pub async fn heartbeats(host: Host, store: Arc<Store>, gate: Arc<ChainGate>, max
 	}
 }
 
+/// How often the node tells the meta nodes of slices it lost.
+pub const LOST_EVERY: Duration = Duration::from_secs(3);
+
+/// Tells the meta nodes of the slices this node lost (quarantined as corrupt by the
+/// scrubber or a read, or whose file vanished), so they copy the files those slices belong
+/// to elsewhere at once instead of waiting for a download to fail. A loss stays queued in
+/// the store until a meta node took it, so a crash or an unreachable cluster loses none.
+pub async fn lost_slices(host: Host, store: Arc<Store>, gate: Arc<ChainGate>) {
+	loop {
+		tokio::time::sleep(LOST_EVERY).await;
+		let lost = match store.lost_slices(meta_api::MAX_LOST_PER_REQUEST) {
+			Ok(l) if l.is_empty() => continue,
+			Ok(l) => l,
+			Err(e) => {
+				tracing::warn!(error = %e, "cannot read the lost slices");
+				continue;
+			},
+		};
+		let req = MetaRequest::SlicesLost { node: host.node_id(), slices: lost.clone() };
+		match ask_metas(&host, &gate, &req).await {
+			Some(MetaResponse::Ok | MetaResponse::Written { .. }) => {
+				tracing::warn!(slices = lost.len(), "told the meta nodes of lost slices");
+				if let Err(e) = store.mark_lost_reported(&lost) {
+					tracing::warn!(error = %e, "cannot mark lost slices as reported");
+				}
+			},
+			Some(other) => tracing::warn!(answer = ?other, "unexpected answer to lost slices"),
+			None => tracing::debug!("no meta node took the lost slices; trying again"),
+		}
+	}
+}
+
 /// How often the node delivers new receipts to the meta nodes' audit. The meta leader waits
 /// longer than this after a report opens before it cuts the period off.
 pub const RECEIPTS_EVERY: Duration = Duration::from_secs(2);

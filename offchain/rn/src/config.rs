@@ -60,6 +60,10 @@ pub struct Cli {
 	/// disk (default 8; 0 turns it off).
 	#[arg(long)]
 	pub scrub_rate: Option<u64>,
+	/// Seconds from the start of one scrub round (a pass over every slice) to the next
+	/// (default 60).
+	#[arg(long)]
+	pub scrub_every: Option<u64>,
 	/// Register this node on chain (or update its address) and exit.
 	#[command(subcommand)]
 	pub command: Option<Command>,
@@ -97,6 +101,7 @@ struct FileConfig {
 	chain: Option<String>,
 	upload_ttl_blocks: Option<u32>,
 	scrub_rate: Option<u64>,
+	scrub_every: Option<u64>,
 }
 
 /// The resolved configuration.
@@ -116,6 +121,8 @@ pub struct Config {
 	pub upload_ttl_blocks: u32,
 	/// Scrubber rate in bytes per second (0: off).
 	pub scrub_rate: u64,
+	/// Least time between scrub rounds.
+	pub scrub_every: std::time::Duration,
 	pub command: Option<Command>,
 }
 
@@ -169,6 +176,9 @@ impl Config {
 			node_key_suri: cli.node_key_suri,
 			upload_ttl_blocks: cli.upload_ttl_blocks.or(file.upload_ttl_blocks).unwrap_or(1800),
 			scrub_rate: cli.scrub_rate.or(file.scrub_rate).unwrap_or(8).saturating_mul(1 << 20),
+			scrub_every: std::time::Duration::from_secs(
+				cli.scrub_every.or(file.scrub_every).unwrap_or(60).max(1),
+			),
 			command: cli.command,
 		})
 	}

@@ -125,6 +125,7 @@ async fn run(cli: Cli) -> Result<()> {
 	if let (Some(c), Some(g)) = (chain, gate) {
 		tokio::spawn(chain::heartbeats(host.clone(), store.clone(), g.clone(), config.max_streams));
 		tokio::spawn(chain::receipts(host.clone(), store.clone(), g.clone()));
+		tokio::spawn(chain::lost_slices(host.clone(), store.clone(), g.clone()));
 		tokio::spawn(chain::uploads(
 			host.clone(),
 			store.clone(),
@@ -144,7 +145,7 @@ async fn run(cli: Cli) -> Result<()> {
 		});
 	}
 	if config.scrub_rate > 0 {
-		tokio::spawn(scrub(store.clone(), config.scrub_rate));
+		tokio::spawn(scrub(store.clone(), config.scrub_rate, config.scrub_every));
 	}
 	let stats = store.stats();
 	tracing::info!(
@@ -187,11 +188,11 @@ async fn run(cli: Cli) -> Result<()> {
 	Ok(())
 }
 
-/// Re-reads every stored slice against its hashes, at most `rate` bytes per second, round
-/// after round; a slice that rotted on disk is quarantined (counted in
-/// `corrupt_slices_total`, logged) and no longer served. Telling the meta nodes so they
-/// repair it at once is not built yet: today they repair per node, on missed heartbeats.
-async fn scrub(store: Arc<Store>, rate: u64) {
+/// Re-reads every stored slice against its hashes, at most `rate` bytes per second, a round
+/// at most every `every`; a slice that rotted on disk is quarantined (counted in
+/// `corrupt_slices_total`, logged), no longer served, and queued for the meta nodes
+/// ([`chain::lost_slices`]), which copy its files to another node.
+async fn scrub(store: Arc<Store>, rate: u64, every: std::time::Duration) {
 	let mut next = None;
 	loop {
 		let s = store.clone();
@@ -217,7 +218,7 @@ async fn scrub(store: Arc<Store>, rate: u64) {
 			worth.saturating_sub(started.elapsed()).max(std::time::Duration::from_millis(100));
 		next = step.next;
 		if next.is_none() {
-			pause = pause.max(std::time::Duration::from_secs(60));
+			pause = pause.max(every);
 		}
 		tokio::time::sleep(pause).await;
 	}

@@ -271,7 +271,20 @@ pub enum MetaRequest {
 	Audit,
 	/// Repair's figures: copies under way and done, files re-homed, alerts.
 	Repairs,
+	/// A resource node lost slices it held (its scrubber or a read found them corrupt and
+	/// quarantined them): the meta nodes stop counting it as a holder of the files they
+	/// belong to and copy those files to another node. Only the node itself may say so
+	/// (authenticated by the transport); at most [`MAX_LOST_PER_REQUEST`] slices.
+	SlicesLost {
+		/// The node.
+		node: NodeId,
+		/// The slices it no longer has.
+		slices: Vec<SliceHash>,
+	},
 }
+
+/// Most slices in one [`MetaRequest::SlicesLost`].
+pub const MAX_LOST_PER_REQUEST: usize = 4096;
 
 /// Most receipts (countersigned plus unsigned) in one [`MetaRequest::Receipts`].
 pub const MAX_RECEIPTS_PER_REQUEST: usize = 4096;

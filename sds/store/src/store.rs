@@ -31,6 +31,15 @@ const PENDING_PREFIX: u8 = b'p';
 const MANIFEST_PREFIX: u8 = b'm';
 /// Slice ‖ owner ‖ file id → (): which manifests name a slice.
 const REF_PREFIX: u8 = b'x';
+/// Slice → (): a slice this node lost (quarantined as corrupt, or its file vanished) that
+/// the meta nodes were not told of yet ([`Store::lost_slices`]).
+const LOST_PREFIX: u8 = b'l';
+
+fn lost_key(h: &SliceHash) -> [u8; 33] {
+	let mut k = slice_key(h);
+	k[0] = LOST_PREFIX;
+	k
+}
 
 /// Slices stored under an upload authorisation whose file the meta nodes have not yet
 /// confirmed (with its manifest).
@@ -200,7 +209,10 @@ impl Store {
 		}
 		for hash in missing {
 			tracing::error!(slice = %hash, "indexed slice file is missing; dropping it from the index");
-			self.db.delete_opt(slice_key(&hash), &synced())?;
+			let mut batch = rocksdb::WriteBatch::default();
+			batch.delete(slice_key(&hash));
+			batch.put(lost_key(&hash), []);
+			self.db.write_opt(batch, &synced())?;
 		}
 		let slices_dir = self.root.join("slices");
 		for sub in self.fs.read_dir(&slices_dir).map_err(|e| Error::io("list", &slices_dir, e))? {
@@ -472,7 +484,10 @@ impl Store {
 		let _guard = self.commit_lock.lock().expect("lock");
 		tracing::error!(slice = %h, %detail, "corrupt slice quarantined");
 		if let Ok(Some(meta)) = self.meta(h) {
-			if self.db.delete_opt(slice_key(h), &synced()).is_ok() {
+			let mut batch = rocksdb::WriteBatch::default();
+			batch.delete(slice_key(h));
+			batch.put(lost_key(h), []);
+			if self.db.write_opt(batch, &synced()).is_ok() {
 				self.used.fetch_sub(meta.len, Ordering::SeqCst);
 				self.slices.fetch_sub(1, Ordering::SeqCst);
 				self.corrupt.fetch_add(1, Ordering::SeqCst);
@@ -714,6 +729,33 @@ impl Store {
 		Ok(())
 	}
 
+	/// Up to `limit` slices this node lost (quarantined as corrupt, or whose file vanished)
+	/// that the meta nodes were not told of yet. They stay listed across restarts until
+	/// [`Store::mark_lost_reported`], or until the slice is stored again.
+	pub fn lost_slices(&self, limit: usize) -> Result<Vec<SliceHash>> {
+		let mut out = Vec::new();
+		for item in self.db.prefix_iterator([LOST_PREFIX]) {
+			let (k, _) = item?;
+			if k.first() != Some(&LOST_PREFIX) || out.len() >= limit {
+				break;
+			}
+			out.push(SliceHash(
+				k[1..].try_into().map_err(|_| Error::BadIndexEntry(format!("{k:?}")))?,
+			));
+		}
+		Ok(out)
+	}
+
+	/// Notes that the meta nodes were told of these lost slices.
+	pub fn mark_lost_reported(&self, slices: &[SliceHash]) -> Result<()> {
+		let mut batch = rocksdb::WriteBatch::default();
+		for s in slices {
+			batch.delete(lost_key(s));
+		}
+		self.db.write_opt(batch, &synced())?;
+		Ok(())
+	}
+
 	/// Receipts of a ledger period, in key order.
 	pub fn receipts(&self, ledger_period: u32) -> Result<Vec<SignedReceipt>> {
 		let mut prefix = vec![RECEIPT_PREFIX];
@@ -796,7 +838,11 @@ impl PutWriter<'_> {
 		store.fs.rename(&self.path, &dest).map_err(|e| Error::io("rename", &dest, e))?;
 		sync_dir(&dir)?;
 		let meta = SliceMeta { len: self.len, chunk_hashes };
-		if let Err(e) = store.db.put_opt(slice_key(&actual), meta.encode(), &synced()) {
+		let mut batch = rocksdb::WriteBatch::default();
+		batch.put(slice_key(&actual), meta.encode());
+		// Stored again: no longer lost.
+		batch.delete(lost_key(&actual));
+		if let Err(e) = store.db.write_opt(batch, &synced()) {
 			// Not acknowledged: leave no file the index does not know (the reservation is
 			// released when the writer drops).
 			let _ = store.fs.remove_file(&dest);

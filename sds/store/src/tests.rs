@@ -109,13 +109,41 @@ fn corrupt_chunk_is_never_served_and_is_quarantined() {
 	assert!(dir.path().join("corrupt").join(&hex).exists());
 	assert_eq!(store.stats().corrupt, 1);
 	assert!(matches!(store.open_read(&h), Err(Error::NotFound(_))));
+	// The loss is kept for the meta nodes until they are told of it, across a restart.
+	assert_eq!(store.lost_slices(10).unwrap(), vec![h]);
+	drop(r);
+	drop(store);
+	let store = Store::open(dir.path(), 1 << 30).unwrap();
+	assert_eq!(store.lost_slices(10).unwrap(), vec![h]);
+	store.mark_lost_reported(&[h]).unwrap();
+	assert!(store.lost_slices(10).unwrap().is_empty());
+}
+
+#[test]
+fn a_lost_slice_stored_again_is_no_longer_lost() {
+	let dir = tempfile::tempdir().unwrap();
+	let store = Store::open(dir.path(), 1 << 30).unwrap();
+	let d = data(CHUNK_SIZE as usize + 9, 7);
+	let keep = put(&store, &data(100, 8)).unwrap();
+	let h = put(&store, &d).unwrap();
+	let hex = h.to_hex();
+	let path = dir.path().join("slices").join(&hex[..2]).join(&hex);
+	let mut bytes = std::fs::read(&path).unwrap();
+	bytes[3] ^= 1;
+	std::fs::write(&path, bytes).unwrap();
+	assert!(matches!(store.verify(&h), Err(Error::Corrupt { .. })));
+	assert_eq!(store.lost_slices(10).unwrap(), vec![h]);
+	put(&store, &d).unwrap();
+	assert!(store.lost_slices(10).unwrap().is_empty());
+	assert_eq!(store.read_all(&h).unwrap(), d);
+	assert_eq!(store.verify(&keep).unwrap(), Some(100));
 }
 
 #[test]
 fn truncated_or_missing_files_are_detected() {
 	let dir = tempfile::tempdir().unwrap();
 	let d = data(CHUNK_SIZE as usize + 10, 4);
-	let h = {
+	let (h, h2) = {
 		let store = Store::open(dir.path(), 1 << 30).unwrap();
 		let h = put(&store, &d).unwrap();
 		let hex = h.to_hex();
@@ -125,12 +153,16 @@ fn truncated_or_missing_files_are_detected() {
 		let h2 = put(&store, &data(50, 5)).unwrap();
 		let hex = h2.to_hex();
 		std::fs::remove_file(dir.path().join("slices").join(&hex[..2]).join(&hex)).unwrap();
-		h2
+		(h, h2)
 	};
-	// the missing file is dropped from the index on open
+	// the missing file is dropped from the index on open; both are lost to the meta nodes
 	let store = Store::open(dir.path(), 1 << 30).unwrap();
 	assert!(store.meta(&h).unwrap().is_none());
 	assert_eq!(store.stats().slices, 0);
+	let mut want = vec![h, h2];
+	want.sort();
+	assert_eq!(store.lost_slices(10).unwrap(), want);
+	assert_eq!(store.lost_slices(1).unwrap().len(), 1);
 }
 
 #[test]

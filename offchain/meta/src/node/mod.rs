@@ -232,7 +232,7 @@ fn metrics(addr: std::net::SocketAddr, replica: Replica) -> Result<()> {
 	)?;
 	let uptime = audit("node_uptime_permille", "Heartbeats on time, thousandths", &["node"])?;
 	let errors = audit("node_errors", "Errors counted against each resource node", &["node"])?;
-	let repairs = audit("repair", "Repair: copies in_flight, ordered, copied, abandoned; files rehomed, deferred (last round), alerts (last round)", &["what"])?;
+	let repairs = audit("repair", "Repair: copies in_flight, ordered, copied, abandoned; files rehomed, deferred (last round), alerts (last round), damaged (holders that lost slices of it, per file)", &["what"])?;
 	tokio::spawn(async move {
 		loop {
 			for (g, f) in &gauges {
@@ -269,6 +269,7 @@ fn metrics(addr: std::net::SocketAddr, replica: Replica) -> Result<()> {
 					("rehomed", r.stats.rehomed),
 					("deferred", r.stats.deferred as u64),
 					("alerts", r.stats.alerts as u64),
+					("damaged", r.damaged.len() as u64),
 				] {
 					repairs.with_label_values(&[what]).set(n);
 				}

@@ -252,6 +252,23 @@ impl<C: ChainFacts> MetaService<C> {
 						);
 					}
 				}
+				if let MetaRequest::SlicesLost { node, slices } = &write {
+					if peer != Some(*node) && !peer.is_some_and(|p| self.is_member(&p)) {
+						return error(
+							ErrorKind::Refused,
+							"only the resource node itself may report its lost slices",
+						);
+					}
+					if slices.len() > meta_api::MAX_LOST_PER_REQUEST {
+						return error(
+							ErrorKind::Refused,
+							format!(
+								"at most {} lost slices per request",
+								meta_api::MAX_LOST_PER_REQUEST
+							),
+						);
+					}
+				}
 				if self.replica.state() != openraft::ServerState::Leader {
 					return self.forward(raw).await;
 				}
@@ -378,6 +395,7 @@ impl<C: ChainFacts> MetaService<C> {
 				Command::Tickets { req: r, reserved, reserve_unlocks_at, issuer: me }
 			},
 			MetaRequest::Heartbeat(beat) => Command::Heartbeat { now_ms: now_ms(), beat },
+			MetaRequest::SlicesLost { node, slices } => Command::SlicesLost { node, slices },
 			MetaRequest::Restore(files) => match self.checked_restore(files).await {
 				Ok(kept) => Command::Restore(kept),
 				Err(e) => {

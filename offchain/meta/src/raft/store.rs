@@ -13,7 +13,7 @@
 
 use super::{Applied, TypeConfig};
 use crate::index::{Index, State};
-use codec::{Decode, Encode};
+use codec::Encode;
 use openraft::{
 	storage::{LogFlushed, RaftLogStorage, RaftStateMachine},
 	AnyError, BasicNode, Entry, EntryPayload, LogId, LogState, OptionalSend, RaftLogReader,
@@ -249,7 +249,7 @@ impl StateMachine {
 			.map_err(|e| crate::Error::Storage(format!("corrupt snapshot: {e}")))?;
 		let (index, last_applied, membership) = match &stored {
 			Some(s) => {
-				let state = State::decode(&mut &s.data[..])
+				let state = State::decode_snapshot(&s.data)
 					.map_err(|e| crate::Error::Storage(format!("corrupt snapshot state: {e}")))?;
 				(
 					Index::from_state(genesis, state),
@@ -351,7 +351,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
 		snapshot: Box<Cursor<Vec<u8>>>,
 	) -> Result<(), SErr> {
 		let data = snapshot.into_inner();
-		let state = State::decode(&mut &data[..])
+		let state = State::decode_snapshot(&data)
 			.map_err(|e| StorageIOError::read_snapshot(Some(meta.signature()), any(e)))?;
 		let stored = StoredSnapshot { meta: meta.clone(), data };
 		self.persist(&stored)?;

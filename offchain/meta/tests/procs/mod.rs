@@ -208,6 +208,10 @@ impl Network {
 				region.into(),
 				"--metrics".into(),
 				format!("127.0.0.1:{}", metrics_ports[i]),
+				// A scrub round every 2 s (the tests' stores are small), so a slice that
+				// rots on disk is found within seconds.
+				"--scrub-every".into(),
+				"2".into(),
 			];
 			rns.push(Some(spawn(d, &format!("rn{i}"), &rn_bin, &args)?));
 		}
