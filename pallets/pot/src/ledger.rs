@@ -101,15 +101,27 @@ impl<T: Config> Pallet<T> {
 				.fold(unclaimed.saturating_add(ledger.matured), |s, (_, a)| s.saturating_add(*a));
 		}
 		ensure!(unclaimed == Unclaimed::<T>::get(), "Σ ledgers = unclaimed");
-		let mut paid_total = BalanceOf::<T>::zero();
-		let mut carried_in = BalanceOf::<T>::zero();
-		let mut carried_out = BalanceOf::<T>::zero();
-		let mut resource_in = BalanceOf::<T>::zero();
-		let mut resource_out = BalanceOf::<T>::zero();
-		let (mut charged, mut rewarded) = (0u128, 0u128);
-		let (mut charged_value, mut rewarded_value) = (0u128, 0u128);
+		// Pruned periods count through their summed books.
+		let pruned = PrunedTotals::<T>::get();
+		let mut paid_total = pruned.paid;
+		let mut carried_in = pruned.carried_in;
+		let mut carried_out = pruned.carried;
+		let mut resource_in = pruned.resource_carried_in;
+		let mut resource_out = pruned.resource_carried;
+		let (mut charged, mut rewarded) = (pruned.charged_bytes, pruned.rewarded_bytes);
+		let (mut charged_value, mut rewarded_value) = (pruned.charged_value, pruned.rewarded_value);
 		let next = NextPeriod::<T>::get();
+		let pruned_below = PeriodsPrunedBelow::<T>::get();
+		ensure!(
+			pruned_below <= ChargesPrunedBelow::<T>::get(),
+			"a period's summary goes only after its client entries"
+		);
+		ensure!(
+			Rolled::<T>::iter_values().all(|r| r.period >= pruned_below),
+			"no carried-traffic entry refers to a pruned period"
+		);
 		for (p, info) in Periods::<T>::iter() {
+			ensure!(p >= pruned_below, "pruned periods stay pruned");
 			let paid = info
 				.resource_paid
 				.saturating_add(info.meta_paid)

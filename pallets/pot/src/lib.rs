@@ -78,6 +78,7 @@ pub mod migrations;
 #[cfg(test)]
 mod mock;
 mod periods;
+mod pruning;
 mod report;
 mod settlement;
 #[cfg(test)]
@@ -258,6 +259,20 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type ChargesPrunedBelow<T: Config> = StorageValue<_, u32, ValueQuery>;
 
+	/// The lowest period whose [`Periods`] summary is still stored: older ones were pruned
+	/// in idle time once no carried-traffic entry referred to them and their disputes were
+	/// over; their books are summed in [`PrunedTotals`].
+	#[pallet::storage]
+	pub type PeriodsPrunedBelow<T: Config> = StorageValue<_, u32, ValueQuery>;
+
+	/// The summed books of the pruned periods.
+	#[pallet::storage]
+	pub type PrunedTotals<T: Config> = StorageValue<_, PrunedBooks<BalanceOf<T>>, ValueQuery>;
+
+	/// The idle-time pass over [`Rolled`] under way.
+	#[pallet::storage]
+	pub type RolledScan<T: Config> = StorageValue<_, RolledPass>;
+
 	/// Receipts clients say they never countersigned: (period, client key, receipt digest).
 	#[pallet::storage]
 	pub type Disputes<T: Config> = StorageNMap<
@@ -422,6 +437,9 @@ pub mod pallet {
 		},
 		/// A node's carried-traffic entry with nothing carried was removed.
 		RolledPruned { node: NodeId },
+		/// The summaries of periods below `below` were pruned (their books are summed in
+		/// `PrunedTotals`).
+		PeriodsPruned { below: u32 },
 	}
 
 	#[pallet::error]
@@ -503,7 +521,8 @@ pub mod pallet {
 		}
 
 		fn on_idle(_n: BlockNumberFor<T>, remaining: Weight) -> Weight {
-			Self::prune_charges(remaining)
+			let used = Self::prune_charges(remaining);
+			used.saturating_add(Self::prune_periods(remaining.saturating_sub(used)))
 		}
 
 		fn integrity_test() {

@@ -1,5 +1,5 @@
 use crate::{mock::*, *};
-use frame_support::{assert_noop, assert_ok};
+use frame_support::{assert_noop, assert_ok, weights::RuntimeDbWeight};
 use stratos_primitives::traffic::{chunk_report, commitment, order_report, ChunkedReport};
 
 const SALT: [u8; 32] = [7; 32];
@@ -1378,5 +1378,100 @@ fn a_donation_to_the_pot_keeps_the_books_balanced() {
 		run_to(2 * L);
 		assert_ok!(Pot::claim_rewards(signed(10)));
 		// `build_and_execute` checks every invariant at the end.
+	});
+}
+
+#[test]
+fn old_period_summaries_are_pruned_in_idle_time_once_nothing_refers_to_them() {
+	build_and_execute(|| {
+		let idle = || {
+			let used = Pot::on_idle(System::block_number(), Weight::MAX);
+			Pot::do_try_state().expect("the books still add up");
+			used
+		};
+		reserve(20, 10_000);
+		// Period 0: nodes 10–12 are paid; node 13 carries its traffic (an entry of period 0).
+		settle_period(0, &[(10, 9), (11, 8), (12, 7), (13, 6)], &[(20, 30)]);
+		let paid0 = {
+			let i = Periods::<Test>::get(0).unwrap();
+			i.resource_paid + i.meta_paid + i.validator_paid
+		};
+		// Periods 1 and 2 fail (no report): node 13's entry still refers to period 0.
+		run_to(4 * L);
+		assert!(matches!(Periods::<Test>::get(1).unwrap().status, PeriodStatus::Failed(_)));
+		idle();
+		assert!(ChargesPrunedBelow::<Test>::get() >= 1, "period 0's disputes are over");
+		assert!(Periods::<Test>::contains_key(0), "still referred to by node 13's entry");
+		assert_eq!(PeriodsPrunedBelow::<Test>::get(), 0);
+		// The paid nodes' empty entries went on the way.
+		for n in [10, 11, 12] {
+			assert!(Rolled::<Test>::get(node(n)).is_none(), "node {n}");
+			assert!(events().contains(&Event::RolledPruned { node: node(n) }));
+		}
+		assert_eq!(Rolled::<Test>::get(node(13)).unwrap().period, 0);
+		// Nothing changes until another period finishes (no pass every idle block).
+		let db = <<Test as frame_system::Config>::DbWeight as Get<RuntimeDbWeight>>::get();
+		assert_eq!(Pot::prune_periods(Weight::MAX), db.reads(4));
+
+		// Period 3's report lists node 13 (its carried traffic): its entry moves on, and once
+		// period 3's disputes are over the summaries before it go, their books summed.
+		let next = NextPeriod::<Test>::get();
+		reserve(20, 1_000);
+		settle_period(next, &[(10, 5)], &[(20, 5)]);
+		assert!(Rolled::<Test>::get(node(13)).is_none_or(|r| r.period == next));
+		run_to((next as u64 + 4) * L);
+		idle();
+		let below = PeriodsPrunedBelow::<Test>::get();
+		assert!(below > next, "pruned through period {next}: {below}");
+		for p in 0..below {
+			assert!(!Periods::<Test>::contains_key(p), "period {p}");
+		}
+		assert!(events().contains(&Event::PeriodsPruned { below }));
+		let totals = PrunedTotals::<Test>::get();
+		assert!(totals.paid >= paid0 && totals.charged_bytes >= 30);
+		// Rewards, claims and later periods are unaffected.
+		assert_ok!(Pot::claim_rewards(signed(10)));
+		let later = NextPeriod::<Test>::get();
+		reserve(20, 1_000);
+		settle_period(later, &[(11, 5)], &[(20, 5)]);
+	});
+}
+
+#[test]
+fn pruning_periods_takes_only_the_idle_weight_it_is_given_and_resumes() {
+	build_and_execute(|| {
+		reserve(20, 10_000);
+		settle_period(0, &[(10, 9), (11, 8), (12, 7), (13, 6)], &[(20, 30)]);
+		let next = NextPeriod::<Test>::get();
+		reserve(20, 1_000);
+		settle_period(next, &[(10, 5)], &[(20, 5)]);
+		run_to((next as u64 + 4) * L);
+		// Client entries first, in full; then one carried-traffic entry per block.
+		Pot::prune_charges(Weight::MAX);
+		let db = <<Test as frame_system::Config>::DbWeight as Get<RuntimeDbWeight>>::get();
+		// Room for the fixed reads and writes and one carried-traffic entry.
+		let scan = db.reads_writes(4, 1) + db.reads_writes(2, 1);
+		let before = Rolled::<Test>::iter().count() as u32;
+		assert!(before >= 2, "{before}");
+		let mut blocks = 0;
+		while !RolledScan::<Test>::get().is_some_and(|p| p.complete) {
+			let used = Pot::prune_periods(scan);
+			assert!(used.all_lte(scan), "{used:?} within {scan:?}");
+			Pot::do_try_state().expect("consistent between steps");
+			blocks += 1;
+			assert!(blocks <= before + 1, "one entry per block");
+		}
+		assert_eq!(blocks, before + 1, "one entry per block, then the end");
+		assert_eq!(PeriodsPrunedBelow::<Test>::get(), 0, "no room to prune yet");
+		// Room for one summary per block.
+		let prune = db.reads_writes(4, 1) + db.reads_writes(1, 2) + db.reads_writes(1, 1);
+		for b in 1..=next {
+			let used = Pot::prune_periods(prune);
+			assert!(used.all_lte(prune), "{used:?} within {prune:?}");
+			assert_eq!(PeriodsPrunedBelow::<Test>::get(), b);
+			Pot::do_try_state().expect("consistent between steps");
+		}
+		// Too little weight does nothing at all.
+		assert_eq!(Pot::prune_periods(Weight::from_parts(1, 0)), Weight::zero());
 	});
 }

@@ -164,6 +164,45 @@ impl From<IngestError> for InvalidReport {
 	}
 }
 
+/// A pass over [`Rolled`] in idle time that finds the lowest period a carried-traffic entry
+/// still refers to (removing entries that carry nothing on the way), so older [`Periods`]
+/// can be pruned ([`Pallet::prune_periods`]).
+#[derive(Encode, Decode, MaxEncodedLen, TypeInfo, Clone, Copy, PartialEq, Eq, Debug)]
+pub struct RolledPass {
+	/// The last node looked at (none: at the start).
+	pub last: Option<NodeId>,
+	/// The lowest period a kept entry refers to so far.
+	pub min_ref: u32,
+	/// [`NextPeriod`] when the pass began: entries written during the pass refer to it or a
+	/// later period.
+	pub next_at_start: u32,
+	/// Every entry was looked at: periods below `min(min_ref, next_at_start)` are unreferenced.
+	pub complete: bool,
+}
+
+/// The books of pruned periods, summed: the invariants add them to the stored periods'.
+#[derive(Encode, Decode, MaxEncodedLen, TypeInfo, Clone, PartialEq, Eq, Debug, Default)]
+pub struct PrunedBooks<Balance> {
+	/// Σ paid (resource, meta and validator parts).
+	pub paid: Balance,
+	/// Σ carried for every share.
+	pub carried: Balance,
+	/// Σ carried for the resource nodes.
+	pub resource_carried: Balance,
+	/// Σ carried in for every share.
+	pub carried_in: Balance,
+	/// Σ carried in for the resource nodes.
+	pub resource_carried_in: Balance,
+	/// Σ bytes charged.
+	pub charged_bytes: u128,
+	/// Σ bytes rewarded.
+	pub rewarded_bytes: u128,
+	/// Σ value charged.
+	pub charged_value: u128,
+	/// Σ value rewarded.
+	pub rewarded_value: u128,
+}
+
 /// A node's traffic carried between periods, versioned by the report that wrote it: while
 /// that report is not settled (under way, or failed) the value is `prev`.
 #[derive(Encode, Decode, MaxEncodedLen, TypeInfo, Clone, Copy, PartialEq, Eq, Debug, Default)]
