@@ -68,7 +68,18 @@ impl<E: Into<subxt::Error>> From<E> for Error {
 	}
 }
 
+/// Times [`ChainClient::submit`] signs again after the pool refused a transaction because
+/// another transaction of the same account took its nonce.
+const NONCE_RETRIES: u32 = 4;
+
 impl Error {
+	/// The pool refused the transaction for its nonce: another transaction of the signer
+	/// has it (`Priority is too low`) or was included with it (`outdated`).
+	fn is_nonce_clash(&self) -> bool {
+		let text = self.to_string();
+		text.contains("Priority is too low") || text.contains("Transaction is outdated")
+	}
+
 	fn missing_event(what: &str) -> Self {
 		Error::Chain(Box::new(subxt::Error::Other(format!("no {what} event").into())))
 	}
@@ -324,14 +335,32 @@ impl ChainClient {
 		call: &C,
 		signer: &Keypair,
 	) -> Result<ExtrinsicEvents<PolkadotConfig>> {
-		let progress = self
-			.api
-			.at_current_block()
-			.await?
-			.transactions()
-			.sign_and_submit_then_watch_default(call, signer)
-			.await?;
-		Self::finalized(progress).await
+		// The nonce counts the signer's transactions in the node's pool. Another process
+		// signing with the same account (a running meta node while its operator runs
+		// `stratos-meta endorse`) may take that nonce first: the pool then refuses this
+		// transaction before it is included, and it is signed again with the next nonce.
+		let who = account(signer);
+		let mut attempt = 0u32;
+		loop {
+			let at = self.api.at_current_block().await?;
+			let nonce = self.next_nonce(&who).await?;
+			let params = subxt::config::DefaultExtrinsicParamsBuilder::<PolkadotConfig>::new()
+				.nonce(nonce)
+				.build();
+			let submitted = match at.transactions().create_signed(call, signer, params).await {
+				Ok(tx) => tx.submit_and_watch().await.map_err(Error::from),
+				Err(e) => Err(e.into()),
+			};
+			match submitted {
+				Ok(progress) => return Self::finalized(progress).await,
+				Err(e) if attempt < NONCE_RETRIES && e.is_nonce_clash() => {
+					attempt += 1;
+					tokio::time::sleep(std::time::Duration::from_millis(300 * attempt as u64))
+						.await;
+				},
+				Err(e) => return Err(e),
+			}
+		}
 	}
 
 	/// Signs `calls` with `signer` under consecutive nonces, submits them all at once (so

@@ -152,6 +152,11 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxAuthors: Get<u32>;
 
+		/// Summaries of this many latest periods are never pruned (for clients and explorers
+		/// reading recent books), whatever else allows it.
+		#[pallet::constant]
+		type KeptPeriods: Get<u32>;
+
 		/// Weights from the benchmarks.
 		type WeightInfo: WeightInfo;
 	}

@@ -112,6 +112,7 @@ impl pallet_pot::Config for Test {
 	type MaxTopNodes = frame_support::traits::ConstU32<4>;
 	type MaxChunk = frame_support::traits::ConstU32<4>;
 	type MaxAuthors = frame_support::traits::ConstU32<4>;
+	type KeptPeriods = frame_support::traits::ConstU32<2>;
 	type WeightInfo = ();
 }
 

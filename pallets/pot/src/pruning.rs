@@ -5,8 +5,9 @@
 //! entries may be disputed or the period cancelled. Each [`RolledScan`] pass walks
 //! [`Rolled`] across as many idle blocks as it needs, removes the entries that carry nothing
 //! (as [`Pallet::prune_rolled`] would) and notes the lowest period the others refer to; once
-//! complete, the summaries below that period and below [`ChargesPrunedBelow`] are removed and
-//! their books added to [`PrunedTotals`], so the issuance invariants still cover them.
+//! complete, the summaries below that period and below [`ChargesPrunedBelow`] are removed
+//! (the latest [`Config::KeptPeriods`] always stay) and their books added to [`PrunedTotals`],
+//! so the issuance invariants still cover them.
 
 use crate::*;
 
@@ -29,7 +30,7 @@ impl<T: Config> Pallet<T> {
 			RolledPass { last: None, min_ref: u32::MAX, next_at_start: next, complete: false };
 		let mut pass = match RolledScan::<T>::get() {
 			// The last pass allowed no more: look again only once another period finished.
-			Some(done) if done.complete && Self::prune_bound(&done, limit) <= below => {
+			Some(done) if done.complete && Self::prune_bound(&done, limit, next) <= below => {
 				if next <= done.next_at_start {
 					return db.reads(4);
 				}
@@ -70,7 +71,7 @@ impl<T: Config> Pallet<T> {
 			RolledScan::<T>::put(pass);
 			return used;
 		}
-		let bound = Self::prune_bound(&pass, limit);
+		let bound = Self::prune_bound(&pass, limit, next);
 		// A summary: its removal (taking it reads it); once: the totals' read and write and
 		// the new lower bound.
 		let per_period = db.reads_writes(1, 1);
@@ -114,8 +115,11 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// Periods below this may go after the complete pass `pass`, with disputes over below
-	/// `limit`.
-	fn prune_bound(pass: &RolledPass, limit: u32) -> u32 {
-		pass.min_ref.min(pass.next_at_start).min(limit)
+	/// `limit` and `next` the lowest period not finished ([`Config::KeptPeriods`] stay).
+	fn prune_bound(pass: &RolledPass, limit: u32, next: u32) -> u32 {
+		pass.min_ref
+			.min(pass.next_at_start)
+			.min(limit)
+			.min(next.saturating_sub(T::KeptPeriods::get()))
 	}
 }

@@ -1423,6 +1423,9 @@ fn old_period_summaries_are_pruned_in_idle_time_once_nothing_refers_to_them() {
 		idle();
 		let below = PeriodsPrunedBelow::<Test>::get();
 		assert!(below > next, "pruned through period {next}: {below}");
+		let now_next = NextPeriod::<Test>::get();
+		assert_eq!(below, now_next - 2, "the latest KeptPeriods (2) stay");
+		assert!(Periods::<Test>::contains_key(below));
 		for p in 0..below {
 			assert!(!Periods::<Test>::contains_key(p), "period {p}");
 		}

@@ -87,6 +87,8 @@ impl pallet_pot::Config for Runtime {
 	type MaxTopNodes = ConstU32<MAX_TOP_NODES>;
 	type MaxChunk = ConstU32<MAX_CHUNK>;
 	type MaxAuthors = ConstU32<{ super::MAX_AUTHORITIES }>;
+	// 64 periods: over two days of hourly periods on the testnet, an hour on dev chains.
+	type KeptPeriods = ConstU32<64>;
 	type WeightInfo = pallet_pot::weights::SubstrateWeight<Runtime>;
 }
 
