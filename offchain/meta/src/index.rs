@@ -1148,9 +1148,6 @@ impl Index {
 		if self.lookup(&owner, &path.parent()) != Some(Inode::Dir) {
 			return Err(Error::NotFound(format!("{} (create it with mkdir)", path.parent())));
 		}
-		if self.state.uploads.values().any(|u| u.auth.owner == owner && u.path == path.as_str()) {
-			return Err(Error::Exists(format!("{path} (an upload to it is in progress)")));
-		}
 		if !balance_ok {
 			return Err(Error::InsufficientBalance);
 		}
@@ -1174,6 +1171,20 @@ impl Index {
 			expires_at: self.state.chain.number.saturating_add((UPLOAD_TTL_MS / 2000) as u32),
 			issuer,
 		};
+		// The owner's new placement of a path replaces an unfinished one (a retry after an
+		// upload failed, e.g. when a holder died): that one can no longer complete, and its
+		// holders drop what they took for it once they learn its fate.
+		let superseded: Vec<TaskId> = self
+			.state
+			.uploads
+			.iter()
+			.filter(|(_, u)| u.auth.owner == owner && u.path == path.as_str())
+			.map(|(t, _)| *t)
+			.collect();
+		for t in superseded {
+			tracing::info!(task = %t, %path, "an unfinished upload is replaced by a new placement");
+			self.state.uploads.remove(&t);
+		}
 		self.state.uploads.insert(
 			task,
 			Upload {

@@ -23,10 +23,19 @@ fn upload_is_placed_acknowledged_and_visible_once_recorded() {
 		.collect();
 	assert_eq!(regions.len(), 3, "three regions are available, so the copies are offsite");
 
-	// Another upload to the same path is refused while this one is in progress.
-	assert!(matches!(w.place("/docs/2026/a.bin", MIB), Err(Error::Exists(_))));
-
+	// The owner placing the same path again (a retry after a failed upload) replaces this
+	// placement: the first one can no longer complete.
 	let slices = slices_of(40 * MIB, 7);
+	let first = auth;
+	let auth = w.place("/docs/2026/a.bin", 40 * MIB).unwrap();
+	assert_ne!(auth.task, first.task);
+	let acks = w.acks(&first, &slices);
+	let hashes: Vec<SliceHash> = slices.iter().map(|s| s.0).collect();
+	assert!(matches!(
+		w.apply(Command::Complete { task: first.task, slices: hashes, acks }),
+		Err(Error::UnknownUpload(_))
+	));
+
 	let acks = w.acks(&auth, &slices);
 	let hashes: Vec<SliceHash> = slices.iter().map(|s| s.0).collect();
 	let rec =
@@ -120,7 +129,11 @@ fn namespace_writes_must_be_signed_fresh_and_well_formed() {
 	// A replay.
 	let req = w.signed(&w.owner.clone(), NsOp::Mkdir { path: "/a".into() });
 	w.apply(Command::Namespace(req.clone())).unwrap();
-	assert!(matches!(w.apply(Command::Namespace(req)).unwrap_err(), Error::StaleNonce { .. }));
+	let replay = w.apply(Command::Namespace(req)).unwrap_err();
+	assert!(matches!(replay, Error::StaleNonce { .. }));
+	// The client recognises the refusal (and signs such a request again) and nothing else.
+	assert!(sds_client::is_stale_nonce(&replay.to_string()), "{replay}");
+	assert!(!sds_client::is_stale_nonce(&Error::BadSignature.to_string()));
 	// Traversal, empty and huge names, control characters.
 	for bad in ["/a/../etc", "relative", "/a/\u{0}", &format!("/{}", "n".repeat(300))] {
 		let e = w.ns(NsOp::Mkdir { path: bad.to_string() }).unwrap_err();

@@ -12,7 +12,7 @@ mod meta;
 mod receipts;
 mod transfer;
 
-pub use meta::{MetaClient, MetaClientConfig, Uploaded};
+pub use meta::{is_stale_nonce, MetaClient, MetaClientConfig, Uploaded};
 pub use receipts::{PeriodReceipts, ReceiptLog};
 pub(crate) use transfer::run_parallel;
 
@@ -82,7 +82,7 @@ pub enum Error {
 		failures: String,
 	},
 	/// A slice could not be uploaded to any chain of nodes.
-	#[error("slice {index} could not be stored: {reason}")]
+	#[error("slice {index} could not be stored: {reason}; the file was not stored: run the same put again (meta nodes place around a holder that stopped answering once it missed its heartbeats, about 30 s)")]
 	UploadFailed {
 		/// Slice index.
 		index: u64,

@@ -75,6 +75,15 @@ pub struct Uploaded {
 	pub holders: Vec<NodeId>,
 }
 
+/// Times a request is signed again after its nonce was overtaken ([`MetaClient::call_signed`]).
+const STALE_NONCE_RETRIES: u32 = 8;
+
+/// Whether a meta node's refusal says the request's nonce was not above the account's last
+/// (`stratos_meta::Error::StaleNonce`; `offchain/meta/tests/index.rs` checks the two agree).
+pub fn is_stale_nonce(message: &str) -> bool {
+	message.contains("is not above the account's last nonce")
+}
+
 impl MetaClient {
 	/// Starts the client's libp2p host (it only dials).
 	pub async fn connect(cfg: MetaClientConfig) -> Result<Self> {
@@ -137,6 +146,28 @@ impl MetaClient {
 		Signed::sign(&self.inner.cfg.account, &self.inner.cfg.genesis_hash, self.nonce(), body)
 	}
 
+	/// Sends `body` signed with a fresh nonce, and signs it again if the index refused the
+	/// nonce as not above the last it applied. The index refuses replays that way, but this
+	/// client's own concurrent requests (the fallbacks of several slices when a holder dies)
+	/// can reach the leader in another order than they were signed; a refused request was
+	/// not applied, so signing it again is safe.
+	async fn call_signed<T: Encode + Clone>(
+		&self,
+		body: T,
+		wrap: impl Fn(Signed<T>) -> MetaRequest,
+	) -> Result<MetaResponse> {
+		let mut attempt = 0;
+		loop {
+			match self.call(wrap(self.signed(body.clone()))).await {
+				Err(Error::Meta(m)) if attempt < STALE_NONCE_RETRIES && is_stale_nonce(&m) => {
+					attempt += 1;
+					tracing::debug!(attempt, "request overtaken by a later one; signing again");
+				},
+				r => return r,
+			}
+		}
+	}
+
 	fn wrote(&self, index: u64) {
 		self.inner.last_index.fetch_max(index, Ordering::Relaxed);
 	}
@@ -174,7 +205,7 @@ impl MetaClient {
 	}
 
 	async fn namespace(&self, op: NsOp) -> Result<MetaResponse> {
-		let r = self.call(MetaRequest::Namespace(self.signed(op))).await?;
+		let r = self.call_signed(op, MetaRequest::Namespace).await?;
 		if let MetaResponse::Written { index } = r {
 			self.wrote(index);
 		}
@@ -281,7 +312,7 @@ impl MetaClient {
 			slice_size: cfg.slice_size,
 			replicas: cfg.replicas,
 		};
-		let (auth, addrs) = match self.call(MetaRequest::Place(self.signed(place))).await? {
+		let (auth, addrs) = match self.call_signed(place, MetaRequest::Place).await? {
 			MetaResponse::Placed { auth, addrs, .. } => (auth, addrs),
 			r => return Err(Self::unexpected(r)),
 		};
@@ -510,7 +541,7 @@ impl MetaClient {
 		attempt: u32,
 	) -> Result<(Vec<SignedTicket>, Vec<Vec<String>>)> {
 		let req = TicketRequest { owner, path: remote.into(), slices, avoid, attempt };
-		match self.call(MetaRequest::Tickets(self.signed(req))).await? {
+		match self.call_signed(req, MetaRequest::Tickets).await? {
 			MetaResponse::Tickets { tickets, addrs, index } => {
 				self.wrote(index);
 				Ok((tickets, addrs))

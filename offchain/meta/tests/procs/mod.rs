@@ -82,6 +82,25 @@ impl Sds {
 			.unwrap()
 	}
 
+	/// Starts `sds` in the background (stdout and stderr to `cwd/sds-<n>.log`).
+	pub fn spawn(&self, home: &Path, cwd: &Path, args: &[&str]) -> Child {
+		std::fs::create_dir_all(cwd).unwrap();
+		let n = std::fs::read_dir(cwd).map(|d| d.count()).unwrap_or(0);
+		let log = std::fs::File::create(cwd.join(format!("sds-{n}.log"))).unwrap();
+		Command::new(&self.bin)
+			.current_dir(cwd)
+			.env("SDS_CHAIN", &self.chain)
+			.env("SDS_ACCOUNT", &self.account)
+			.arg("--home")
+			.arg(home)
+			.arg("--quiet")
+			.args(args)
+			.stdout(log.try_clone().unwrap())
+			.stderr(log)
+			.spawn()
+			.unwrap()
+	}
+
 	pub fn ok(&self, home: &Path, cwd: &Path, args: &[&str]) -> String {
 		let o = self.run(home, cwd, args);
 		assert!(
@@ -189,32 +208,8 @@ impl Network {
 		let rpc = node.rpc(Duration::from_secs(90)).await?;
 		wait_finalized(&rpc, 1, Duration::from_secs(90)).await?;
 		let url = node.ws_url();
-		let rn_bin = bin("stratos-rn")?;
 		let metrics_ports: Vec<u16> = (0..4).map(|_| stratos_tests::free_port()).collect();
-		let mut rns = Vec::new();
-		for (i, (suri, region)) in RN_KEYS.into_iter().zip(["eu", "us", "asia", "eu"]).enumerate() {
-			let args: Vec<String> = vec![
-				"--chain".into(),
-				url.clone(),
-				"--node-key-suri".into(),
-				suri.into(),
-				"--listen".into(),
-				format!("/ip4/127.0.0.1/tcp/{}", 7401 + i),
-				"--data-dir".into(),
-				d.join(format!("rn{i}")).display().to_string(),
-				"--capacity".into(),
-				"4GiB".into(),
-				"--region".into(),
-				region.into(),
-				"--metrics".into(),
-				format!("127.0.0.1:{}", metrics_ports[i]),
-				// A scrub round every 2 s (the tests' stores are small), so a slice that
-				// rots on disk is found within seconds.
-				"--scrub-every".into(),
-				"2".into(),
-			];
-			rns.push(Some(spawn(d, &format!("rn{i}"), &rn_bin, &args)?));
-		}
+		let rns = (0..RN_KEYS.len()).map(|_| None).collect();
 		let mut net = Self {
 			node,
 			rpc,
@@ -225,11 +220,41 @@ impl Network {
 			metrics_ports,
 			dir: d.to_path_buf(),
 		};
+		for i in 0..RN_KEYS.len() {
+			net.rns[i] = Some(net.spawn_rn(i, &format!("rn{i}"))?);
+		}
 		for i in 0..METAS.len() {
 			let m = net.spawn_meta(i, &format!("meta{i}"))?;
 			net.metas.push(Some(m));
 		}
 		Ok(net)
+	}
+
+	/// Starts resource node `i` ([`RN_KEYS`], data directory `rn{i}`, port 7401 + i), logging
+	/// to `label.log`; a restart resumes its store.
+	pub fn spawn_rn(&self, i: usize, label: &str) -> Result<Proc> {
+		let region = ["eu", "us", "asia", "eu"][i];
+		let args: Vec<String> = vec![
+			"--chain".into(),
+			self.url.clone(),
+			"--node-key-suri".into(),
+			RN_KEYS[i].into(),
+			"--listen".into(),
+			format!("/ip4/127.0.0.1/tcp/{}", 7401 + i),
+			"--data-dir".into(),
+			self.dir.join(format!("rn{i}")).display().to_string(),
+			"--capacity".into(),
+			"4GiB".into(),
+			"--region".into(),
+			region.into(),
+			"--metrics".into(),
+			format!("127.0.0.1:{}", self.metrics_ports[i]),
+			// A scrub round every 2 s (the tests' stores are small), so a slice that
+			// rots on disk is found within seconds.
+			"--scrub-every".into(),
+			"2".into(),
+		];
+		spawn(&self.dir, label, &bin("stratos-rn")?, &args)
 	}
 
 	/// The arguments of meta node `i` (its data directory is `meta{i}`).
