@@ -68,37 +68,30 @@ pub struct Sds {
 }
 
 impl Sds {
-	pub fn run(&self, home: &Path, cwd: &Path, args: &[&str]) -> Output {
+	/// `sds --home <home> --quiet <args>` in `cwd` (created), signing as the account.
+	fn command(&self, home: &Path, cwd: &Path, args: &[&str]) -> Command {
 		std::fs::create_dir_all(cwd).unwrap();
-		Command::new(&self.bin)
-			.current_dir(cwd)
+		let mut c = Command::new(&self.bin);
+		c.current_dir(cwd)
 			.env("SDS_CHAIN", &self.chain)
 			.env("SDS_ACCOUNT", &self.account)
 			.arg("--home")
 			.arg(home)
 			.arg("--quiet")
-			.args(args)
-			.output()
-			.unwrap()
+			.args(args);
+		c
+	}
+
+	pub fn run(&self, home: &Path, cwd: &Path, args: &[&str]) -> Output {
+		self.command(home, cwd, args).output().unwrap()
 	}
 
 	/// Starts `sds` in the background (stdout and stderr to `cwd/sds-<n>.log`).
 	pub fn spawn(&self, home: &Path, cwd: &Path, args: &[&str]) -> Child {
-		std::fs::create_dir_all(cwd).unwrap();
+		let mut c = self.command(home, cwd, args);
 		let n = std::fs::read_dir(cwd).map(|d| d.count()).unwrap_or(0);
 		let log = std::fs::File::create(cwd.join(format!("sds-{n}.log"))).unwrap();
-		Command::new(&self.bin)
-			.current_dir(cwd)
-			.env("SDS_CHAIN", &self.chain)
-			.env("SDS_ACCOUNT", &self.account)
-			.arg("--home")
-			.arg(home)
-			.arg("--quiet")
-			.args(args)
-			.stdout(log.try_clone().unwrap())
-			.stderr(log)
-			.spawn()
-			.unwrap()
+		c.stdout(log.try_clone().unwrap()).stderr(log).spawn().unwrap()
 	}
 
 	pub fn ok(&self, home: &Path, cwd: &Path, args: &[&str]) -> String {
