@@ -156,9 +156,6 @@ pub fn run() -> sc_cli::Result<()> {
 					let factory = ExtrinsicFactory(vec![remark, transfer]);
 					cmd.run(client, crate::benchmarking::inherent_data()?, Vec::new(), &factory)
 				},
-				_ => Err("this benchmark is not wired into stratos-node; use `benchmark \
-					pallet`, `block`, `storage`, `machine`, `overhead` or `extrinsic`"
-					.into()),
 			})
 		},
 		Some(Subcommand::ChainInfo(cmd)) => {
