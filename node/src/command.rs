@@ -130,9 +130,32 @@ pub fn run() -> sc_cli::Result<()> {
 				BenchmarkCmd::Machine(cmd) => {
 					cmd.run(&config, SUBSTRATE_REFERENCE_HARDWARE.clone())
 				},
-				_ => Err("this benchmark is not wired into stratos-node; \
-					use `benchmark pallet`, `block`, `storage` or `machine`"
-					.into()),
+				BenchmarkCmd::Overhead(cmd) => {
+					let PartialComponents { client, .. } = service::new_partial(&config)?;
+					let remark = crate::benchmarking::RemarkBuilder::new(client.clone());
+					cmd.run(
+						config.chain_spec.name().into(),
+						client,
+						crate::benchmarking::inherent_data()?,
+						Vec::new(),
+						&remark,
+						false,
+					)
+				},
+				BenchmarkCmd::Extrinsic(cmd) => {
+					use frame_benchmarking_cli::{ExtrinsicBuilder, ExtrinsicFactory};
+					let PartialComponents { client, .. } = service::new_partial(&config)?;
+					let remark: Box<dyn ExtrinsicBuilder> =
+						Box::new(crate::benchmarking::RemarkBuilder::new(client.clone()));
+					let transfer: Box<dyn ExtrinsicBuilder> =
+						Box::new(crate::benchmarking::TransferKeepAliveBuilder::new(
+							client.clone(),
+							sp_keyring::Sr25519Keyring::Alice.to_account_id(),
+							stratos_runtime::EXISTENTIAL_DEPOSIT,
+						));
+					let factory = ExtrinsicFactory(vec![remark, transfer]);
+					cmd.run(client, crate::benchmarking::inherent_data()?, Vec::new(), &factory)
+				},
 			})
 		},
 		Some(Subcommand::ChainInfo(cmd)) => {
