@@ -3,8 +3,9 @@
 //!
 //! The goal (the issue's): with 10,000 resource nodes, every one of them with traffic, a PoT
 //! period is ingested and settled within 10 blocks, none of them more than 50% full. Measured
-//! (and asserted): 10 blocks ingest the report at ≤ 46.4% of the block's ref time; the
-//! settlement takes an 11th block (~11%) when the reveal window closes.
+//! (and asserted) with this machine's weights (`crate::weights`) and 3,400-entry chunks: 3
+//! blocks ingest the report at ≤ 38.9% of the block's ref time each; the settlement takes a
+//! 4th block (2.5%) when the reveal window closes.
 //!
 //! * Genesis: the `testnet` preset (its three meta nodes, its windows, chunk size and top-N)
 //!   plus 10,000 resource nodes registered through the node registry's genesis (the state
@@ -509,15 +510,14 @@ fn pot_10k_resource_nodes_ingest_in_ten_half_full_blocks_and_settle() {
 		assert_eq!(info.reporters.len(), report.electorate.len(), "every reporter matched");
 		Pot::do_try_state().expect("the issuance ledger balances");
 
-		// The goal, as far as this runtime meets it: the report's chunks are ingested within
-		// 10 blocks and no block is more than half full (ref time: a solo chain has no proof
-		// size bound, ADR 0003). The settlement runs in `on_initialize` once the reveal window
-		// is over, one more block at ~11% (the note and docs/performance.md say so: 11 blocks
-		// in all, against the issue's 10).
-		let ingest = loads.iter().filter(|l| l.chunks > 0).count();
+		// The goal: the report's chunks and the settlement in at most 10 blocks, none more than
+		// half full (ref time: a solo chain has no proof size bound, ADR 0003). The settlement
+		// runs in `on_initialize` once the reveal window is over, in a block of its own.
+		let carrying = loads.iter().filter(|l| l.chunks > 0 || l.settles).count();
 		assert!(
-			ingest <= GOAL_BLOCKS,
-			"pot-10k: {ingest} blocks to ingest the report, the goal is {GOAL_BLOCKS}"
+			carrying <= GOAL_BLOCKS,
+			"pot-10k: {carrying} blocks carry the report and its settlement, the goal is \
+			 {GOAL_BLOCKS}"
 		);
 		for l in loads {
 			assert!(

@@ -72,7 +72,7 @@ parameter_types! {
 pub const MAX_TOP_NODES: u32 = 256;
 /// Most entries per report chunk: the largest chunk plus the settlement in the last one must
 /// fit in a block (`a_full_report_chunk_fits_in_a_block`).
-pub const MAX_CHUNK: u32 = 600;
+pub const MAX_CHUNK: u32 = 3_500;
 
 /// Proof-of-Traffic (`docs/adr/0010-proof-of-traffic.md`); per-chain numbers are genesis
 /// parameters (`genesis_config_presets.rs`).

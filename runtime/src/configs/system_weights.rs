@@ -1,4 +1,5 @@
-//! `frame_system` weights: FRAME's own, except for the two runtime-upgrade calls.
+//! `frame_system` weights: those measured here (`crate::weights::frame_system`), except for
+//! the two runtime-upgrade calls.
 //!
 //! FRAME ships `set_code` / `apply_authorized_upgrade` at ~164 s of ref time (its reference
 //! run compiles a large runtime), which no 2 s block can hold: a Root referendum enacting
@@ -9,7 +10,9 @@
 
 use core::marker::PhantomData;
 use frame_support::weights::Weight;
-use frame_system::weights::{SubstrateWeight, WeightInfo};
+use frame_system::weights::WeightInfo;
+
+type Measured<T> = crate::weights::frame_system::WeightInfo<T>;
 
 /// Ref time charged for a runtime upgrade: 100 ms.
 pub const UPGRADE_REF_TIME: u64 =
@@ -20,28 +23,28 @@ pub struct StratosSystemWeight<T>(PhantomData<T>);
 
 impl<T: frame_system::Config> WeightInfo for StratosSystemWeight<T> {
 	fn remark(b: u32) -> Weight {
-		SubstrateWeight::<T>::remark(b)
+		Measured::<T>::remark(b)
 	}
 	fn remark_with_event(b: u32) -> Weight {
-		SubstrateWeight::<T>::remark_with_event(b)
+		Measured::<T>::remark_with_event(b)
 	}
 	fn set_heap_pages() -> Weight {
-		SubstrateWeight::<T>::set_heap_pages()
+		Measured::<T>::set_heap_pages()
 	}
 	fn set_code() -> Weight {
 		Weight::from_parts(UPGRADE_REF_TIME, 67_035)
 	}
 	fn set_storage(i: u32) -> Weight {
-		SubstrateWeight::<T>::set_storage(i)
+		Measured::<T>::set_storage(i)
 	}
 	fn kill_storage(i: u32) -> Weight {
-		SubstrateWeight::<T>::kill_storage(i)
+		Measured::<T>::kill_storage(i)
 	}
 	fn kill_prefix(p: u32) -> Weight {
-		SubstrateWeight::<T>::kill_prefix(p)
+		Measured::<T>::kill_prefix(p)
 	}
 	fn authorize_upgrade() -> Weight {
-		SubstrateWeight::<T>::authorize_upgrade()
+		Measured::<T>::authorize_upgrade()
 	}
 	fn apply_authorized_upgrade() -> Weight {
 		Weight::from_parts(UPGRADE_REF_TIME, 67_035)

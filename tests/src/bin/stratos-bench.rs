@@ -75,7 +75,9 @@ fn senders() -> Vec<Keypair> {
 	vec![dev::alice(), dev::bob(), dev::charlie(), dev::dave(), dev::eve(), dev::ferdie()]
 }
 
-/// `count` signed transfers, round-robin over the senders with consecutive nonces.
+/// `count` signed transfers, round-robin over the senders with consecutive nonces. Immortal:
+/// they are signed before the clock starts, and a mortal one (subxt's default: 32 blocks from
+/// the block it names) would expire in the pool under a long run.
 async fn sign_transfers(api: &OnlineClient<PolkadotConfig>, count: usize) -> Result<Vec<Vec<u8>>> {
 	let at = api.at_current_block().await?;
 	let txs = at.transactions();
@@ -93,8 +95,10 @@ async fn sign_transfers(api: &OnlineClient<PolkadotConfig>, count: usize) -> Res
 		let dest =
 			if k == senders.len() - 1 { dev::alice().public_key().to_account_id() } else { to };
 		let call = stratos::transactions().balances().transfer_keep_alive(dest.into(), STOS / 1000);
-		let params =
-			DefaultExtrinsicParamsBuilder::<PolkadotConfig>::new().nonce(nonces[k]).build();
+		let params = DefaultExtrinsicParamsBuilder::<PolkadotConfig>::new()
+			.nonce(nonces[k])
+			.immortal()
+			.build();
 		nonces[k] += 1;
 		let mut signable = txs.create_signable_offline(&call, params)?;
 		out.push(signable.sign(&senders[k])?.encoded().to_vec());
@@ -143,16 +147,21 @@ fn print_latency(label: &str, mut l: Vec<f64>) {
 	);
 }
 
-/// Submits `xt` with `author_submitAndWatchExtrinsic`; returns seconds until it is finalized.
-async fn watch_until_finalized(rpc: &WsClient, xt: &[u8]) -> Result<f64> {
-	let started = Instant::now();
-	let mut sub = rpc
+type Watch = subxt::ext::jsonrpsee::core::client::Subscription<serde_json::Value>;
+
+/// Submits `xt` with `author_submitAndWatchExtrinsic`: returns once the pool took it.
+async fn watch(rpc: &WsClient, xt: &[u8]) -> Result<Watch> {
+	Ok(rpc
 		.subscribe::<serde_json::Value, _>(
 			"author_submitAndWatchExtrinsic",
 			rpc_params![format!("0x{}", hex::encode(xt))],
 			"author_unwatchExtrinsic",
 		)
-		.await?;
+		.await?)
+}
+
+/// Seconds from `started` until the watched transfer's block is finalized.
+async fn until_finalized(mut sub: Watch, started: Instant) -> Result<f64> {
 	while let Some(status) = sub.next().await {
 		let status = status?;
 		if status.get("finalized").is_some() {
@@ -165,6 +174,16 @@ async fn watch_until_finalized(rpc: &WsClient, xt: &[u8]) -> Result<f64> {
 		}
 	}
 	bail!("subscription ended before finality")
+}
+
+/// Submits `xt` and returns seconds until it is finalized.
+async fn watch_until_finalized(rpc: &WsClient, xt: &[u8]) -> Result<f64> {
+	let started = Instant::now();
+	until_finalized(watch(rpc, xt).await?, started).await
+}
+
+async fn note_refused(refused: &Mutex<HashMap<String, usize>>, e: anyhow::Error) {
+	*refused.lock().await.entry(e.to_string().chars().take(80).collect()).or_default() += 1;
 }
 
 async fn connect(url: &str) -> Result<WsClient> {
@@ -218,66 +237,104 @@ async fn transfers(
 		})
 	};
 
-	// Submitter: keeps at most `in_flight` of ours submitted and not finalized.
+	// Submitters: one lane per sender, each submitting its own transfers in nonce order (a
+	// transfer that overtook its predecessor would wait in the pool's small future queue, and
+	// one dropped there would stall the sender), all together keeping at most `in_flight`
+	// submitted and not finalized.
 	let started = Instant::now();
 	let latencies: Arc<Mutex<Vec<f64>>> = Arc::new(Mutex::new(Vec::new()));
-	let mut watchers = Vec::new();
-	let mut submitted = 0usize;
-	let mut refused: HashMap<String, usize> = HashMap::new();
+	let submitted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+	let refused: Arc<Mutex<HashMap<String, usize>>> = Arc::new(Mutex::new(HashMap::new()));
 	let window_start = started + Duration::from_secs(warmup);
 	let window_end = window_start + Duration::from_secs(seconds);
-	let mut at_window_start = None;
-	let mut pending = futures::stream::FuturesUnordered::new();
-	use futures::StreamExt;
-	let mut next = xts.into_iter().enumerate();
-	while Instant::now() < window_end {
-		if at_window_start.is_none() && Instant::now() >= window_start {
-			at_window_start = Some(finalized_ours.load(std::sync::atomic::Ordering::SeqCst));
-			eprintln!("warm-up done: measuring {seconds} s");
-		}
-		let fin = finalized_ours.load(std::sync::atomic::Ordering::SeqCst);
-		if submitted - fin < in_flight && pending.len() < 256 {
-			let Some((i, xt)) = next.next() else {
-				bail!("all {count} transfers submitted before the window ended: raise --count")
-			};
-			submitted += 1;
-			if i % sample_every == 0 {
-				let (rpc, lat) = (rpc.clone(), latencies.clone());
-				watchers.push(tokio::spawn(async move {
-					if let Ok(s) = watch_until_finalized(&rpc, &xt).await {
-						lat.lock().await.push(s);
+	let lanes = senders().len();
+	let mut per_lane: Vec<Vec<(usize, Vec<u8>)>> = vec![Vec::new(); lanes];
+	for (i, xt) in xts.into_iter().enumerate() {
+		per_lane[i % lanes].push((i, xt));
+	}
+	let mut tasks = Vec::new();
+	for lane in per_lane {
+		let (rpc, fin, submitted, refused, latencies) = (
+			rpc.clone(),
+			finalized_ours.clone(),
+			submitted.clone(),
+			refused.clone(),
+			latencies.clone(),
+		);
+		tasks.push(tokio::spawn(async move {
+			use std::sync::atomic::Ordering::SeqCst;
+			for (i, xt) in lane {
+				while submitted.load(SeqCst) - fin.load(SeqCst) >= in_flight {
+					if Instant::now() >= window_end {
+						return Ok(());
 					}
-				}));
-			} else {
-				let rpc = rpc.clone();
-				pending.push(async move {
-					rpc.request::<String, _>(
+					tokio::time::sleep(Duration::from_millis(10)).await;
+				}
+				if Instant::now() >= window_end {
+					return Ok(());
+				}
+				submitted.fetch_add(1, SeqCst);
+				if i % sample_every == 0 {
+					// Subscribing returns once the pool took the transfer: order is kept.
+					let t0 = Instant::now();
+					match watch(&rpc, &xt).await {
+						Ok(sub) => {
+							let lat = latencies.clone();
+							tokio::spawn(async move {
+								if let Ok(s) = until_finalized(sub, t0).await {
+									lat.lock().await.push(s);
+								}
+							});
+						},
+						Err(e) => note_refused(&refused, e).await,
+					}
+				} else if let Err(e) = rpc
+					.request::<String, _>(
 						"author_submitExtrinsic",
 						rpc_params![format!("0x{}", hex::encode(&xt))],
 					)
 					.await
-				});
-			}
-			continue;
-		}
-		tokio::select! {
-			Some(res) = pending.next(), if !pending.is_empty() => {
-				if let Err(e) = res {
-					*refused.entry(e.to_string().chars().take(80).collect()).or_default() += 1;
+				{
+					note_refused(&refused, e.into()).await;
 				}
-			},
-			_ = tokio::time::sleep(Duration::from_millis(20)) => {},
+			}
+			bail!("a sender ran out of signed transfers before the window ended: raise --count")
+		}));
+	}
+	let mut at_window_start = None;
+	let mut progress = Instant::now();
+	while Instant::now() < window_end {
+		if progress.elapsed() >= Duration::from_secs(5) {
+			progress = Instant::now();
+			eprintln!(
+				"{:>4.0} s: {} submitted, {} finalized, {} refused",
+				started.elapsed().as_secs_f64(),
+				submitted.load(std::sync::atomic::Ordering::SeqCst),
+				finalized_ours.load(std::sync::atomic::Ordering::SeqCst),
+				refused.lock().await.values().sum::<usize>()
+			);
+		}
+		if at_window_start.is_none() && Instant::now() >= window_start {
+			at_window_start = Some(finalized_ours.load(std::sync::atomic::Ordering::SeqCst));
+			eprintln!("warm-up done: measuring {seconds} s");
 		}
 		if counter.is_finished() {
 			bail!("the block counter stopped: {:?}", counter.await);
 		}
+		if let Some(t) = tasks.iter_mut().find(|t| t.is_finished()) {
+			t.await??;
+			bail!("a sender stopped before the window ended");
+		}
+		tokio::time::sleep(Duration::from_millis(20)).await;
 	}
+	for t in tasks {
+		t.await??;
+	}
+	let submitted = submitted.load(std::sync::atomic::Ordering::SeqCst);
+	let refused = refused.lock().await.clone();
 	let measured =
 		finalized_ours.load(std::sync::atomic::Ordering::SeqCst) - at_window_start.unwrap_or(0);
 	counter.abort();
-	for w in watchers {
-		w.abort();
-	}
 
 	let blocks = per_block.lock().await;
 	let in_window: Vec<usize> = blocks

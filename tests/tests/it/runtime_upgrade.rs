@@ -1,6 +1,6 @@
 //! A runtime upgrade through OpenGov on the 4-validator `local` chain, end to end.
 //!
-//! The second runtime (`stratos-runtime-upgrade-test`: `spec_version` 103, validator-set
+//! The second runtime (`stratos-runtime-upgrade-test`: `spec_version` 104, validator-set
 //! storage v1 with its migration) is noted as the preimage of `System.set_code`, proposed on the
 //! Root track, decided by the votes of six accounts on the production curves (only the periods
 //! are the dev chain's), enacted by the scheduler, and then observed working.
@@ -51,7 +51,7 @@ async fn root_referendum_upgrades_the_runtime() -> anyhow::Result<()> {
 	wait_finalized(&rpc, 2, Duration::from_secs(120)).await?;
 
 	let before: serde_json::Value = rpc.request("state_getRuntimeVersion", rpc_params![]).await?;
-	assert_eq!(before["specVersion"], 102);
+	assert_eq!(before["specVersion"], 103);
 
 	// 1. Note the preimage of `System.set_code(next)`.
 	let at = api.at_current_block().await?;
@@ -138,7 +138,7 @@ async fn root_referendum_upgrades_the_runtime() -> anyhow::Result<()> {
 	// 5. The node reports the new version, and the new runtime's behaviour is there: the
 	//    migration ran (storage version 1, every validator has a `ValidatorSince` entry).
 	let after: serde_json::Value = rpc.request("state_getRuntimeVersion", rpc_params![]).await?;
-	assert_eq!(after["specVersion"], 103, "runtime version after upgrade: {after}");
+	assert_eq!(after["specVersion"], 104, "runtime version after upgrade: {after}");
 
 	wait_finalized(&rpc, upgraded_at + 2, Duration::from_secs(60)).await?;
 	let at = api.at_current_block().await?;
@@ -161,7 +161,7 @@ async fn root_referendum_upgrades_the_runtime() -> anyhow::Result<()> {
 	for node in &nodes[1..] {
 		let r = node.rpc(Duration::from_secs(10)).await?;
 		let v: serde_json::Value = r.request("state_getRuntimeVersion", rpc_params![]).await?;
-		assert_eq!(v["specVersion"], 103, "{} runs the new runtime", node.name);
+		assert_eq!(v["specVersion"], 104, "{} runs the new runtime", node.name);
 	}
 	Ok(())
 }
