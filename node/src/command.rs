@@ -48,7 +48,13 @@ impl SubstrateCli for Cli {
 
 /// Parse the command line and run it.
 pub fn run() -> sc_cli::Result<()> {
-	let cli = Cli::from_args();
+	let mut cli = Cli::from_args();
+	// The single-state transaction pool unless `--pool-type` says otherwise (ADR 0020): the
+	// fork-aware one, Substrate's default, stopped including transfers it had accepted under
+	// a sustained load here.
+	if !std::env::args().any(|a| a == "--pool-type" || a.starts_with("--pool-type=")) {
+		cli.run.pool_config.pool_type = sc_cli::TransactionPoolType::SingleState;
+	}
 
 	match &cli.subcommand {
 		Some(Subcommand::Key(cmd)) => cmd.run(&cli),
