@@ -3,6 +3,8 @@
 # in the issue's note). Each is an `#[ignore]`d test named `long_*`:
 #   tests/tests/it/equivocation.rs  a validator's keys in two processes: no conflicting
 #                    finality, the GRANDPA equivocation reported on chain, the Aura one logged.
+#   tests/tests/it/runtime_upgrade.rs  the runtime upgrade by referendum on 4 validators
+#                    while four accounts keep transferring: none lost, none applied unseen.
 #   offchain/meta/tests/faults.rs   resource nodes killed mid-download and mid-upload: no
 #                    acknowledged file lost, a failed upload says so and a retry stores it.
 # Usage: scripts/test-long.sh [name filter]   (default: all long tests)

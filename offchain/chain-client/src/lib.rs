@@ -60,6 +60,24 @@ pub enum Error {
 	/// Connection, encoding or transaction-pool failure.
 	#[error("chain: {0}")]
 	Chain(Box<subxt::Error>),
+	/// An account file that cannot be read or holds no valid secret URI.
+	#[error("account file {path}: {reason}")]
+	Account {
+		/// The file.
+		path: std::path::PathBuf,
+		/// What is wrong with it.
+		reason: String,
+	},
+}
+
+/// The sr25519 account whose secret URI (`//Alice`, a mnemonic or a `0x` seed, with optional
+/// `//hard` / `/soft` derivations and `///password`) is the content of `path`, surrounding
+/// whitespace ignored: how operators give `stratos-meta` and `stratos-rn` their account.
+pub fn account_from_file(path: &std::path::Path) -> Result<Keypair, Error> {
+	let fail = |reason: String| Error::Account { path: path.to_owned(), reason };
+	let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+	let uri: subxt_signer::SecretUri = text.trim().parse().map_err(|e| fail(format!("{e}")))?;
+	Keypair::from_uri(&uri).map_err(|e| fail(format!("{e}")))
 }
 
 impl<E: Into<subxt::Error>> From<E> for Error {
@@ -88,7 +106,7 @@ impl Error {
 	pub fn rejection(&self) -> Option<&str> {
 		match self {
 			Error::Rejected { error, .. } => Some(error),
-			Error::Chain(_) => None,
+			Error::Chain(_) | Error::Account { .. } => None,
 		}
 	}
 }
@@ -1094,4 +1112,34 @@ pub struct ClientCharge {
 	pub charged: u128,
 	/// Credit given back after upheld disputes.
 	pub reversed: u128,
+}
+
+#[cfg(test)]
+mod account_file_tests {
+	use super::*;
+
+	fn file(name: &str, content: &str) -> std::path::PathBuf {
+		let path =
+			std::env::temp_dir().join(format!("stratos-account-{}-{name}", std::process::id()));
+		std::fs::write(&path, content).unwrap();
+		path
+	}
+
+	#[test]
+	fn an_account_file_holds_a_secret_uri_with_whitespace_around_it() {
+		let path = file("alice", "  //Alice\n");
+		let account = account_from_file(&path).expect("a valid URI");
+		assert_eq!(account.public_key().0, subxt_signer::sr25519::dev::alice().public_key().0);
+		std::fs::remove_file(path).unwrap();
+	}
+
+	#[test]
+	fn a_bad_or_missing_account_file_is_named_in_the_error() {
+		let path = file("bad", "not a secret uri");
+		let err = account_from_file(&path).expect_err("not a URI").to_string();
+		assert!(err.contains(&path.display().to_string()), "{err}");
+		std::fs::remove_file(&path).unwrap();
+		let err = account_from_file(&path).expect_err("missing").to_string();
+		assert!(err.starts_with("account file "), "{err}");
+	}
 }

@@ -163,19 +163,22 @@ pub const LOST_EVERY: Duration = Duration::from_secs(3);
 pub async fn lost_slices(host: Host, store: Arc<Store>, gate: Arc<ChainGate>) {
 	loop {
 		tokio::time::sleep(LOST_EVERY).await;
-		let lost = match store.lost_slices(meta_api::MAX_LOST_PER_REQUEST) {
-			Ok(l) if l.is_empty() => continue,
-			Ok(l) => l,
-			Err(e) => {
-				tracing::warn!(error = %e, "cannot read the lost slices");
-				continue;
-			},
-		};
+		// RocksDB reads and writes block: off the async workers, as the other tasks do.
+		let lost =
+			match tokio::task::block_in_place(|| store.lost_slices(meta_api::MAX_LOST_PER_REQUEST))
+			{
+				Ok(l) if l.is_empty() => continue,
+				Ok(l) => l,
+				Err(e) => {
+					tracing::warn!(error = %e, "cannot read the lost slices");
+					continue;
+				},
+			};
 		let req = MetaRequest::SlicesLost { node: host.node_id(), slices: lost.clone() };
 		match ask_metas(&host, &gate, &req).await {
 			Some(MetaResponse::Ok | MetaResponse::Written { .. }) => {
 				tracing::warn!(slices = lost.len(), "told the meta nodes of lost slices");
-				if let Err(e) = store.mark_lost_reported(&lost) {
+				if let Err(e) = tokio::task::block_in_place(|| store.mark_lost_reported(&lost)) {
 					tracing::warn!(error = %e, "cannot mark lost slices as reported");
 				}
 			},
@@ -201,7 +204,7 @@ pub async fn receipts(host: Host, store: Arc<Store>, gate: Arc<ChainGate>) {
 		// They only count towards the client's bound: a request's worth is plenty.
 		unsigned.truncate(meta_api::MAX_RECEIPTS_PER_REQUEST);
 		let room = meta_api::MAX_RECEIPTS_PER_REQUEST.saturating_sub(unsigned.len());
-		let pending = match store.unreported_receipts(room) {
+		let pending = match tokio::task::block_in_place(|| store.unreported_receipts(room)) {
 			Ok(p) => p,
 			Err(e) => {
 				tracing::warn!(error = %e, "cannot read the receipts to report");
@@ -227,7 +230,7 @@ pub async fn receipts(host: Host, store: Arc<Store>, gate: Arc<ChainGate>) {
 					);
 				}
 				tracing::debug!(counted, duplicates, "receipts delivered to the audit");
-				if let Err(e) = store.mark_reported(&handles) {
+				if let Err(e) = tokio::task::block_in_place(|| store.mark_reported(&handles)) {
 					tracing::warn!(error = %e, "cannot mark receipts as reported");
 				}
 				unsigned.clear();

@@ -66,14 +66,7 @@ async fn run(cli: Cli) -> Result<()> {
 		config.command.take()
 	{
 		let chain = chain.ok_or_else(|| anyhow::anyhow!("register needs --chain"))?;
-		let suri = std::fs::read_to_string(&account_file)
-			.with_context(|| format!("cannot read account file {}", account_file.display()))?;
-		let uri: subxt_signer::SecretUri = suri
-			.trim()
-			.parse()
-			.map_err(|e| anyhow::anyhow!("account file {}: {e}", account_file.display()))?;
-		let operator = subxt_signer::sr25519::Keypair::from_uri(&uri)
-			.map_err(|e| anyhow::anyhow!("account file {}: {e}", account_file.display()))?;
+		let operator = stratos_chain_client::account_from_file(&account_file)?;
 		let address = match address {
 			Some(a) => a,
 			None => config

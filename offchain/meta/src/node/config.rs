@@ -195,15 +195,8 @@ impl Config {
 		let account_file = cli.account_file.or(file.account_file).ok_or_else(|| {
 			anyhow!("no account: pass --account-file with the meta node's secret URI")
 		})?;
-		let suri = std::fs::read_to_string(&account_file)
-			.with_context(|| format!("cannot read account file {}", account_file.display()))?;
-		let suri = suri.trim();
 		let account = || -> Result<subxt_signer::sr25519::Keypair> {
-			let uri: subxt_signer::SecretUri = suri
-				.parse()
-				.map_err(|e| anyhow!("account file {}: {e}", account_file.display()))?;
-			subxt_signer::sr25519::Keypair::from_uri(&uri)
-				.map_err(|e| anyhow!("account file {}: {e}", account_file.display()))
+			Ok(stratos_chain_client::account_from_file(&account_file)?)
 		};
 		match cli.command {
 			Some(MetaCommand::Register { deposit, address, region }) => {
@@ -247,13 +240,16 @@ impl Config {
 			},
 			_ => {},
 		}
-		let account_pair = sp_core::sr25519::Pair::from_string(suri, None).map_err(|e| {
+		let account = account()?;
+		// The same key as `sp_core` pair, for the signatures the meta node makes off chain.
+		let suri = std::fs::read_to_string(&account_file)
+			.with_context(|| format!("cannot read account file {}", account_file.display()))?;
+		let account_pair = sp_core::sr25519::Pair::from_string(suri.trim(), None).map_err(|e| {
 			anyhow!(
 				"account file {} does not hold a valid secret URI: {e:?}",
 				account_file.display()
 			)
 		})?;
-		let account = account()?;
 		Ok(Action::Run(Box::new(Config {
 			chain,
 			listen,
