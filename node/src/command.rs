@@ -46,15 +46,19 @@ impl SubstrateCli for Cli {
 	}
 }
 
+/// The single-state transaction pool unless the command line (`args`) chose one with
+/// `--pool-type` (ADR 0020): the fork-aware one, Substrate's default, stopped including
+/// transfers it had accepted under a sustained load here.
+fn single_state_pool_unless_chosen(cli: &mut Cli, mut args: impl Iterator<Item = String>) {
+	if !args.any(|a| a == "--pool-type" || a.starts_with("--pool-type=")) {
+		cli.run.pool_config.pool_type = sc_cli::TransactionPoolType::SingleState;
+	}
+}
+
 /// Parse the command line and run it.
 pub fn run() -> sc_cli::Result<()> {
 	let mut cli = Cli::from_args();
-	// The single-state transaction pool unless `--pool-type` says otherwise (ADR 0020): the
-	// fork-aware one, Substrate's default, stopped including transfers it had accepted under
-	// a sustained load here.
-	if !std::env::args().any(|a| a == "--pool-type" || a.starts_with("--pool-type=")) {
-		cli.run.pool_config.pool_type = sc_cli::TransactionPoolType::SingleState;
-	}
+	single_state_pool_unless_chosen(&mut cli, std::env::args());
 
 	match &cli.subcommand {
 		Some(Subcommand::Key(cmd)) => cmd.run(&cli),
@@ -239,4 +243,31 @@ fn ensure_ports_free(config: &mut sc_service::Configuration) -> sc_cli::Result<(
 		}
 	}
 	Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+	use sc_cli::TransactionPoolType;
+
+	fn pool_type(args: &[&str]) -> TransactionPoolType {
+		let mut cli = Cli::from_iter(args.iter());
+		single_state_pool_unless_chosen(&mut cli, args.iter().map(|a| a.to_string()));
+		cli.run.pool_config.pool_type
+	}
+
+	#[test]
+	fn the_node_runs_the_single_state_pool_unless_told_otherwise() {
+		assert!(matches!(pool_type(&["stratos-node", "--dev"]), TransactionPoolType::SingleState));
+		for args in [
+			&["stratos-node", "--pool-type", "fork-aware"][..],
+			&["stratos-node", "--pool-type=fork-aware"][..],
+		] {
+			assert!(matches!(pool_type(args), TransactionPoolType::ForkAware), "{args:?}");
+		}
+		assert!(matches!(
+			pool_type(&["stratos-node", "--pool-type", "single-state"]),
+			TransactionPoolType::SingleState
+		));
+	}
 }

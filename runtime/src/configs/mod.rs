@@ -38,8 +38,9 @@ const AVERAGE_ON_INITIALIZE_RATIO: Perbill = Perbill::from_percent(10);
 /// Compute per block: 1 s of a 2 s slot (`docs/adr/0003-two-second-slots.md`), in weights
 /// measured on this project's machine with a release build (`crate::weights`). The author
 /// builds in at most 2/3 of the slot, and every other validator must import the block and
-/// GRANDPA must gossip votes in the rest; the measured weights overstate what a full block
-/// of transfers takes to execute by about a third (ADR 0003), which is that margin. Proof
+/// GRANDPA must gossip votes in the rest. The weights charge every storage access as a cold
+/// RocksDB one, so a full block of transfers executes in about a third of its weight
+/// (ADR 0003); a block of exactly-weighed extrinsics still leaves half the slot. Proof
 /// size is unbounded: it measures the storage proof a parachain block ships to its relay
 /// chain, and a solo chain ships none (its storage access is in the ref time already; the
 /// block's bytes are bounded by [`RuntimeBlockLength`]).

@@ -264,7 +264,8 @@ async fn transfers(
 		tasks.push(tokio::spawn(async move {
 			use std::sync::atomic::Ordering::SeqCst;
 			for (i, xt) in lane {
-				while submitted.load(SeqCst) - fin.load(SeqCst) >= in_flight {
+				// Read together they may cross: another lane's transfer finalized in between.
+				while submitted.load(SeqCst).saturating_sub(fin.load(SeqCst)) >= in_flight {
 					if Instant::now() >= window_end {
 						return Ok(());
 					}
@@ -286,7 +287,11 @@ async fn transfers(
 								}
 							});
 						},
-						Err(e) => note_refused(&refused, e).await,
+						Err(e) => {
+							// Refused: never in the pool, so it holds no in-flight slot.
+							submitted.fetch_sub(1, SeqCst);
+							note_refused(&refused, e).await
+						},
 					}
 				} else if let Err(e) = rpc
 					.request::<String, _>(
@@ -295,6 +300,7 @@ async fn transfers(
 					)
 					.await
 				{
+					submitted.fetch_sub(1, SeqCst);
 					note_refused(&refused, e.into()).await;
 				}
 			}
