@@ -52,7 +52,8 @@ fn same_bytes(a: &Path, b: &Path) -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "long: run by scripts/test-long.sh"]
-async fn long_resource_nodes_die_mid_transfer_and_no_acknowledged_file_is_lost() -> Result<()> {
+async fn long_meta_network_resource_nodes_die_mid_transfer_and_no_acknowledged_file_is_lost(
+) -> Result<()> {
 	let dir = test_dir("rn-faults")?;
 	let d = dir.path();
 	let mut net = Network::start(d).await?;

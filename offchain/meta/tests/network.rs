@@ -22,7 +22,7 @@ use stratos_tests::{test_dir, wait_finalized};
 use subxt::utils::AccountId32;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn files_flow_through_the_meta_nodes_and_survive_a_leader_crash() -> Result<()> {
+async fn meta_network_files_flow_through_the_meta_nodes_and_survive_a_leader_crash() -> Result<()> {
 	let dir = test_dir("storage-network")?;
 	let d = dir.path();
 	let mut net = Network::start(d).await?;

@@ -22,7 +22,7 @@ const FILE_MIB: usize = 64;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a benchmark: run by hand with --ignored --nocapture"]
-async fn repair_bench() -> Result<()> {
+async fn meta_network_repair_bench() -> Result<()> {
 	let total_mib: usize =
 		std::env::var("STRATOS_REPAIR_BENCH_MIB").ok().and_then(|v| v.parse().ok()).unwrap_or(1024);
 	let dir = test_dir("repair-bench")?;

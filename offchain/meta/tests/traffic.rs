@@ -58,7 +58,7 @@ fn read_receipts(homes: &[&Path]) -> Result<(Served, BTreeMap<u32, u64>)> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn traffic_is_audited_reported_and_paid_by_the_formula() -> Result<()> {
+async fn meta_network_traffic_is_audited_reported_and_paid_by_the_formula() -> Result<()> {
 	let dir = test_dir("traffic")?;
 	let d = dir.path();
 	// A test chain spec: two of four nodes share the issuance; a tiny issuance (the wash cap

@@ -1,6 +1,11 @@
 //! Real processes for the end-to-end tests: a `dev-network` chain, three `stratos-meta` and
 //! four `stratos-rn` processes on the ports the preset registered (7401–7404, 7500–7502),
 //! and the `sds` command line.
+//!
+//! Those ports are fixed, so two such networks cannot run at once: every test that starts one
+//! is named `*meta_network_*`, and `scripts/test.sh` runs exactly those one after another in a
+//! lane of their own, next to all the other tests ([`Network::start_on`] refuses to start for
+//! a test named otherwise).
 #![allow(dead_code)]
 
 use anyhow::{bail, Context, Result};
@@ -11,6 +16,9 @@ use std::{
 };
 use stratos_primitives::FileId;
 use stratos_tests::{node_binary, wait_finalized, Node};
+
+/// What the name of every test that starts a [`Network`] contains (see the module docs).
+pub const FIXED_PORTS_TEST: &str = "meta_network_";
 
 /// The account the tests upload and download with.
 pub const USER: &str = "//Alice//stash";
@@ -183,6 +191,13 @@ impl Network {
 	/// Starts the chain from `chain` (a preset name or a spec file), the resource nodes and
 	/// the meta nodes in `d`.
 	pub async fn start_on(d: &Path, chain: &str) -> Result<Self> {
+		// libtest runs each test on a thread named after it.
+		let test = std::thread::current().name().unwrap_or_default().to_owned();
+		anyhow::ensure!(
+			test.contains(FIXED_PORTS_TEST),
+			"test `{test}` starts the fixed-port network: name it `*{FIXED_PORTS_TEST}*` so \
+			 that scripts/test.sh never runs it next to another one"
+		);
 		let base = d.join("chain");
 		let node = Node::spawn(
 			"chain",
