@@ -7,6 +7,7 @@
 #                    while four accounts keep transferring: none lost, none applied unseen.
 #   offchain/meta/tests/faults.rs   resource nodes killed mid-download and mid-upload: no
 #                    acknowledged file lost, a failed upload says so and a retry stores it.
+#                    (Its meta-leader partition test is not long: CI runs it.)
 # Usage: scripts/test-long.sh [name filter]   (default: all long tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."

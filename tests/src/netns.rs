@@ -140,6 +140,28 @@ impl Lab {
 		format!("10.78.{}.{}", self.subnet, 4 * i + 2)
 	}
 
+	/// Gives the test's (root) namespace an address on side A's bridge and returns it, so
+	/// that processes the test runs outside the lab (and the members) reach each other over
+	/// the data network: side A's members lose them with [`Lab::isolate`], side B's with
+	/// [`Lab::split`]. Removed with the bridge on drop.
+	pub fn attach_host(&self) -> Result<String> {
+		let host = format!("10.77.{}.254", self.subnet);
+		ip(&["addr", "add", &format!("{host}/24"), "dev", &self.bridges[0]])?;
+		Ok(host)
+	}
+
+	/// Cuts member `i` off the data network (its link into its bridge goes down): it keeps
+	/// running and keeps its management link, but reaches no other member and no process
+	/// outside the lab, and none reaches it.
+	pub fn isolate(&self, i: usize) -> Result<()> {
+		ip(&["link", "set", &format!("{}d{i}h", self.prefix), "down"])
+	}
+
+	/// Undoes [`Lab::isolate`].
+	pub fn rejoin(&self, i: usize) -> Result<()> {
+		ip(&["link", "set", &format!("{}d{i}h", self.prefix), "up"])
+	}
+
 	/// Partitions side A from side B.
 	pub fn split(&self) -> Result<()> {
 		ip(&["link", "set", self.joint.as_deref().expect("built"), "down"])

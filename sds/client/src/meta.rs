@@ -174,11 +174,28 @@ impl MetaClient {
 
 	/// Sends `req` to the meta nodes in turn until one answers; a refusal is an error with
 	/// the meta node's reason.
+	///
+	/// Every meta node is dialed at once and they are asked in the order their connections
+	/// come up (once connected, in the configured order): a meta node that is down or cut
+	/// off, whose dial hangs until it times out, delays nothing while another one answers.
 	pub async fn call(&self, req: MetaRequest) -> Result<MetaResponse> {
+		use futures::stream::{FuturesUnordered, StreamExt};
 		let bytes = meta_api::encode(req);
 		let mut last = String::from("no meta node configured");
-		for hop in &self.inner.cfg.metas {
-			match self.inner.host.request(hop, META_PROTOCOL, &bytes, CALL_TIMEOUT).await {
+		let host = &self.inner.host;
+		let mut dials: FuturesUnordered<_> = self
+			.inner
+			.cfg
+			.metas
+			.iter()
+			.map(|hop| async move { (hop, host.connect(hop).await) })
+			.collect();
+		while let Some((hop, dialed)) = dials.next().await {
+			if let Err(e) = dialed {
+				last = e.to_string();
+				continue;
+			}
+			match host.request(hop, META_PROTOCOL, &bytes, CALL_TIMEOUT).await {
 				Ok(answer) => {
 					let resp: MetaResponse = meta_api::decode(&answer).map_err(Error::Meta)?;
 					return match resp {
@@ -621,5 +638,84 @@ impl MetaClient {
 			slice: ticket.ticket.slice.to_hex(),
 			failures: failures.join("; "),
 		})
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+	use sds_core::meta_api::ErrorKind;
+	use stratos_primitives::NodeId;
+
+	/// A meta node whose port accepts TCP connections and never speaks, as one behind a
+	/// partition that still completes handshakes in the kernel: a dial to it hangs until
+	/// the dial timeout.
+	fn hung_meta() -> (std::net::TcpListener, Hop) {
+		let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+		let port = listener.local_addr().unwrap().port();
+		let node = NodeId(sp_core::ed25519::Pair::from_seed(&[7; 32]).public().0);
+		(listener, Hop { node, addrs: vec![format!("/ip4/127.0.0.1/tcp/{port}")] })
+	}
+
+	/// A meta node that refuses every request with `message`.
+	async fn refusing_meta(message: &'static str) -> Host {
+		let host = Host::start(HostConfig {
+			keypair: Keypair::generate_ed25519(),
+			listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+			store: None,
+			genesis_hash: [0; 32],
+			max_concurrent_streams: 4,
+			gate: None,
+			limits: Default::default(),
+		})
+		.await
+		.unwrap();
+		let mut requests = host.serve(META_PROTOCOL, 4).unwrap();
+		tokio::spawn(async move {
+			while let Some(req) = requests.recv().await {
+				req.respond(meta_api::encode(MetaResponse::Error {
+					kind: ErrorKind::Refused,
+					message: message.into(),
+					leader: None,
+				}));
+			}
+		});
+		host
+	}
+
+	async fn client(metas: Vec<Hop>) -> MetaClient {
+		MetaClient::connect(MetaClientConfig {
+			metas,
+			genesis_hash: [0; 32],
+			account: sr25519::Pair::from_seed(&[1; 32]),
+			slice_size: slicing::DEFAULT_SLICE_SIZE,
+			replicas: 3,
+			parallel: 1,
+		})
+		.await
+		.unwrap()
+	}
+
+	#[tokio::test]
+	async fn a_meta_node_that_hangs_delays_no_call_while_another_answers() {
+		let (_hung, hung) = hung_meta();
+		let good = refusing_meta("answered by the reachable meta node").await;
+		// The hung node first, as a client's shuffled list may have it.
+		let c = client(vec![hung, good.hop()]).await;
+		for _ in 0..2 {
+			let started = std::time::Instant::now();
+			let err = c.call(MetaRequest::Status).await.unwrap_err();
+			assert!(err.to_string().contains("answered by the reachable meta node"), "{err}");
+			// Asked in turn, the hung node cost the whole 10-s dial timeout first.
+			assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+		}
+	}
+
+	#[tokio::test]
+	async fn with_every_meta_node_unreachable_a_call_says_so() {
+		let (_hung, hung) = hung_meta();
+		let c = client(vec![hung]).await;
+		let err = c.call(MetaRequest::Status).await.unwrap_err();
+		assert!(err.to_string().contains("no meta node answered"), "{err}");
 	}
 }

@@ -405,12 +405,14 @@ impl Host {
 		self.open_protocol(hop, PROTOCOL).await
 	}
 
-	/// Opens a stream of `protocol` to `hop`, dialing it if needed.
-	pub(crate) async fn open_protocol(
-		&self,
-		hop: &Hop,
-		protocol: libp2p::StreamProtocol,
-	) -> Result<(libp2p::Stream, String), Error> {
+	/// Connects to `hop` unless connected already: at most the 10-s dial timeout (a node that
+	/// is cut off lets a dial hang until then).
+	pub async fn connect(&self, hop: &Hop) -> Result<(), Error> {
+		self.dial(hop).await.map(drop)
+	}
+
+	/// Dials `hop` if needed; returns its peer id and a label for errors.
+	async fn dial(&self, hop: &Hop) -> Result<(libp2p::PeerId, String), Error> {
 		let peer = peer_id(&hop.node)?;
 		let label = format!("node {}", &hop.node.to_hex()[..16]);
 		let addrs = hop
@@ -433,6 +435,16 @@ impl Host {
 				reason: "host stopped".into(),
 			})?;
 		connected.map_err(|reason| Error::Unreachable { node: label.clone(), reason })?;
+		Ok((peer, label))
+	}
+
+	/// Opens a stream of `protocol` to `hop`, dialing it if needed.
+	pub(crate) async fn open_protocol(
+		&self,
+		hop: &Hop,
+		protocol: libp2p::StreamProtocol,
+	) -> Result<(libp2p::Stream, String), Error> {
+		let (peer, label) = self.dial(hop).await?;
 		let stream = tokio::time::timeout(
 			Duration::from_secs(10),
 			self.inner.control.clone().open_stream(peer, protocol),

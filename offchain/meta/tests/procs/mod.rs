@@ -15,7 +15,7 @@ use std::{
 	time::{Duration, Instant},
 };
 use stratos_primitives::FileId;
-use stratos_tests::{node_binary, wait_finalized, Node};
+use stratos_tests::{netns::Lab, node_binary, wait_finalized, Node};
 
 /// What the name of every test that starts a [`Network`] contains (see the module docs).
 pub const FIXED_PORTS_TEST: &str = "meta_network_";
@@ -37,6 +37,13 @@ pub fn bin(name: &str) -> Result<PathBuf> {
 pub struct Proc {
 	child: Child,
 	log: PathBuf,
+}
+
+impl Proc {
+	/// Whether the process is still running.
+	pub fn running(&mut self) -> bool {
+		matches!(self.child.try_wait(), Ok(None))
+	}
 }
 
 impl Drop for Proc {
@@ -165,7 +172,33 @@ pub struct Network {
 	pub metrics_ports: Vec<u16>,
 	/// The test directory.
 	pub dir: PathBuf,
+	/// Where the processes listen; see [`Placement`].
+	pub placement: Placement,
 }
+
+/// Where a [`Network`]'s processes listen.
+#[derive(Clone, Debug)]
+pub struct Placement {
+	/// The address the chain's RPC and the resource nodes listen on: loopback, or the host's
+	/// address on a [`Lab`]'s data network.
+	pub host: String,
+	/// Per meta node, the namespace it runs in and its address there (`None`: loopback).
+	pub metas: Vec<Option<(String, String)>>,
+}
+
+impl Placement {
+	fn loopback() -> Self {
+		Self { host: "127.0.0.1".into(), metas: vec![None; METAS.len()] }
+	}
+
+	/// The address meta node `i` listens on.
+	pub fn meta_ip(&self, i: usize) -> &str {
+		self.metas[i].as_ref().map_or(self.host.as_str(), |(_, ip)| ip.as_str())
+	}
+}
+
+/// Port of each meta node's metrics endpoint when it runs in a namespace (on its own address).
+pub const LAB_META_METRICS_PORT: u16 = 9700;
 
 impl Network {
 	/// Starts the chain (`dev-network`), the resource nodes and the meta nodes in `d`.
@@ -176,21 +209,60 @@ impl Network {
 	/// The `dev-network` chain spec with its PoT genesis parameters changed by `patch` (the
 	/// `pot` object of the genesis patch), written to `d/spec.json`; returns its path.
 	pub fn patched_spec(d: &Path, patch: impl FnOnce(&mut serde_json::Value)) -> Result<String> {
+		Self::spec_with(d, |genesis| patch(&mut genesis["pot"]))
+	}
+
+	/// The `dev-network` chain spec with its genesis patch (the object of every pallet's
+	/// genesis) changed by `patch`, written to `d/spec.json`; returns its path.
+	pub fn spec_with(d: &Path, patch: impl FnOnce(&mut serde_json::Value)) -> Result<String> {
 		let out = Command::new(node_binary()?)
 			.args(["build-spec", "--chain", "dev-network"])
 			.output()
 			.context("stratos-node build-spec")?;
 		anyhow::ensure!(out.status.success(), "build-spec failed");
 		let mut spec: serde_json::Value = serde_json::from_slice(&out.stdout)?;
-		patch(&mut spec["genesis"]["runtimeGenesis"]["patch"]["pot"]);
+		patch(&mut spec["genesis"]["runtimeGenesis"]["patch"]);
 		let path = d.join("spec.json");
 		std::fs::write(&path, serde_json::to_vec_pretty(&spec)?)?;
 		Ok(path.display().to_string())
 	}
 
+	/// Starts the `dev-network` storage network with each meta node in its own namespace of
+	/// `lab` (members 0, 1, 2, all on side A), so that [`Lab::isolate`] cuts one off while it
+	/// runs; the chain, the resource nodes and the clients stay in the test's namespace, on
+	/// the host's address on the lab's data network. The genesis registers the nodes at those
+	/// addresses instead of loopback.
+	pub async fn start_in_lab(d: &Path, lab: &Lab) -> Result<Self> {
+		let host = lab.attach_host()?;
+		let placement = Placement {
+			host: host.clone(),
+			metas: (0..METAS.len())
+				.map(|i| Some((lab.namespace(i).to_owned(), lab.data_ip(i))))
+				.collect(),
+		};
+		let spec = Self::spec_with(d, |genesis| {
+			let nodes = genesis["nodeRegistry"]["nodes"].as_array_mut().expect("genesis nodes");
+			for node in nodes {
+				let address = node["address"].as_str().expect("an address").to_owned();
+				let port: u16 =
+					address.rsplit('/').next().and_then(|p| p.parse().ok()).expect("a port");
+				let ip = match port.checked_sub(7500) {
+					Some(i) if (i as usize) < METAS.len() => placement.meta_ip(i as usize),
+					_ => host.as_str(),
+				};
+				node["address"] = format!("/ip4/{ip}/tcp/{port}").into();
+			}
+		})?;
+		Self::launch(d, &spec, placement).await
+	}
+
 	/// Starts the chain from `chain` (a preset name or a spec file), the resource nodes and
 	/// the meta nodes in `d`.
 	pub async fn start_on(d: &Path, chain: &str) -> Result<Self> {
+		Self::launch(d, chain, Placement::loopback()).await
+	}
+
+	async fn launch(d: &Path, chain: &str, placement: Placement) -> Result<Self> {
 		// libtest runs each test on a thread named after it.
 		let test = std::thread::current().name().unwrap_or_default().to_owned();
 		anyhow::ensure!(
@@ -199,20 +271,22 @@ impl Network {
 			 that scripts/test.sh never runs it next to another one"
 		);
 		let base = d.join("chain");
-		let node = Node::spawn(
-			"chain",
-			d,
-			&[
-				"--chain",
-				chain,
-				"--alice",
-				"--force-authoring",
-				"--node-key",
-				&format!("{:064x}", 1),
-				"--base-path",
-				base.to_str().unwrap(),
-			],
-		)?;
+		let key = format!("{:064x}", 1);
+		let mut args = vec![
+			"--chain",
+			chain,
+			"--alice",
+			"--force-authoring",
+			"--node-key",
+			&key,
+			"--base-path",
+			base.to_str().unwrap(),
+		];
+		if placement.metas.iter().any(Option::is_some) {
+			// The meta nodes in their namespaces reach the RPC on the host's lab address.
+			args.extend(["--unsafe-rpc-external", "--rpc-cors", "all"]);
+		}
+		let node = Node::spawn("chain", d, &args)?;
 		let rpc = node.rpc(Duration::from_secs(90)).await?;
 		wait_finalized(&rpc, 1, Duration::from_secs(90)).await?;
 		let url = node.ws_url();
@@ -227,6 +301,7 @@ impl Network {
 			meta_bin: bin("stratos-meta")?,
 			metrics_ports,
 			dir: d.to_path_buf(),
+			placement,
 		};
 		for i in 0..RN_KEYS.len() {
 			net.rns[i] = Some(net.spawn_rn(i, &format!("rn{i}"))?);
@@ -248,7 +323,7 @@ impl Network {
 			"--node-key-suri".into(),
 			RN_KEYS[i].into(),
 			"--listen".into(),
-			format!("/ip4/127.0.0.1/tcp/{}", 7401 + i),
+			format!("/ip4/{}/tcp/{}", self.placement.host, 7401 + i),
 			"--data-dir".into(),
 			self.dir.join(format!("rn{i}")).display().to_string(),
 			"--capacity".into(),
@@ -270,23 +345,47 @@ impl Network {
 		let home = self.dir.join(format!("meta{i}"));
 		std::fs::create_dir_all(&home)?;
 		std::fs::write(home.join("account"), format!("{}\n", METAS[i]))?;
-		Ok(vec![
+		let ip = self.placement.meta_ip(i);
+		let mut args = vec![
 			"--chain".into(),
-			self.url.clone(),
+			format!("ws://{}:{}", self.placement.host, self.node.rpc_port),
 			"--node-key-suri".into(),
 			METAS[i].into(),
 			"--account-file".into(),
 			home.join("account").display().to_string(),
 			"--listen".into(),
-			format!("/ip4/127.0.0.1/tcp/{}", 7500 + i),
+			format!("/ip4/{ip}/tcp/{}", 7500 + i),
 			"--data-dir".into(),
 			home.display().to_string(),
-		])
+		];
+		if self.placement.metas[i].is_some() {
+			args.extend(["--metrics".into(), format!("{ip}:{LAB_META_METRICS_PORT}")]);
+		}
+		Ok(args)
 	}
 
-	/// Starts meta node `i`, logging to `label.log`.
+	/// Starts meta node `i` (in its namespace, if it has one), logging to `label.log`.
 	pub fn spawn_meta(&self, i: usize, label: &str) -> Result<Proc> {
-		spawn(&self.dir, label, &self.meta_bin, &self.meta_args(i)?)
+		let args = self.meta_args(i)?;
+		match &self.placement.metas[i] {
+			None => spawn(&self.dir, label, &self.meta_bin, &args),
+			Some((ns, _)) => {
+				let mut wrapped: Vec<String> = vec!["netns".into(), "exec".into(), ns.clone()];
+				wrapped.push(self.meta_bin.display().to_string());
+				wrapped.extend(args);
+				spawn(&self.dir, label, Path::new("ip"), &wrapped)
+			},
+		}
+	}
+
+	/// Gauge `name` of meta node `i` (run in a namespace), if it answers.
+	pub fn meta_metric(&self, i: usize, name: &str) -> Option<u64> {
+		let url = format!("http://{}:{LAB_META_METRICS_PORT}/metrics", self.placement.meta_ip(i));
+		let out = Command::new("curl").args(["-s", "--max-time", "3", &url]).output().ok()?;
+		String::from_utf8_lossy(&out.stdout)
+			.lines()
+			.find_map(|l| l.strip_prefix(&format!("{name} ")))
+			.and_then(|v| v.trim().parse().ok())
 	}
 
 	/// `sds` for `account` on this chain.
