@@ -12,8 +12,9 @@
 //! - No acknowledged file is lost: the first file still downloads intact at the end, with a
 //!   holder down.
 //!
-//! And, run in CI (not a `long_` test), the meta leader partitioned, not killed: the three meta nodes each in a network
-//! namespace (`stratos_tests::netns`), the leader's link cut while it runs.
+//! And, run in CI (not a `long_` test), the meta leader partitioned, not killed: the three
+//! meta nodes each in a network namespace (`stratos_tests::netns`), the leader's link cut
+//! while it runs.
 //!
 //! - The other two elect a leader among themselves; uploads and downloads go on (the clients
 //!   skip the unreachable node).

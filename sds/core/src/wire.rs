@@ -382,25 +382,44 @@ pub fn data_header(len: usize) -> Vec<u8> {
 	h
 }
 
-/// Like [`decode_body`], but takes the buffer and moves a `Data` payload out of it instead of
-/// copying it.
-pub fn decode_body_owned(mut body: Vec<u8>) -> Result<Frame, Error> {
-	if body.first() == Some(&DATA_INDEX) {
-		let mut rest = &body[1..];
-		let len = codec::Compact::<u32>::decode(&mut rest)
-			.map_err(|e| Error::Undecodable(e.to_string()))?
-			.0 as usize;
-		if rest.len() != len {
-			return Err(Error::Undecodable("data frame length does not match its body".into()));
-		}
-		if len > CHUNK_SIZE as usize {
-			return Err(Error::Limit("data frame larger than a chunk"));
-		}
-		let header = body.len() - len;
-		body.drain(..header);
-		return Ok(Frame::Data(body));
+/// The longest SCALE header of a `Data` frame body: the variant index and a compact length
+/// of at most 4 bytes (a chunk is below 2^30 bytes).
+pub const DATA_PREFIX_MAX: usize = 1 + 4;
+
+/// From a frame body's first two bytes: the length of its SCALE header if it is a `Data`
+/// frame (`None` for any other frame). A reader then reads the rest of that header, asks
+/// [`data_payload_len`] for the payload's length and reads the payload straight into a
+/// buffer of exactly that size, so data is never moved out of a frame buffer.
+pub fn data_prefix_len(first_two: [u8; 2]) -> Result<Option<usize>, Error> {
+	if first_two[0] != DATA_INDEX {
+		return Ok(None);
 	}
-	decode_body(&body)
+	match first_two[1] & 0b11 {
+		0b00 => Ok(Some(1 + 1)),
+		0b01 => Ok(Some(1 + 2)),
+		0b10 => Ok(Some(1 + 4)),
+		_ => Err(Error::Limit("data frame larger than a chunk")),
+	}
+}
+
+/// The payload length of a `Data` frame whose body is `body_len` bytes and starts with
+/// `prefix` (its whole SCALE header, [`data_prefix_len`] bytes); checks that the two agree
+/// and that the payload fits in a chunk.
+pub fn data_payload_len(prefix: &[u8], body_len: usize) -> Result<usize, Error> {
+	if prefix.first() != Some(&DATA_INDEX) {
+		return Err(Error::Undecodable("not a data frame".into()));
+	}
+	let mut rest = &prefix[1..];
+	let len = codec::Compact::<u32>::decode(&mut rest)
+		.map_err(|e| Error::Undecodable(e.to_string()))?
+		.0 as usize;
+	if !rest.is_empty() || body_len.checked_sub(prefix.len()) != Some(len) {
+		return Err(Error::Undecodable("data frame length does not match its body".into()));
+	}
+	if len > CHUNK_SIZE as usize {
+		return Err(Error::Limit("data frame larger than a chunk"));
+	}
+	Ok(len)
 }
 
 /// Splits a byte stream into frames; holds at most one frame's bytes.
@@ -516,15 +535,32 @@ mod tests {
 			let mut manual = data_header(len);
 			manual.extend_from_slice(&payload);
 			assert_eq!(manual, frame.to_bytes(), "len {len}");
-			assert_eq!(decode_body_owned(manual[4..].to_vec()), Ok(frame));
+			let body = &manual[4..];
+			let p = data_prefix_len([body[0], body[1]]).unwrap().expect("a data frame");
+			assert!(p <= DATA_PREFIX_MAX);
+			assert_eq!(data_payload_len(&body[..p], body.len()), Ok(len), "len {len}");
+			assert_eq!(&body[p..], &payload[..]);
 		}
-		let mut short = data_header(10);
-		short.extend_from_slice(&[1; 9]);
-		assert!(decode_body_owned(short[4..].to_vec()).is_err());
+		// A header that claims more or fewer bytes than the body has.
+		let short = data_header(10);
+		let p = data_prefix_len([short[4], short[5]]).unwrap().unwrap();
+		assert!(data_payload_len(&short[4..4 + p], p + 9).is_err());
+		assert!(data_payload_len(&short[4..4 + p], p + 11).is_err());
+		assert!(data_payload_len(&short[4..4 + p], p - 1).is_err());
+		// Larger than a chunk, in the 4-byte and in the big-integer compact form.
+		let big = data_header(CHUNK_SIZE as usize + 1);
+		let p = data_prefix_len([big[4], big[5]]).unwrap().unwrap();
 		assert_eq!(
-			decode_body_owned(Frame::PutEnd { slice: SliceHash([1; 32]) }.encode()),
-			Ok(Frame::PutEnd { slice: SliceHash([1; 32]) })
+			data_payload_len(&big[4..4 + p], p + CHUNK_SIZE as usize + 1),
+			Err(Error::Limit("data frame larger than a chunk"))
 		);
+		assert_eq!(
+			data_prefix_len([DATA_INDEX, 0b11]),
+			Err(Error::Limit("data frame larger than a chunk"))
+		);
+		// Any other frame is not taken for data.
+		let end = Frame::PutEnd { slice: SliceHash([1; 32]) }.encode();
+		assert_eq!(data_prefix_len([end[0], end[1]]), Ok(None));
 	}
 
 	#[test]

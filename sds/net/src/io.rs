@@ -30,10 +30,32 @@ pub async fn read_frame_within<R: futures::AsyncRead + Unpin>(
 			.map_err(|source| Error::Io { peer: peer.into(), source })?;
 		let len = wire::parse_header(header)
 			.map_err(|e| Error::Protocol { peer: peer.into(), what: e.to_string() })?;
+		let io = |source| Error::Io { peer: peer.into(), source };
+		let protocol =
+			|e: sds_core::Error| Error::Protocol { peer: peer.into(), what: e.to_string() };
+		// A `Data` frame's payload is read into a buffer of exactly its size (it goes on to
+		// the store, the next hop or the output without being moved); other frames whole.
+		let mut start = [0u8; wire::DATA_PREFIX_MAX];
+		if len >= 2 {
+			r.read_exact(&mut start[..2]).await.map_err(io)?;
+			if let Some(p) = wire::data_prefix_len([start[0], start[1]]).map_err(protocol)? {
+				if p > len {
+					return Err(protocol(sds_core::Error::Undecodable(
+						"data frame header cut short".into(),
+					)));
+				}
+				r.read_exact(&mut start[2..p]).await.map_err(io)?;
+				let n = wire::data_payload_len(&start[..p], len).map_err(protocol)?;
+				let mut payload = vec![0u8; n];
+				r.read_exact(&mut payload).await.map_err(io)?;
+				return Ok(Frame::Data(payload));
+			}
+		}
 		let mut body = vec![0u8; len];
-		r.read_exact(&mut body).await.map_err(|source| Error::Io { peer: peer.into(), source })?;
-		wire::decode_body_owned(body)
-			.map_err(|e| Error::Protocol { peer: peer.into(), what: e.to_string() })
+		let have = if len >= 2 { 2 } else { 0 };
+		body[..have].copy_from_slice(&start[..have]);
+		r.read_exact(&mut body[have..]).await.map_err(io)?;
+		wire::decode_body(&body).map_err(protocol)
 	};
 	tokio::time::timeout(timeout, fut)
 		.await
@@ -109,5 +131,69 @@ pub fn frame_name(f: &Frame) -> &'static str {
 		Frame::Settle { .. } => "Settle",
 		Frame::Settled { .. } => "Settled",
 		Frame::Check { .. } => "Check",
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+	use sds_core::{
+		primitives::{merkle::CHUNK_SIZE, SliceHash},
+		wire::{data_header, ErrorCode},
+	};
+
+	async fn read_all(bytes: Vec<u8>) -> Vec<Result<Frame, Error>> {
+		let mut r = futures::io::Cursor::new(bytes);
+		let mut out = Vec::new();
+		loop {
+			let f = read_frame(&mut r, "peer").await;
+			let stop = matches!(f, Err(Error::Io { .. }));
+			out.push(f);
+			if stop {
+				return out;
+			}
+		}
+	}
+
+	#[tokio::test]
+	async fn frames_read_back_as_written_data_payloads_whole() {
+		let frames = vec![
+			Frame::Data(vec![]),
+			Frame::Data(vec![7]),
+			Frame::PutEnd { slice: SliceHash([3; 32]) },
+			Frame::Data((0..CHUNK_SIZE).map(|i| (i % 251) as u8).collect()),
+			Frame::error(ErrorCode::NotFound, "no"),
+			Frame::Data(vec![9; 16384]),
+		];
+		let bytes: Vec<u8> = frames.iter().flat_map(|f| f.to_bytes()).collect();
+		let got = read_all(bytes).await;
+		assert_eq!(got.len(), frames.len() + 1, "then the end of the stream");
+		for (want, got) in frames.iter().zip(&got) {
+			assert_eq!(got.as_ref().ok(), Some(want));
+		}
+	}
+
+	#[tokio::test]
+	async fn a_data_header_that_disagrees_with_the_frame_length_is_refused() {
+		for extra in [-2i64, 2] {
+			// A frame 12 bytes long whose data header claims 10 (or 8 claiming 10).
+			let mut frame = data_header(10);
+			let body_len = u32::from_be_bytes(frame[..4].try_into().unwrap()) as i64 + extra;
+			frame[..4].copy_from_slice(&(body_len as u32).to_be_bytes());
+			frame.resize(4 + body_len as usize, 1);
+			let got = read_all(frame).await;
+			assert!(matches!(got[0], Err(Error::Protocol { .. })), "extra {extra}: {:?}", got[0]);
+		}
+		// Bodies shorter than a data header are bad frames, not a reason to read past them:
+		// the next frame is read where it starts.
+		let next = Frame::PutEnd { slice: SliceHash([5; 32]) };
+		for body in [vec![3u8], vec![3, 0b10]] {
+			let mut bytes = (body.len() as u32).to_be_bytes().to_vec();
+			bytes.extend(&body);
+			bytes.extend(next.to_bytes());
+			let got = read_all(bytes).await;
+			assert!(matches!(got[0], Err(Error::Protocol { .. })), "{body:?}: {:?}", got[0]);
+			assert_eq!(got[1].as_ref().ok(), Some(&next), "{body:?}");
+		}
 	}
 }
