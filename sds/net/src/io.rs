@@ -157,7 +157,7 @@ mod tests {
 
 	#[tokio::test]
 	async fn frames_read_back_as_written_data_payloads_whole() {
-		let frames = vec![
+		let frames = [
 			Frame::Data(vec![]),
 			Frame::Data(vec![7]),
 			Frame::PutEnd { slice: SliceHash([3; 32]) },
