@@ -21,9 +21,8 @@ use std::{
 };
 use stratos_primitives::{merkle::CHUNK_SIZE, FileId, SliceHash};
 
-/// Receives verified chunks: (offset within the slice, bytes), each in the buffer it was
-/// read into.
-pub(crate) type Sink = Box<dyn FnMut(u64, Vec<u8>) -> std::io::Result<()> + Send>;
+/// Receives verified chunks: (offset within the slice, bytes).
+pub(crate) type Sink = Box<dyn FnMut(u64, &[u8]) -> std::io::Result<()> + Send>;
 
 /// A file's slices as a download needs them.
 #[derive(Clone, Debug)]
@@ -55,7 +54,7 @@ impl Resume {
 	pub fn new(start: u64, mut sink: Sink) -> (Self, Sink) {
 		let next = Arc::new(AtomicU64::new(start - start % CHUNK_SIZE as u64));
 		let n = next.clone();
-		let wrapped: Sink = Box::new(move |off, mut bytes| {
+		let wrapped: Sink = Box::new(move |off, bytes| {
 			// A replica asked from `next` starts there; anything before was handed over.
 			let have = n.load(Ordering::Relaxed);
 			let end = off + bytes.len() as u64;
@@ -63,10 +62,7 @@ impl Resume {
 				return Ok(());
 			}
 			let skip = have.saturating_sub(off) as usize;
-			if skip > 0 {
-				bytes.drain(..skip);
-			}
-			sink(off + skip as u64, bytes)?;
+			sink(off + skip as u64, &bytes[skip..])?;
 			n.store(end, Ordering::Relaxed);
 			Ok(())
 		});
@@ -188,7 +184,7 @@ impl Partial {
 			let (f, base, progress, verified) =
 				(self.file.clone(), layout.offset(i), progress.clone(), self.verified.clone());
 			let sink: Sink = Box::new(move |off, bytes| {
-				f.write_all_at(&bytes, base + off)?;
+				f.write_all_at(bytes, base + off)?;
 				progress.advance(bytes.len() as u64);
 				Ok(())
 			});
@@ -286,16 +282,13 @@ where
 			range.start, range.end, layout.size
 		)));
 	}
-	// A slice travels as the chunks it arrived in: no byte is copied on its way to `out`.
-	let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(1);
+	let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(1);
 	let writer = std::thread::spawn(move || -> std::io::Result<u64> {
 		let mut out = out;
 		let mut written = 0;
-		for chunks in rx {
-			for buf in chunks {
-				out.write_all(&buf)?;
-				written += buf.len() as u64;
-			}
+		for buf in rx {
+			out.write_all(&buf)?;
+			written += buf.len() as u64;
 		}
 		out.flush()?;
 		Ok(written)
@@ -306,27 +299,22 @@ where
 	// Slices fetched ahead are held in memory: at most 64 MiB of them (and at least 2).
 	let ahead_max = parallel.clamp(1, ((64 << 20) / ss).max(2) as usize);
 	let mut next = first;
-	let mut ahead: VecDeque<tokio::task::JoinHandle<Result<Vec<Vec<u8>>>>> = VecDeque::new();
+	let mut ahead: VecDeque<tokio::task::JoinHandle<Result<Vec<u8>>>> = VecDeque::new();
 	let result: Result<()> = async {
 		loop {
 			while ahead.len() < ahead_max && next < end {
 				let base = layout.offset(next);
 				let lo = range.start.max(base) - base;
 				let hi = range.end.min(base + layout.slices[next].0) - base;
-				let chunks = (hi - lo).div_ceil(CHUNK_SIZE as u64) as usize + 1;
-				let buf = Arc::new(std::sync::Mutex::new(Vec::with_capacity(chunks)));
+				let buf = Arc::new(std::sync::Mutex::new(Vec::with_capacity((hi - lo) as usize)));
 				let (b, progress) = (buf.clone(), progress.clone());
-				let sink: Sink = Box::new(move |off, mut bytes| {
+				let sink: Sink = Box::new(move |off, bytes| {
 					// Chunks are whole: keep only what lies in [lo, hi).
 					let from = lo.saturating_sub(off).min(bytes.len() as u64) as usize;
 					let to = (hi.saturating_sub(off)).min(bytes.len() as u64) as usize;
 					if from < to {
-						bytes.truncate(to);
-						if from > 0 {
-							bytes.drain(..from);
-						}
-						progress.advance(bytes.len() as u64);
-						b.lock().expect("buffer").push(bytes);
+						b.lock().expect("buffer").extend_from_slice(&bytes[from..to]);
+						progress.advance((to - from) as u64);
 					}
 					Ok(())
 				});
@@ -395,10 +383,10 @@ mod tests {
 			}),
 		);
 		assert_eq!(r.next(), cs);
-		sink(cs, vec![0; cs as usize]).unwrap();
+		sink(cs, &vec![0; cs as usize]).unwrap();
 		assert_eq!(r.next(), 2 * cs);
 		// A replica that starts over from the beginning is cut to what is new.
-		sink(0, vec![0; 3 * cs as usize]).unwrap();
+		sink(0, &vec![0; 3 * cs as usize]).unwrap();
 		assert_eq!(r.next(), 3 * cs);
 		assert_eq!(*got.lock().unwrap(), vec![(cs, cs as usize), (2 * cs, cs as usize)]);
 	}

@@ -611,7 +611,7 @@ impl MetaClient {
 					from,
 					end.saturating_sub(from),
 					&self.inner.cfg.account,
-					&mut sink,
+					|off, bytes| sink(off, bytes),
 				)
 				.await;
 			match r {
