@@ -17,7 +17,7 @@ use stratos_primitives::{
 	merkle::CHUNK_SIZE,
 	meta::{SignedStoreAck, SignedTicket, SignedUploadAuth, StoreAck},
 	receipt::{SignedReceipt, TaskReceipt},
-	TaskId,
+	SliceHash, TaskId,
 };
 
 pub(crate) async fn accept_loop(host: Weak<Inner>, mut incoming: libp2p_stream::IncomingStreams) {
@@ -499,92 +499,32 @@ async fn store_and_forward(
 	auth: Option<SignedUploadAuth>,
 	store: std::sync::Arc<sds_store::Store>,
 ) -> Result<(), Error> {
-	let mut writer = match store.begin_put(req.slice_len) {
+	let mut writer = match StoringThread::start(store.clone(), req.slice_len).await {
 		Ok(w) => w,
 		Err(e) => {
 			refuse(&mut up, label, store_error_code(&e), e.to_string()).await;
 			return Err(e.into());
 		},
 	};
-	// Open the next hop first, so nothing is stored when the chain cannot be completed.
-	let mut down = match req.forward.split_first() {
-		None => None,
-		Some((next, rest)) => match host.open(next).await {
-			Ok((mut s, next_label)) => {
-				let fwd =
-					PutRequest { task: req.task, slice_len: req.slice_len, forward: rest.to_vec() };
-				let opening = match &auth {
-					Some(a) => Frame::PutAuthorized { req: fwd, auth: a.clone() },
-					None => Frame::Put(fwd),
-				};
-				if let Err(e) = write_frame(&mut s, &opening, &next_label).await {
-					refuse(&mut up, label, ErrorCode::ForwardFailed, e.to_string()).await;
-					return Err(e);
-				}
-				Some((s, next_label))
-			},
-			Err(e) => {
-				refuse(&mut up, label, ErrorCode::ForwardFailed, e.to_string()).await;
-				return Err(e);
-			},
+	let received =
+		receive_slice(host, label, &mut up, &req, auth.as_ref(), &mut writer, &store).await;
+	let (claimed, down) = match received {
+		Ok(r) => r,
+		Err(Refusal { refuse: refusal, error }) => {
+			// The slice's file and reservation are gone before the sender hears of it.
+			writer.abandon().await;
+			if let Some((code, why)) = refusal {
+				refuse(&mut up, label, code, why).await;
+			}
+			return Err(error);
 		},
 	};
-	let metrics = host.metrics().clone();
-	let claimed = loop {
-		let frame = match read_frame(&mut up, label).await {
-			Ok(f) => f,
-			Err(e) => {
-				if matches!(e, Error::Protocol { .. }) {
-					refuse(&mut up, label, ErrorCode::BadRequest, e.to_string()).await;
-				}
-				return Err(e);
-			},
-		};
-		match frame {
-			Frame::Data(d) => {
-				// Forward first: the next node starts receiving while this one writes.
-				if let Some((s, l)) = down.as_mut() {
-					if let Err(e) = write_data(s, &d, l).await {
-						refuse(&mut up, label, ErrorCode::ForwardFailed, e.to_string()).await;
-						return Err(e);
-					}
-				}
-				if let Err(e) = writer.write(&d) {
-					refuse(&mut up, label, store_error_code(&e), e.to_string()).await;
-					return Err(e.into());
-				}
-				metrics.bytes_in.fetch_add(d.len() as u64, Ordering::Relaxed);
-			},
-			Frame::PutEnd { slice } => break slice,
-			other => {
-				let e = unexpected(other, label, "Data or PutEnd");
-				refuse(&mut up, label, ErrorCode::BadRequest, e.to_string()).await;
-				return Err(e);
-			},
-		}
-	};
-	if let Some((s, l)) = down.as_mut() {
-		write_frame(s, &Frame::PutEnd { slice: claimed }, l).await?;
-		flush(s, l).await?;
-	}
-	// An authorised slice is pending until the meta nodes confirm its upload completed
-	// (noted before the slice is stored, so dropping another abandoned upload that shares it
-	// cannot remove it underneath this one).
-	if let Some(a) = &auth {
-		let noted = tokio::task::block_in_place(|| {
-			store.note_pending(&a.auth.task, a.auth.owner, a.auth.expires_at, claimed)
-		});
-		if let Err(e) = noted {
-			refuse(&mut up, label, store_error_code(&e), e.to_string()).await;
-			return Err(e.into());
-		}
-	}
-	let committed = tokio::task::block_in_place(|| writer.commit(claimed));
+	let committed = writer.commit(claimed).await;
 	if let Err(e) = committed {
 		refuse(&mut up, label, store_error_code(&e), e.to_string()).await;
 		return Err(e.into());
 	}
-	metrics.slices_stored.fetch_add(1, Ordering::Relaxed);
+	host.metrics().slices_stored.fetch_add(1, Ordering::Relaxed);
 	let mine = match &auth {
 		None => None,
 		Some(a) => {
@@ -635,6 +575,179 @@ async fn store_and_forward(
 	flush(&mut up, label).await?;
 	let _ = up.close().await;
 	Ok(())
+}
+
+/// Why receiving a slice stopped, and what to tell the sender (nothing when the stream
+/// itself failed).
+struct Refusal {
+	refuse: Option<(ErrorCode, String)>,
+	error: Error,
+}
+
+impl Refusal {
+	fn tell(code: ErrorCode, error: Error) -> Self {
+		Self { refuse: Some((code, error.to_string())), error }
+	}
+	fn store(e: sds_store::Error) -> Self {
+		Self { refuse: Some((store_error_code(&e), e.to_string())), error: e.into() }
+	}
+}
+
+/// The middle of a put: opens the next hop, streams every chunk to it and to `writer`,
+/// forwards the end and, for an authorised upload, notes the slice as pending. Returns the
+/// slice hash the sender claims and the open stream to the next hop.
+async fn receive_slice(
+	host: &Host,
+	label: &str,
+	up: &mut libp2p::Stream,
+	req: &PutRequest,
+	auth: Option<&SignedUploadAuth>,
+	writer: &mut StoringThread,
+	store: &sds_store::Store,
+) -> Result<(SliceHash, Option<(libp2p::Stream, String)>), Refusal> {
+	// Open the next hop first, so nothing is stored when the chain cannot be completed.
+	let mut down = match req.forward.split_first() {
+		None => None,
+		Some((next, rest)) => {
+			let (mut s, next_label) =
+				host.open(next).await.map_err(|e| Refusal::tell(ErrorCode::ForwardFailed, e))?;
+			let fwd =
+				PutRequest { task: req.task, slice_len: req.slice_len, forward: rest.to_vec() };
+			let opening = match auth {
+				Some(a) => Frame::PutAuthorized { req: fwd, auth: a.clone() },
+				None => Frame::Put(fwd),
+			};
+			write_frame(&mut s, &opening, &next_label)
+				.await
+				.map_err(|e| Refusal::tell(ErrorCode::ForwardFailed, e))?;
+			Some((s, next_label))
+		},
+	};
+	let metrics = host.metrics().clone();
+	let claimed = loop {
+		let frame = read_frame(up, label).await.map_err(|e| match e {
+			Error::Protocol { .. } => Refusal::tell(ErrorCode::BadRequest, e),
+			e => Refusal { refuse: None, error: e },
+		})?;
+		match frame {
+			Frame::Data(d) => {
+				// Forward first: the next node starts receiving while this one writes.
+				if let Some((s, l)) = down.as_mut() {
+					write_data(s, &d, l)
+						.await
+						.map_err(|e| Refusal::tell(ErrorCode::ForwardFailed, e))?;
+				}
+				let n = d.len() as u64;
+				writer.write(d).await.map_err(Refusal::store)?;
+				metrics.bytes_in.fetch_add(n, Ordering::Relaxed);
+			},
+			Frame::PutEnd { slice } => break slice,
+			other => {
+				let e = unexpected(other, label, "Data or PutEnd");
+				return Err(Refusal::tell(ErrorCode::BadRequest, e));
+			},
+		}
+	};
+	if let Some((s, l)) = down.as_mut() {
+		let ended = async {
+			write_frame(s, &Frame::PutEnd { slice: claimed }, l).await?;
+			flush(s, l).await
+		};
+		ended.await.map_err(|e| Refusal { refuse: None, error: e })?;
+	}
+	// An authorised slice is pending until the meta nodes confirm its upload completed
+	// (noted before the slice is stored, so dropping another abandoned upload that shares it
+	// cannot remove it underneath this one).
+	if let Some(a) = auth {
+		tokio::task::block_in_place(|| {
+			store.note_pending(&a.auth.task, a.auth.owner, a.auth.expires_at, claimed)
+		})
+		.map_err(Refusal::store)?;
+	}
+	Ok((claimed, down))
+}
+
+/// A slice being stored by a thread of its own (from tokio's blocking pool): creating its
+/// file, writing and hashing every chunk and the commit never run on the node's async
+/// workers, so a slow disk holds up only this upload. Chunks reach the thread through a
+/// channel of two: one is written while the next arrives.
+struct StoringThread {
+	chunks: Option<tokio::sync::mpsc::Sender<Vec<u8>>>,
+	commit: Option<tokio::sync::oneshot::Sender<SliceHash>>,
+	done: tokio::task::JoinHandle<Result<Option<SliceHash>, sds_store::Error>>,
+}
+
+impl StoringThread {
+	/// Starts storing a slice of `len` bytes; returns once its file exists, or why not.
+	async fn start(store: Arc<sds_store::Store>, len: u64) -> Result<Self, sds_store::Error> {
+		let (chunks, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(2);
+		let (commit, commit_rx) = tokio::sync::oneshot::channel::<SliceHash>();
+		let (ready, ready_rx) = tokio::sync::oneshot::channel::<()>();
+		let done = tokio::task::spawn_blocking(move || {
+			let mut writer = store.begin_put(len)?;
+			let _ = ready.send(());
+			while let Some(chunk) = rx.blocking_recv() {
+				writer.write(&chunk)?;
+			}
+			// No commit: the upload was abandoned; dropping the writer removes its file.
+			match commit_rx.blocking_recv() {
+				Ok(claimed) => writer.commit(claimed).map(Some),
+				Err(_) => Ok(None),
+			}
+		});
+		let mut me = Self { chunks: Some(chunks), commit: Some(commit), done };
+		match ready_rx.await {
+			Ok(()) => Ok(me),
+			Err(_) => Err(me.outcome().await.err().unwrap_or_else(|| stopped("file creation"))),
+		}
+	}
+
+	/// Hands a chunk over; waits while two are still being written. An error is the
+	/// thread's: it stopped at an earlier chunk (or this one).
+	async fn write(&mut self, chunk: Vec<u8>) -> Result<(), sds_store::Error> {
+		let sent = match &self.chunks {
+			Some(tx) => tx.send(chunk).await.is_ok(),
+			None => false,
+		};
+		if sent {
+			return Ok(());
+		}
+		self.chunks = None;
+		Err(self.outcome().await.err().unwrap_or_else(|| stopped("a write")))
+	}
+
+	/// After the last chunk: checks the bytes against `claimed`, makes them durable and
+	/// indexes the slice (`PutWriter::commit`).
+	async fn commit(mut self, claimed: SliceHash) -> Result<SliceHash, sds_store::Error> {
+		self.chunks = None;
+		if let Some(tx) = self.commit.take() {
+			let _ = tx.send(claimed);
+		}
+		self.outcome().await?.ok_or_else(|| stopped("the commit"))
+	}
+
+	/// Gives the slice up: returns once its file is removed and its reservation released.
+	async fn abandon(mut self) {
+		self.chunks = None;
+		self.commit = None;
+		let _ = self.outcome().await;
+	}
+
+	async fn outcome(&mut self) -> Result<Option<SliceHash>, sds_store::Error> {
+		(&mut self.done).await.map_err(|e| sds_store::Error::Io {
+			op: "store a slice",
+			path: Default::default(),
+			source: std::io::Error::other(format!("the storing thread failed: {e}")),
+		})?
+	}
+}
+
+fn stopped(at: &str) -> sds_store::Error {
+	sds_store::Error::Io {
+		op: "store a slice",
+		path: Default::default(),
+		source: std::io::Error::other(format!("the storing thread stopped before {at}")),
+	}
 }
 
 async fn serve_get(

@@ -583,3 +583,113 @@ async fn within(test: impl std::future::Future<Output = ()>) {
 		.await
 		.expect("the test did not finish within 60 s")
 }
+
+/// A file system whose creation of a slice's temporary file waits until the test opens the
+/// gate (or a watchdog does, so that a stalled node fails the test instead of hanging it).
+struct GatedFs {
+	entered: std::sync::atomic::AtomicBool,
+	open: std::sync::Mutex<bool>,
+	opened: std::sync::Condvar,
+}
+
+impl GatedFs {
+	fn open_gate(&self) {
+		*self.open.lock().unwrap() = true;
+		self.opened.notify_all();
+	}
+	fn is_open(&self) -> bool {
+		*self.open.lock().unwrap()
+	}
+}
+
+impl sds_store::Fs for GatedFs {
+	fn create_dir_all(&self, path: &std::path::Path) -> std::io::Result<()> {
+		sds_store::OsFs.create_dir_all(path)
+	}
+	fn is_dir(&self, path: &std::path::Path) -> bool {
+		sds_store::OsFs.is_dir(path)
+	}
+	fn exists(&self, path: &std::path::Path) -> bool {
+		sds_store::OsFs.exists(path)
+	}
+	fn read_dir(&self, path: &std::path::Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+		sds_store::OsFs.read_dir(path)
+	}
+	fn create_new(&self, path: &std::path::Path) -> std::io::Result<std::fs::File> {
+		if path.parent().and_then(|p| p.file_name()) == Some(std::ffi::OsStr::new("tmp")) {
+			self.entered.store(true, Ordering::SeqCst);
+			let mut open = self.open.lock().unwrap();
+			while !*open {
+				open = self.opened.wait(open).unwrap();
+			}
+		}
+		sds_store::OsFs.create_new(path)
+	}
+	fn open(&self, path: &std::path::Path) -> std::io::Result<std::fs::File> {
+		sds_store::OsFs.open(path)
+	}
+	fn sync_file(&self, path: &std::path::Path, file: &std::fs::File) -> std::io::Result<()> {
+		sds_store::OsFs.sync_file(path, file)
+	}
+	fn sync_dir(&self, path: &std::path::Path) -> std::io::Result<()> {
+		sds_store::OsFs.sync_dir(path)
+	}
+	fn rename(&self, from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+		sds_store::OsFs.rename(from, to)
+	}
+	fn remove_file(&self, path: &std::path::Path) -> std::io::Result<()> {
+		sds_store::OsFs.remove_file(path)
+	}
+}
+
+/// Issue 15, item 11: a put stuck in the file system (here: creating its file) does not
+/// stop the node from answering other streams, even with one runtime worker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_put_stuck_in_the_file_system_does_not_stall_the_node() {
+	let dir = tempfile::tempdir().unwrap();
+	let fs = Arc::new(GatedFs {
+		entered: false.into(),
+		open: std::sync::Mutex::new(false),
+		opened: std::sync::Condvar::new(),
+	});
+	let store = Arc::new(Store::open_with(dir.path(), 1 << 32, fs.clone()).unwrap());
+	let node = Host::start(HostConfig {
+		keypair: Keypair::generate_ed25519(),
+		listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+		store: Some(store),
+		genesis_hash: GENESIS,
+		max_concurrent_streams: 64,
+		gate: None,
+		limits: Limits::default(),
+	})
+	.await
+	.unwrap();
+	let watchdog = {
+		let fs = fs.clone();
+		std::thread::spawn(move || {
+			let open = fs.open.lock().unwrap();
+			let timeout = Duration::from_secs(15);
+			drop(fs.opened.wait_timeout_while(open, timeout, |open| !*open).unwrap());
+			fs.open_gate();
+		})
+	};
+	let (c, hop) = (client().await, node.hop());
+	let uploading = {
+		let (c, hop, d) = (c.clone(), hop.clone(), data(2 * CHUNK_SIZE as usize, 4));
+		tokio::spawn(async move { put(&c, &[hop], &d).await })
+	};
+	while !fs.entered.load(Ordering::SeqCst) {
+		tokio::time::sleep(Duration::from_millis(10)).await;
+	}
+	// The put waits in the file system; another stream is answered meanwhile.
+	let other = c.has_slice(&hop, SliceHash([9; 32])).await;
+	assert!(!fs.is_open(), "the node answered only once the put's file system call returned");
+	assert_eq!(other.unwrap(), None);
+	fs.open_gate();
+	let (slice, holders) = uploading.await.unwrap().expect("the put completes once unblocked");
+	let mut h = stratos_primitives::merkle::SliceHasher::new();
+	h.update(&data(2 * CHUNK_SIZE as usize, 4));
+	assert_eq!(slice, SliceHash(h.finish().0));
+	assert_eq!(holders, vec![node.node_id()]);
+	watchdog.join().unwrap();
+}
