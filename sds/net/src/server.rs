@@ -624,6 +624,7 @@ async fn receive_slice(
 		},
 	};
 	let metrics = host.metrics().clone();
+	let mut received = 0u64;
 	let claimed = loop {
 		let frame = read_frame(up, label).await.map_err(|e| match e {
 			Error::Protocol { .. } => Refusal::tell(ErrorCode::BadRequest, e),
@@ -638,6 +639,11 @@ async fn receive_slice(
 						.map_err(|e| Refusal::tell(ErrorCode::ForwardFailed, e))?;
 				}
 				let n = d.len() as u64;
+				received += n;
+				if received > req.slice_len {
+					let e = sds_store::Error::TooManyBytes { announced: req.slice_len };
+					return Err(Refusal::store(e));
+				}
 				writer.write(d).await.map_err(Refusal::store)?;
 				metrics.bytes_in.fetch_add(n, Ordering::Relaxed);
 			},
@@ -674,7 +680,8 @@ async fn receive_slice(
 struct StoringThread {
 	chunks: Option<tokio::sync::mpsc::Sender<Vec<u8>>>,
 	commit: Option<tokio::sync::oneshot::Sender<SliceHash>>,
-	done: tokio::task::JoinHandle<Result<Option<SliceHash>, sds_store::Error>>,
+	/// Until its outcome is collected.
+	done: Option<tokio::task::JoinHandle<Result<Option<SliceHash>, sds_store::Error>>>,
 }
 
 impl StoringThread {
@@ -695,7 +702,7 @@ impl StoringThread {
 				Err(_) => Ok(None),
 			}
 		});
-		let mut me = Self { chunks: Some(chunks), commit: Some(commit), done };
+		let mut me = Self { chunks: Some(chunks), commit: Some(commit), done: Some(done) };
 		match ready_rx.await {
 			Ok(()) => Ok(me),
 			Err(_) => Err(me.outcome().await.err().unwrap_or_else(|| stopped("file creation"))),
@@ -733,8 +740,10 @@ impl StoringThread {
 		let _ = self.outcome().await;
 	}
 
+	/// How the thread ended (waits for it). Once collected, later calls return `Ok(None)`.
 	async fn outcome(&mut self) -> Result<Option<SliceHash>, sds_store::Error> {
-		(&mut self.done).await.map_err(|e| sds_store::Error::Io {
+		let Some(done) = self.done.take() else { return Ok(None) };
+		done.await.map_err(|e| sds_store::Error::Io {
 			op: "store a slice",
 			path: Default::default(),
 			source: std::io::Error::other(format!("the storing thread failed: {e}")),

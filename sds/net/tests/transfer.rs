@@ -587,6 +587,8 @@ async fn within(test: impl std::future::Future<Output = ()>) {
 /// A file system whose creation of a slice's temporary file waits until the test opens the
 /// gate (or a watchdog does, so that a stalled node fails the test instead of hanging it).
 struct GatedFs {
+	/// Hand out slice files opened read-only, so every write to them fails.
+	read_only: bool,
 	entered: std::sync::atomic::AtomicBool,
 	open: std::sync::Mutex<bool>,
 	opened: std::sync::Condvar,
@@ -623,7 +625,11 @@ impl sds_store::Fs for GatedFs {
 				open = self.opened.wait(open).unwrap();
 			}
 		}
-		sds_store::OsFs.create_new(path)
+		let file = sds_store::OsFs.create_new(path)?;
+		if self.read_only {
+			return std::fs::File::open(path);
+		}
+		Ok(file)
 	}
 	fn open(&self, path: &std::path::Path) -> std::io::Result<std::fs::File> {
 		sds_store::OsFs.open(path)
@@ -648,6 +654,7 @@ impl sds_store::Fs for GatedFs {
 async fn a_put_stuck_in_the_file_system_does_not_stall_the_node() {
 	let dir = tempfile::tempdir().unwrap();
 	let fs = Arc::new(GatedFs {
+		read_only: false,
 		entered: false.into(),
 		open: std::sync::Mutex::new(false),
 		opened: std::sync::Condvar::new(),
@@ -692,4 +699,77 @@ async fn a_put_stuck_in_the_file_system_does_not_stall_the_node() {
 	assert_eq!(slice, SliceHash(h.finish().0));
 	assert_eq!(holders, vec![node.node_id()]);
 	watchdog.join().unwrap();
+}
+
+/// A slice whose writes fail on the node's disk (its file is read-only here) is refused with
+/// the store's error, and by the time the sender hears it the file and the reservation are
+/// gone; the node goes on answering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_put_whose_writes_fail_is_refused_and_leaves_nothing_behind() {
+	within(async {
+		let dir = tempfile::tempdir().unwrap();
+		let fs = Arc::new(GatedFs {
+			read_only: true,
+			entered: false.into(),
+			open: std::sync::Mutex::new(true),
+			opened: std::sync::Condvar::new(),
+		});
+		let store = Arc::new(Store::open_with(dir.path(), 1 << 32, fs).unwrap());
+		let node = Host::start(HostConfig {
+			keypair: Keypair::generate_ed25519(),
+			listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+			store: Some(store.clone()),
+			genesis_hash: GENESIS,
+			max_concurrent_streams: 64,
+			gate: None,
+			limits: Limits::default(),
+		})
+		.await
+		.unwrap();
+		let c = client().await;
+		let res = put(&c, &[node.hop()], &data(8 * CHUNK_SIZE as usize, 5)).await;
+		assert!(matches!(res, Err(Error::Remote { .. })), "{res:?}");
+		let s = store.stats();
+		assert_eq!((s.slices, s.reserved), (0, 0), "{s:?}");
+		let left = std::fs::read_dir(dir.path().join("tmp")).unwrap().count();
+		assert_eq!(left, 0, "temporary files left behind");
+		assert_eq!(c.has_slice(&node.hop(), SliceHash([9; 32])).await.unwrap(), None);
+	})
+	.await
+}
+
+/// A put that sends more bytes than it announced is refused as soon as it does, without
+/// waiting for its end, and leaves nothing behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_put_with_more_bytes_than_announced_is_refused_at_once() {
+	within(async {
+		let rn = start_rn().await;
+		let c = client().await;
+		let mut s = raw_stream(&c, &rn).await;
+		let req = PutRequest { task: TaskId::default(), slice_len: 10, forward: vec![] };
+		s.write_all(&Frame::Put(req).to_bytes()).await.unwrap();
+		s.write_all(&Frame::Data(vec![1; 8]).to_bytes()).await.unwrap();
+		s.write_all(&Frame::Data(vec![2; 8]).to_bytes()).await.unwrap();
+		s.flush().await.unwrap();
+		// No `PutEnd`: the refusal must come from the excess bytes alone (well before the
+		// 30-s idle timeout).
+		let mut dec = Decoder::new();
+		let mut buf = vec![0u8; 1024];
+		let reply = tokio::time::timeout(Duration::from_secs(10), async {
+			loop {
+				if let Some(f) = dec.next_frame().unwrap() {
+					break f;
+				}
+				let n = s.read(&mut buf).await.unwrap();
+				assert!(n > 0, "the stream ended without a refusal");
+				dec.push(&buf[..n]);
+			}
+		})
+		.await
+		.expect("no refusal within 10 s");
+		assert!(matches!(reply, Frame::Error { code: ErrorCode::HashMismatch, .. }), "{reply:?}");
+		let st = rn.host.store().unwrap().stats();
+		assert_eq!((st.slices, st.reserved), (0, 0), "{st:?}");
+	})
+	.await
 }
