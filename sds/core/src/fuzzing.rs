@@ -14,9 +14,8 @@ fn data_fast_path(body: &[u8]) -> Result<Frame, Error> {
 	if body.len() < 2 {
 		return decode_body(body);
 	}
-	match data_prefix_len([body[0], body[1]])? {
+	match data_prefix_len([body[0], body[1]], body.len())? {
 		None => decode_body(body),
-		Some(p) if p > body.len() => Err(Error::Undecodable("data frame header cut short".into())),
 		Some(p) => {
 			let n = data_payload_len(&body[..p], body.len())?;
 			Ok(Frame::Data(body[p..p + n].to_vec()))

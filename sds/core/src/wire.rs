@@ -386,20 +386,25 @@ pub fn data_header(len: usize) -> Vec<u8> {
 /// of at most 4 bytes (a chunk is below 2^30 bytes).
 pub const DATA_PREFIX_MAX: usize = 1 + 4;
 
-/// From a frame body's first two bytes: the length of its SCALE header if it is a `Data`
-/// frame (`None` for any other frame). A reader then reads the rest of that header, asks
+/// From the first two bytes of a frame body of `body_len` bytes: the length of its SCALE
+/// header if it is a `Data` frame (`None` for any other frame); an error if that header
+/// would not even fit in the body. A reader then reads the rest of the header, asks
 /// [`data_payload_len`] for the payload's length and reads the payload straight into a
 /// buffer of exactly that size, so data is never moved out of a frame buffer.
-pub fn data_prefix_len(first_two: [u8; 2]) -> Result<Option<usize>, Error> {
+pub fn data_prefix_len(first_two: [u8; 2], body_len: usize) -> Result<Option<usize>, Error> {
 	if first_two[0] != DATA_INDEX {
 		return Ok(None);
 	}
-	match first_two[1] & 0b11 {
-		0b00 => Ok(Some(1 + 1)),
-		0b01 => Ok(Some(1 + 2)),
-		0b10 => Ok(Some(1 + 4)),
-		_ => Err(Error::Limit("data frame larger than a chunk")),
+	let prefix = match first_two[1] & 0b11 {
+		0b00 => 1 + 1,
+		0b01 => 1 + 2,
+		0b10 => 1 + 4,
+		_ => return Err(Error::Limit("data frame larger than a chunk")),
+	};
+	if prefix > body_len {
+		return Err(Error::Undecodable("data frame header cut short".into()));
 	}
+	Ok(Some(prefix))
 }
 
 /// The payload length of a `Data` frame whose body is `body_len` bytes and starts with
@@ -536,31 +541,33 @@ mod tests {
 			manual.extend_from_slice(&payload);
 			assert_eq!(manual, frame.to_bytes(), "len {len}");
 			let body = &manual[4..];
-			let p = data_prefix_len([body[0], body[1]]).unwrap().expect("a data frame");
+			let p = data_prefix_len([body[0], body[1]], body.len()).unwrap().expect("a data frame");
 			assert!(p <= DATA_PREFIX_MAX);
 			assert_eq!(data_payload_len(&body[..p], body.len()), Ok(len), "len {len}");
 			assert_eq!(&body[p..], &payload[..]);
 		}
 		// A header that claims more or fewer bytes than the body has.
 		let short = data_header(10);
-		let p = data_prefix_len([short[4], short[5]]).unwrap().unwrap();
+		let p = data_prefix_len([short[4], short[5]], short.len() - 4).unwrap().unwrap();
 		assert!(data_payload_len(&short[4..4 + p], p + 9).is_err());
 		assert!(data_payload_len(&short[4..4 + p], p + 11).is_err());
 		assert!(data_payload_len(&short[4..4 + p], p - 1).is_err());
 		// Larger than a chunk, in the 4-byte and in the big-integer compact form.
 		let big = data_header(CHUNK_SIZE as usize + 1);
-		let p = data_prefix_len([big[4], big[5]]).unwrap().unwrap();
+		let p = data_prefix_len([big[4], big[5]], big.len() - 4).unwrap().unwrap();
 		assert_eq!(
 			data_payload_len(&big[4..4 + p], p + CHUNK_SIZE as usize + 1),
 			Err(Error::Limit("data frame larger than a chunk"))
 		);
 		assert_eq!(
-			data_prefix_len([DATA_INDEX, 0b11]),
+			data_prefix_len([DATA_INDEX, 0b11], 100),
 			Err(Error::Limit("data frame larger than a chunk"))
 		);
+		// A header longer than its body (a 2-byte body announcing a 4-byte length).
+		assert!(matches!(data_prefix_len([DATA_INDEX, 0b10], 2), Err(Error::Undecodable(_))));
 		// Any other frame is not taken for data.
 		let end = Frame::PutEnd { slice: SliceHash([1; 32]) }.encode();
-		assert_eq!(data_prefix_len([end[0], end[1]]), Ok(None));
+		assert_eq!(data_prefix_len([end[0], end[1]], end.len()), Ok(None));
 	}
 
 	#[test]

@@ -38,12 +38,7 @@ pub async fn read_frame_within<R: futures::AsyncRead + Unpin>(
 		let mut start = [0u8; wire::DATA_PREFIX_MAX];
 		if len >= 2 {
 			r.read_exact(&mut start[..2]).await.map_err(io)?;
-			if let Some(p) = wire::data_prefix_len([start[0], start[1]]).map_err(protocol)? {
-				if p > len {
-					return Err(protocol(sds_core::Error::Undecodable(
-						"data frame header cut short".into(),
-					)));
-				}
+			if let Some(p) = wire::data_prefix_len([start[0], start[1]], len).map_err(protocol)? {
 				r.read_exact(&mut start[2..p]).await.map_err(io)?;
 				let n = wire::data_payload_len(&start[..p], len).map_err(protocol)?;
 				let mut payload = vec![0u8; n];

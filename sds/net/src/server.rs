@@ -743,20 +743,21 @@ impl StoringThread {
 	/// How the thread ended (waits for it). Once collected, later calls return `Ok(None)`.
 	async fn outcome(&mut self) -> Result<Option<SliceHash>, sds_store::Error> {
 		let Some(done) = self.done.take() else { return Ok(None) };
-		done.await.map_err(|e| sds_store::Error::Io {
-			op: "store a slice",
-			path: Default::default(),
-			source: std::io::Error::other(format!("the storing thread failed: {e}")),
-		})?
+		done.await.map_err(|e| thread_error(format!("failed: {e}")))?
+	}
+}
+
+/// The storing thread ended without its own error (it panicked, or stopped early).
+fn thread_error(what: String) -> sds_store::Error {
+	sds_store::Error::Io {
+		op: "store a slice",
+		path: Default::default(),
+		source: std::io::Error::other(format!("the storing thread {what}")),
 	}
 }
 
 fn stopped(at: &str) -> sds_store::Error {
-	sds_store::Error::Io {
-		op: "store a slice",
-		path: Default::default(),
-		source: std::io::Error::other(format!("the storing thread stopped before {at}")),
-	}
+	thread_error(format!("stopped before {at}"))
 }
 
 async fn serve_get(

@@ -36,7 +36,12 @@ fn short_limits() -> Limits {
 async fn start_rn_with(limits: Limits) -> Rn {
 	let dir = tempfile::tempdir().unwrap();
 	let store = Arc::new(Store::open(dir.path(), 1 << 32).unwrap());
-	let host = Host::start(HostConfig {
+	Rn { host: node_on(store, limits).await, _dir: dir }
+}
+
+/// A resource node serving `store`.
+async fn node_on(store: Arc<Store>, limits: Limits) -> Host {
+	Host::start(HostConfig {
 		keypair: Keypair::generate_ed25519(),
 		listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
 		store: Some(store),
@@ -46,8 +51,7 @@ async fn start_rn_with(limits: Limits) -> Rn {
 		limits,
 	})
 	.await
-	.unwrap();
-	Rn { host, _dir: dir }
+	.unwrap()
 }
 
 async fn client() -> Host {
@@ -400,22 +404,27 @@ async fn a_peer_that_does_not_countersign_is_refused_until_it_settles() {
 		let mut s = raw_stream(&c, &rn).await;
 		s.write_all(&Frame::Settle { receipts: vec![signed] }.to_bytes()).await.unwrap();
 		s.flush().await.unwrap();
-		let mut dec = Decoder::new();
-		let mut buf = vec![0u8; 1024];
-		let reply = loop {
-			if let Some(f) = dec.next_frame().unwrap() {
-				break f;
-			}
-			let n = s.read(&mut buf).await.unwrap();
-			assert!(n > 0);
-			dec.push(&buf[..n]);
-		};
+		let reply = first_frame(&mut s).await;
 		assert_eq!(reply, Frame::Settled { accepted: 1, outstanding: 0 });
 		assert_eq!(get(&c, &rn.host.hop(), slice, &other).await.unwrap(), d);
 		assert!(rn.host.store().unwrap().receipts(5).unwrap().contains(&signed));
 		assert_eq!(rn.host.metrics().snapshot().receipts_settled, 1);
 	})
 	.await
+}
+
+/// The first frame the node sends on `s`.
+async fn first_frame(s: &mut libp2p::Stream) -> Frame {
+	let mut dec = Decoder::new();
+	let mut buf = vec![0u8; 1024];
+	loop {
+		if let Some(f) = dec.next_frame().unwrap() {
+			return f;
+		}
+		let n = s.read(&mut buf).await.unwrap();
+		assert!(n > 0, "the stream ended before a frame");
+		dec.push(&buf[..n]);
+	}
 }
 
 async fn raw_stream(c: &Host, rn: &Rn) -> libp2p::Stream {
@@ -660,17 +669,7 @@ async fn a_put_stuck_in_the_file_system_does_not_stall_the_node() {
 		opened: std::sync::Condvar::new(),
 	});
 	let store = Arc::new(Store::open_with(dir.path(), 1 << 32, fs.clone()).unwrap());
-	let node = Host::start(HostConfig {
-		keypair: Keypair::generate_ed25519(),
-		listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
-		store: Some(store),
-		genesis_hash: GENESIS,
-		max_concurrent_streams: 64,
-		gate: None,
-		limits: Limits::default(),
-	})
-	.await
-	.unwrap();
+	let node = node_on(store, Limits::default()).await;
 	let watchdog = {
 		let fs = fs.clone();
 		std::thread::spawn(move || {
@@ -715,17 +714,7 @@ async fn a_put_whose_writes_fail_is_refused_and_leaves_nothing_behind() {
 			opened: std::sync::Condvar::new(),
 		});
 		let store = Arc::new(Store::open_with(dir.path(), 1 << 32, fs).unwrap());
-		let node = Host::start(HostConfig {
-			keypair: Keypair::generate_ed25519(),
-			listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
-			store: Some(store.clone()),
-			genesis_hash: GENESIS,
-			max_concurrent_streams: 64,
-			gate: None,
-			limits: Limits::default(),
-		})
-		.await
-		.unwrap();
+		let node = node_on(store.clone(), Limits::default()).await;
 		let c = client().await;
 		let res = put(&c, &[node.hop()], &data(8 * CHUNK_SIZE as usize, 5)).await;
 		assert!(matches!(res, Err(Error::Remote { .. })), "{res:?}");
@@ -753,20 +742,9 @@ async fn a_put_with_more_bytes_than_announced_is_refused_at_once() {
 		s.flush().await.unwrap();
 		// No `PutEnd`: the refusal must come from the excess bytes alone (well before the
 		// 30-s idle timeout).
-		let mut dec = Decoder::new();
-		let mut buf = vec![0u8; 1024];
-		let reply = tokio::time::timeout(Duration::from_secs(10), async {
-			loop {
-				if let Some(f) = dec.next_frame().unwrap() {
-					break f;
-				}
-				let n = s.read(&mut buf).await.unwrap();
-				assert!(n > 0, "the stream ended without a refusal");
-				dec.push(&buf[..n]);
-			}
-		})
-		.await
-		.expect("no refusal within 10 s");
+		let reply = tokio::time::timeout(Duration::from_secs(10), first_frame(&mut s))
+			.await
+			.expect("no refusal within 10 s");
 		assert!(matches!(reply, Frame::Error { code: ErrorCode::HashMismatch, .. }), "{reply:?}");
 		let st = rn.host.store().unwrap().stats();
 		assert_eq!((st.slices, st.reserved), (0, 0), "{st:?}");
