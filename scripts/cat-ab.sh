@@ -11,13 +11,17 @@ a=$1 b=$2 size=${SIZE:-1GiB} rounds=${ROUNDS:-8}
 for d in "$a" "$b"; do [ -x "$d/sds" ] || { echo "no sds in $d" >&2; exit 1; }; done
 [ -x "$b/stratos-rn" ] || { echo "no stratos-rn in $b" >&2; exit 1; }
 w=/var/tmp/sds-cat-ab
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$w"; }
+# `start` runs in a command substitution (a subshell): each node's pid goes to a file.
+cleanup() {
+	for f in "$w"/*.pid; do [ -e "$f" ] && kill "$(cat "$f")" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$w"
+}
 trap cleanup EXIT
 rm -rf "$w" && mkdir -p "$w"
 start() { # name -> the node's address
 	"$b/stratos-rn" --listen /ip4/127.0.0.1/tcp/0 --capacity 1TiB --log warn --data-dir "$w/$1" >"$w/$1.out" 2>&1 &
-	pids+=($!)
+	echo $! >"$w/$1.pid"
 	for _ in $(seq 100); do grep -q STRATOS_RN_ADDR "$w/$1.out" && break; sleep 0.1; done
 	grep STRATOS_RN_ADDR "$w/$1.out" | cut -d' ' -f2
 }

@@ -7,7 +7,7 @@
 # namespace on 10.77.0.2; a client there reaches them over the local route (the loopback
 # figure), a client in the first namespace through the delay (the RTT figure). Same nodes,
 # same file, rounds alternating; medians reported.
-# Usage: [SIZE=1GiB] [DELAY_MS=25] [ROUNDS=3] [PARALLEL=16] [TCP_BUFFERS=bytes] [TRANSPORT=tcp|quic] scripts/rtt-bench.sh   (after `cargo build --workspace`)
+# Usage: [SIZE=1GiB] [DELAY_MS=25] [ROUNDS=3] [PARALLEL=16] [CONNECTIONS=4] [TCP_BUFFERS=bytes] [TRANSPORT=tcp|quic] scripts/rtt-bench.sh   (after `cargo build --workspace`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/stratos/target}"
@@ -16,6 +16,7 @@ size=${SIZE:-1GiB}
 delay=${DELAY_MS:-25}
 rounds=${ROUNDS:-3}
 parallel=${PARALLEL:-16}
+connections=${CONNECTIONS:-4}
 transport=${TRANSPORT:-tcp}
 case "$transport" in
 tcp) listen=/ip4/10.77.0.2/tcp/0 ;;
@@ -72,7 +73,7 @@ for _ in range(3):
     except OSError: pass
     print('   %.1f ms' % (1000 * (time.time() - t)))"
 head -c "$(numfmt --from=iec-i "${size%B}")" /dev/urandom >"$dir/in.bin"
-sds() { ip netns exec "$1" "$bin/sds" --home "$dir/client" --quiet --parallel "$parallel" "${nodes[@]}" "${@:2}"; }
+sds() { ip netns exec "$1" "$bin/sds" --home "$dir/client" --quiet --parallel "$parallel" --connections "$connections" "${nodes[@]}" "${@:2}"; }
 sds "$b" put "$dir/in.bin" /rtt.bin
 rate() { # namespace -> MB/s of one verified download to a file
 	rm -f "$dir/out.bin"
@@ -94,7 +95,7 @@ case "$transport" in
 tcp) stack="TCP + noise + yamux" ;;
 quic) stack="QUIC (TLS 1.3, its own streams)" ;;
 esac
-echo ">> download of $size, 3 replicas serving, 16 MiB slices, $parallel in flight, $stack"
+echo ">> download of $size, 3 replicas serving, 16 MiB slices, $parallel in flight, $connections connections per node, $stack"
 echo "   no delay:          $l MB/s   (rounds ${local_rates[*]})"
 echo "   RTT $((2 * delay)) ms:         $r MB/s   (rounds ${rtt_rates[*]})"
 awk -v l="$l" -v r="$r" 'BEGIN { printf "   ratio:             %.0f%% (goal >= 50%%)\n", 100 * r / l }'

@@ -233,7 +233,7 @@ struct RnMetrics {
 impl RnMetrics {
 	fn register(r: &Registry) -> Result<Self> {
 		type F = fn(&sds_net::MetricsSnapshot, &sds_store::Stats) -> u64;
-		let defs: [(&str, &str, F); 19] = [
+		let defs: [(&str, &str, F); 20] = [
 			("slices", "Slices stored", |_, s| s.slices),
 			("pending_uploads", "Uploads not confirmed complete by the meta nodes yet", |_, s| {
 				s.pending_uploads
@@ -271,6 +271,7 @@ impl RnMetrics {
 			("receipts_settled_total", "Late countersignatures accepted", |m, _| {
 				m.receipts_settled
 			}),
+			("connections", "Connections open, both directions", |m, _| m.connections),
 		];
 		let mut gauges = Vec::new();
 		for (name, help, f) in defs {

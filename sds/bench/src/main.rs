@@ -42,6 +42,9 @@ struct Args {
 	/// Slices in flight.
 	#[arg(long, default_value_t = 4)]
 	parallel: usize,
+	/// Connections the client opens to each node (`sds --connections`).
+	#[arg(long, default_value_t = 4)]
+	connections: u32,
 	/// Work directory (on the disk to measure; not a tmpfs).
 	#[arg(long, default_value = "/var/tmp/sds-bench")]
 	dir: PathBuf,
@@ -189,10 +192,11 @@ fn main() -> Result<()> {
 		.with_context(|| format!("cannot create {}", args.dir.display()))?;
 	let dir = args.dir.canonicalize()?;
 	println!(
-		"sds-bench: {} bytes, slice {}, {} in flight, in {}",
+		"sds-bench: {} bytes, slice {}, {} in flight, {} connections per node, in {}",
 		size,
 		args.slice_size,
 		args.parallel,
+		args.connections,
 		dir.display()
 	);
 
@@ -293,6 +297,7 @@ fn main() -> Result<()> {
 	let flags = |c: &mut Command, home: &Path, nodes: &[&Rn], replicas: usize| {
 		c.arg("--home").arg(home).args(["--quiet", "--slice-size", &args.slice_size]);
 		c.args(["--parallel", &args.parallel.to_string(), "--replicas", &replicas.to_string()]);
+		c.args(["--connections", &args.connections.to_string()]);
 		for r in nodes {
 			c.args(["--node", &r.1]);
 		}
@@ -400,6 +405,7 @@ fn main() -> Result<()> {
 	let mut wide = Command::new(&sds);
 	wide.arg("--home").arg(&solo_home).args(["--quiet", "--slice-size", &args.slice_size]);
 	wide.args(["--parallel", "64", "--replicas", "1", "--node", &solo.1]);
+	wide.args(["--connections", &args.connections.to_string()]);
 	wide.args(["get", "/bench.bin"]).arg(&output);
 	let (wide_s, _, _, _) = run_measured(&mut wide)?;
 	same &= files_equal(&input, &output)?;

@@ -46,6 +46,8 @@ pub struct MetaClientConfig {
 	pub replicas: u8,
 	/// Slices transferred at once.
 	pub parallel: usize,
+	/// Connections opened to each node and meta node (streams are spread over them).
+	pub connections: u32,
 }
 
 /// A connected client of the meta nodes. Cheap to clone.
@@ -98,7 +100,7 @@ impl MetaClient {
 			genesis_hash: cfg.genesis_hash,
 			max_concurrent_streams: 1,
 			gate: None,
-			limits: Default::default(),
+			limits: sds_net::Limits { dial_connections: cfg.connections, ..Default::default() },
 		})
 		.await?;
 		Ok(Self {
@@ -691,6 +693,7 @@ mod tests {
 			slice_size: slicing::DEFAULT_SLICE_SIZE,
 			replicas: 3,
 			parallel: 1,
+			connections: 1,
 		})
 		.await
 		.unwrap()

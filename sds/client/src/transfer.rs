@@ -54,6 +54,8 @@ pub struct ClientConfig {
 	pub account: sr25519::Pair,
 	/// Ledger period put in requests.
 	pub ledger_period: u32,
+	/// Connections opened to each node (streams are spread over them).
+	pub connections: u32,
 }
 
 /// A connected client. Cheap to clone.
@@ -124,7 +126,7 @@ impl SdsClient {
 			genesis_hash: cfg.genesis_hash,
 			max_concurrent_streams: 1,
 			gate: None,
-			limits: Default::default(),
+			limits: sds_net::Limits { dial_connections: cfg.connections, ..Default::default() },
 		})
 		.await?;
 		Ok(Self { inner: Arc::new(Inner { host, cfg }) })

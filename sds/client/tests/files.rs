@@ -47,6 +47,7 @@ async fn client_with(rns: &[Rn], replicas: usize, slice_size: u64) -> SdsClient 
 		genesis_hash: [0; 32],
 		account: sr25519::Pair::from_seed(&[1; 32]),
 		ledger_period: 0,
+		connections: sds_net::Limits::default().dial_connections,
 	})
 	.await
 	.unwrap()

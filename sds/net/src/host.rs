@@ -7,7 +7,7 @@ use libp2p::{
 	identity::Keypair,
 	swarm::{
 		dial_opts::{DialOpts, PeerCondition},
-		DialError, SwarmEvent,
+		SwarmEvent,
 	},
 	Multiaddr, PeerId, Swarm,
 };
@@ -69,8 +69,13 @@ pub struct Limits {
 	pub streams_per_upload: usize,
 	/// Forward hops of a put without an authorisation (with one, its holders bound them).
 	pub max_forward: usize,
-	/// Established connections per peer.
+	/// Established connections per peer (both directions).
 	pub connections_per_peer: u32,
+	/// Connections this host opens to a peer it dials (at most `connections_per_peer` of
+	/// the peer). Streams are spread over them at random: each connection has its own TCP
+	/// window, and its encryption and multiplexing run in a task of their own, so one
+	/// peer's transfers are not held to one core or to one send buffer per round trip.
+	pub dial_connections: u32,
 	/// Established connections in total.
 	pub connections: u32,
 	/// How long a client that did not countersign stays refused (unless it settles).
@@ -89,7 +94,8 @@ impl Default for Limits {
 			reserved_per_peer: 512 << 20,
 			streams_per_upload: 32,
 			max_forward: 2,
-			connections_per_peer: 2,
+			connections_per_peer: 4,
+			dial_connections: 4,
 			connections: 1024,
 			owing_ttl: Duration::from_secs(3600),
 			owing_cap: 100_000,
@@ -134,6 +140,8 @@ pub struct Metrics {
 	pub timed_out: AtomicU64,
 	/// Late countersignatures accepted (`Settle`).
 	pub receipts_settled: AtomicU64,
+	/// Connections open now, both directions (a gauge).
+	pub connections: AtomicU64,
 }
 
 /// A copy of the counters.
@@ -165,6 +173,8 @@ pub struct MetricsSnapshot {
 	pub timed_out: u64,
 	/// See [`Metrics`].
 	pub receipts_settled: u64,
+	/// See [`Metrics`].
+	pub connections: u64,
 }
 
 impl Metrics {
@@ -185,6 +195,7 @@ impl Metrics {
 			refused_peer_limit: l(&self.refused_peer_limit),
 			timed_out: l(&self.timed_out),
 			receipts_settled: l(&self.receipts_settled),
+			connections: l(&self.connections),
 		}
 	}
 }
@@ -210,6 +221,8 @@ pub(crate) struct Inner {
 	pub unsettled: Mutex<HashMap<NodeId, Vec<SignedReceipt>>>,
 	/// Streams and reserved bytes per unregistered peer.
 	pub peers: Mutex<HashMap<PeerId, PeerUse>>,
+	/// A client's stream slots per node (see [`Host::open`]).
+	out_streams: Mutex<HashMap<NodeId, Arc<tokio::sync::Semaphore>>>,
 	/// Puts in flight per upload authorisation.
 	pub uploads: Mutex<HashMap<TaskId, usize>>,
 	pub limits: Limits,
@@ -298,6 +311,7 @@ impl Host {
 			}
 		}
 		let control = swarm.behaviour().stream.new_control();
+		let dial_connections = config.limits.dial_connections;
 		let (tx, rx) = mpsc::unbounded_channel();
 		let inner = Arc::new(Inner {
 			node_id: node_id(&config.keypair),
@@ -315,6 +329,7 @@ impl Host {
 			)),
 			unsettled: Mutex::new(HashMap::new()),
 			peers: Mutex::new(HashMap::new()),
+			out_streams: Mutex::new(HashMap::new()),
 			uploads: Mutex::new(HashMap::new()),
 			limits: config.limits,
 			unsigned: Mutex::new(Vec::new()),
@@ -327,7 +342,8 @@ impl Host {
 			stored: Mutex::new(HashMap::new()),
 			copy_slot: tokio::sync::Mutex::new(()),
 		});
-		let swarm_task = tokio::spawn(run_swarm(swarm, rx));
+		let swarm_task =
+			tokio::spawn(run_swarm(swarm, rx, dial_connections, inner.metrics.clone()));
 		inner.tasks.lock().expect("lock").push(swarm_task.abort_handle());
 		let host = Host { inner };
 		if host.inner.store.is_some() {
@@ -400,9 +416,35 @@ impl Host {
 		self.inner.store.as_ref()
 	}
 
-	/// Opens a protocol stream to `hop`, dialing it if needed.
-	pub(crate) async fn open(&self, hop: &Hop) -> Result<(libp2p::Stream, String), Error> {
-		self.open_protocol(hop, PROTOCOL).await
+	/// Opens a protocol stream to `hop`, dialing it if needed. A client (a host without a
+	/// store) first takes one of its slots for that node, held until the returned permit is
+	/// dropped: it keeps at most `streams_per_peer` streams open to one node, the cap a node
+	/// puts on an unregistered peer, so a client moving many slices at once waits for a slot
+	/// instead of having streams refused (nodes, which forward, are exempt at their peers).
+	pub(crate) async fn open(
+		&self,
+		hop: &Hop,
+	) -> Result<(libp2p::Stream, String, Option<tokio::sync::OwnedSemaphorePermit>), Error> {
+		let slot = match self.inner.store {
+			Some(_) => None,
+			None => {
+				let slots = self
+					.inner
+					.out_streams
+					.lock()
+					.expect("lock")
+					.entry(hop.node)
+					.or_insert_with(|| {
+						Arc::new(tokio::sync::Semaphore::new(
+							self.inner.limits.streams_per_peer.max(1),
+						))
+					})
+					.clone();
+				Some(slots.acquire_owned().await.expect("the semaphore is never closed"))
+			},
+		};
+		let (stream, label) = self.open_protocol(hop, PROTOCOL).await?;
+		Ok((stream, label, slot))
 	}
 
 	/// Connects to `hop` unless connected already: at most the 10-s dial timeout (a node that
@@ -438,24 +480,38 @@ impl Host {
 		Ok((peer, label))
 	}
 
-	/// Opens a stream of `protocol` to `hop`, dialing it if needed.
+	/// Opens a stream of `protocol` to `hop`, dialing it if needed. A stream that fails to
+	/// open is tried again (up to [`OPEN_ATTEMPTS`] times, dialing again if no connection is
+	/// left): it may have been placed on one of several connections to the peer that was
+	/// closing, e.g. one the peer refused over its per-peer connection cap.
 	pub(crate) async fn open_protocol(
 		&self,
 		hop: &Hop,
 		protocol: libp2p::StreamProtocol,
 	) -> Result<(libp2p::Stream, String), Error> {
-		let (peer, label) = self.dial(hop).await?;
-		let stream = tokio::time::timeout(
-			Duration::from_secs(10),
-			self.inner.control.clone().open_stream(peer, protocol),
-		)
-		.await
-		.map_err(|_| Error::Unreachable {
-			node: label.clone(),
-			reason: "opening a stream timed out".into(),
-		})?
-		.map_err(|e| Error::Unreachable { node: label.clone(), reason: e.to_string() })?;
-		Ok((stream, label))
+		let mut attempt = 1;
+		loop {
+			let (peer, label) = self.dial(hop).await?;
+			let opened = tokio::time::timeout(
+				Duration::from_secs(10),
+				self.inner.control.clone().open_stream(peer, protocol.clone()),
+			)
+			.await
+			.map_err(|_| Error::Unreachable {
+				node: label.clone(),
+				reason: "opening a stream timed out".into(),
+			})?;
+			match opened {
+				Ok(stream) => return Ok((stream, label)),
+				Err(libp2p_stream::OpenStreamError::Io(_)) if attempt < OPEN_ATTEMPTS => {
+					// Closed connections leave the stream behaviour's list when their closing
+					// is processed: give that a moment before placing the stream again.
+					tokio::time::sleep(retry_pause(attempt)).await;
+					attempt += 1
+				},
+				Err(e) => return Err(Error::Unreachable { node: label, reason: e.to_string() }),
+			}
+		}
 	}
 
 	/// Uploads one slice to `chain[0]`, which forwards it along the rest of `chain`.
@@ -530,7 +586,7 @@ impl Host {
 			{
 				// Dropped before the node answered (see `get_inner`): puts are idempotent.
 				Err(Error::Io { .. }) if !answered && attempt < OPEN_ATTEMPTS => {
-					tokio::time::sleep(Duration::from_millis(20 * attempt as u64)).await;
+					tokio::time::sleep(retry_pause(attempt)).await;
 				},
 				other => return other,
 			}
@@ -549,7 +605,7 @@ impl Host {
 		answered: &mut bool,
 	) -> Result<(SliceHash, Frame, String), Error> {
 		let first = chain.first().ok_or_else(|| Error::BadAddress("empty replica chain".into()))?;
-		let (mut stream, peer) = self.open(first).await?;
+		let (mut stream, peer, _slot) = self.open(first).await?;
 		let req = PutRequest { task, slice_len: len, forward: chain[1..].to_vec() };
 		let opening = match auth {
 			Some(a) => Frame::PutAuthorized { req, auth: a.clone() },
@@ -585,7 +641,7 @@ impl Host {
 	/// Orders `hop` to delete `slices` (this host must be an active meta node); returns how
 	/// many it held.
 	pub async fn delete_slices(&self, hop: &Hop, slices: Vec<SliceHash>) -> Result<u32, Error> {
-		let (mut stream, peer) = self.open(hop).await?;
+		let (mut stream, peer, _slot) = self.open(hop).await?;
 		write_frame(&mut stream, &Frame::Delete { slices }, &peer).await?;
 		flush(&mut stream, &peer).await?;
 		match read_frame(&mut stream, &peer).await? {
@@ -605,7 +661,7 @@ impl Host {
 		slices: Vec<(SliceHash, u64)>,
 		timeout: std::time::Duration,
 	) -> Result<Vec<SignedStoreAck>, Error> {
-		let (mut stream, peer) = self.open(source).await?;
+		let (mut stream, peer, _slot) = self.open(source).await?;
 		let want: Vec<(SliceHash, u64)> = slices.clone();
 		let node = target.node;
 		write_frame(&mut stream, &Frame::Copy { auth: auth.clone(), target, slices }, &peer)
@@ -646,7 +702,7 @@ impl Host {
 	}
 
 	async fn ask_has(&self, hop: &Hop, question: Frame) -> Result<Option<u64>, Error> {
-		let (mut stream, peer) = self.open(hop).await?;
+		let (mut stream, peer, _slot) = self.open(hop).await?;
 		write_frame(&mut stream, &question, &peer).await?;
 		flush(&mut stream, &peer).await?;
 		match read_frame(&mut stream, &peer).await? {
@@ -721,7 +777,7 @@ impl Host {
 				// arrives before the last was taken, so a burst of requests can lose one.
 				// Nothing was served; ask again on a new stream.
 				Err(Error::Io { .. }) if !answered && attempt < OPEN_ATTEMPTS => {
-					tokio::time::sleep(Duration::from_millis(20 * attempt as u64)).await;
+					tokio::time::sleep(retry_pause(attempt)).await;
 				},
 				other => return other,
 			}
@@ -737,7 +793,7 @@ impl Host {
 	pub async fn settle(&self, hop: &Hop) -> Result<u32, Error> {
 		let receipts =
 			self.inner.unsettled.lock().expect("lock").remove(&hop.node).unwrap_or_default();
-		let (mut stream, peer) = self.open(hop).await?;
+		let (mut stream, peer, _slot) = self.open(hop).await?;
 		let mut outstanding = 0;
 		for batch in receipts.chunks(sds_core::wire::MAX_SETTLE) {
 			write_frame(&mut stream, &Frame::Settle { receipts: batch.to_vec() }, &peer).await?;
@@ -760,7 +816,7 @@ impl Host {
 		sink: &mut impl FnMut(u64, &[u8]) -> std::io::Result<()>,
 		answered: &mut bool,
 	) -> Result<SignedReceipt, Error> {
-		let (mut stream, peer) = self.open(hop).await?;
+		let (mut stream, peer, _slot) = self.open(hop).await?;
 		let verr = |what: String| Error::Verification { peer: peer.clone(), what };
 		let opening = match ticket {
 			Some(t) => {
@@ -845,8 +901,20 @@ impl Host {
 	}
 }
 
-/// Attempts of a request whose stream is dropped before the node answers.
-const OPEN_ATTEMPTS: u32 = 3;
+/// Attempts of a request whose stream fails to open or is dropped before the node answers:
+/// e.g. placed on one of several connections that the node is closing (over its per-peer
+/// cap), which leaves the client's list of connections within about one round trip, or
+/// dropped by the node's libp2p-stream because it arrived in a burst (see `get_inner`).
+const OPEN_ATTEMPTS: u32 = 8;
+
+/// The pause before attempt `attempt + 1`: random, and growing, so that the requests of one
+/// burst that were dropped together do not all arrive together again (10 ms up to 0.65 s).
+fn retry_pause(attempt: u32) -> Duration {
+	use std::hash::{BuildHasher, Hasher};
+	// Each `RandomState` is keyed afresh: a random number without another dependency.
+	let r = std::collections::hash_map::RandomState::new().build_hasher().finish();
+	Duration::from_millis(10 + r % (20 << attempt.min(5)))
+}
 
 /// How long a client waits for the node to confirm it stored a countersigned receipt.
 const SETTLE_WAIT: Duration = Duration::from_secs(5);
@@ -881,44 +949,112 @@ struct Behaviour {
 	stream: libp2p_stream::Behaviour,
 }
 
-async fn run_swarm(mut swarm: Swarm<Behaviour>, mut rx: mpsc::UnboundedReceiver<Command>) {
-	let mut pending: HashMap<PeerId, Vec<oneshot::Sender<Result<(), String>>>> = HashMap::new();
+/// Dials in flight to one peer and the callers waiting for them.
+#[derive(Default)]
+struct Dialing {
+	/// Dials not yet established or failed.
+	left: u32,
+	/// When the first of them was established.
+	first_up: Option<tokio::time::Instant>,
+	/// The last dial error.
+	error: Option<String>,
+	waiting: Vec<oneshot::Sender<Result<(), String>>>,
+}
+
+/// How long callers wait for the rest of a batch of dials once one connection is up (a dial
+/// that hangs must not hold up a peer that is reachable).
+const BATCH_GRACE: Duration = Duration::from_secs(1);
+
+/// Runs the swarm. A peer is dialed `dial_connections` times at once when no connection to it
+/// is up; callers are answered when all of those dials ended (or [`BATCH_GRACE`] after the
+/// first connection), so the streams they open are spread over every connection from the
+/// start. A peer with a connection up is not dialed again until it has none.
+async fn run_swarm(
+	mut swarm: Swarm<Behaviour>,
+	mut rx: mpsc::UnboundedReceiver<Command>,
+	dial_connections: u32,
+	metrics: Arc<Metrics>,
+) {
+	let mut dialing: HashMap<PeerId, Dialing> = HashMap::new();
+	let mut tick = tokio::time::interval(BATCH_GRACE / 4);
+	tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+	let answer = |d: Dialing, connected: bool| {
+		let result = match (connected, d.error) {
+			(true, _) => Ok(()),
+			(false, e) => Err(e.unwrap_or_else(|| "no connection".into())),
+		};
+		for r in d.waiting {
+			let _ = r.send(result.clone());
+		}
+	};
 	loop {
 		tokio::select! {
 			cmd = rx.recv() => match cmd {
 				None => break,
 				Some(Command::Connect { peer, addrs, reply }) => {
+					if let Some(d) = dialing.get_mut(&peer) {
+						d.waiting.push(reply);
+						continue;
+					}
 					if swarm.is_connected(&peer) {
 						let _ = reply.send(Ok(()));
 						continue;
 					}
-					pending.entry(peer).or_default().push(reply);
-					let opts = DialOpts::peer_id(peer)
-						.addresses(addrs)
-						.condition(PeerCondition::DisconnectedAndNotDialing)
-						.build();
-					match swarm.dial(opts) {
-						Ok(()) | Err(DialError::DialPeerConditionFalse(_)) => {},
-						Err(e) => for r in pending.remove(&peer).unwrap_or_default() {
-							let _ = r.send(Err(e.to_string()));
-						},
+					let mut d = Dialing { waiting: vec![reply], ..Default::default() };
+					for _ in 0..dial_connections.max(1) {
+						let opts = DialOpts::peer_id(peer)
+							.addresses(addrs.clone())
+							.condition(PeerCondition::Always)
+							.build();
+						match swarm.dial(opts) {
+							Ok(()) => d.left += 1,
+							Err(e) => d.error = Some(e.to_string()),
+						}
+					}
+					if d.left == 0 {
+						answer(d, false);
+					} else {
+						dialing.insert(peer, d);
 					}
 				},
 			},
 			ev = swarm.select_next_some() => match ev {
-				SwarmEvent::ConnectionEstablished { peer_id, .. } => {
-					for r in pending.remove(&peer_id).unwrap_or_default() {
-						let _ = r.send(Ok(()));
+				SwarmEvent::ConnectionEstablished { peer_id, endpoint, .. } => {
+					metrics.connections.fetch_add(1, Ordering::Relaxed);
+					let Some(d) = dialing.get_mut(&peer_id) else { continue };
+					d.first_up.get_or_insert_with(tokio::time::Instant::now);
+					if endpoint.is_dialer() {
+						d.left = d.left.saturating_sub(1);
+					}
+					if d.left == 0 {
+						let d = dialing.remove(&peer_id).expect("present");
+						answer(d, true);
 					}
 				},
-				SwarmEvent::OutgoingConnectionError { peer_id: Some(p), error, .. }
-					if !swarm.is_connected(&p) =>
-				{
-					for r in pending.remove(&p).unwrap_or_default() {
-						let _ = r.send(Err(error.to_string()));
+				SwarmEvent::OutgoingConnectionError { peer_id: Some(p), error, .. } => {
+					let Some(d) = dialing.get_mut(&p) else { continue };
+					d.left = d.left.saturating_sub(1);
+					d.error = Some(error.to_string());
+					if d.left == 0 {
+						let d = dialing.remove(&p).expect("present");
+						answer(d, swarm.is_connected(&p));
 					}
+				},
+				SwarmEvent::ConnectionClosed { .. } => {
+					metrics.connections.fetch_sub(1, Ordering::Relaxed);
 				},
 				_ => {},
+			},
+			_ = tick.tick() => {
+				let ready: Vec<PeerId> = dialing
+					.iter()
+					.filter(|(_, d)| d.first_up.is_some_and(|t| t.elapsed() >= BATCH_GRACE))
+					.map(|(p, _)| *p)
+					.collect();
+				for p in ready {
+					let d = dialing.remove(&p).expect("present");
+					answer(d, swarm.is_connected(&p));
+				}
 			},
 		}
 	}
@@ -928,7 +1064,7 @@ impl Host {
 	/// Opens a raw protocol stream to `hop` (for tests of hostile input).
 	#[doc(hidden)]
 	pub async fn open_raw(&self, hop: &Hop) -> Result<libp2p::Stream, Error> {
-		Ok(self.open(hop).await?.0)
+		Ok(self.open_protocol(hop, PROTOCOL).await?.0)
 	}
 }
 

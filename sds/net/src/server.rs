@@ -609,7 +609,7 @@ async fn receive_slice(
 	let mut down = match req.forward.split_first() {
 		None => None,
 		Some((next, rest)) => {
-			let (mut s, next_label) =
+			let (mut s, next_label, _) =
 				host.open(next).await.map_err(|e| Refusal::tell(ErrorCode::ForwardFailed, e))?;
 			let fwd =
 				PutRequest { task: req.task, slice_len: req.slice_len, forward: rest.to_vec() };

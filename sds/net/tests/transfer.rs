@@ -55,6 +55,10 @@ async fn node_on(store: Arc<Store>, limits: Limits) -> Host {
 }
 
 async fn client() -> Host {
+	client_with(Limits::default()).await
+}
+
+async fn client_with(limits: Limits) -> Host {
 	Host::start(HostConfig {
 		keypair: Keypair::generate_ed25519(),
 		listen: vec![],
@@ -62,7 +66,7 @@ async fn client() -> Host {
 		genesis_hash: GENESIS,
 		max_concurrent_streams: 1,
 		gate: None,
-		limits: Default::default(),
+		limits,
 	})
 	.await
 	.unwrap()
@@ -750,4 +754,86 @@ async fn a_put_with_more_bytes_than_announced_is_refused_at_once() {
 		assert_eq!((st.slices, st.reserved), (0, 0), "{st:?}");
 	})
 	.await
+}
+
+/// A client opens its configured number of connections to a node before its first stream,
+/// so the slices it moves at once are spread over all of them from the start (each has its
+/// own TCP window and its own encryption task), and dialing again while connected opens no
+/// more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_client_opens_its_connections_to_a_node_before_the_first_stream() {
+	within(async {
+		let rn = start_rn().await;
+		let c = client_with(Limits { dial_connections: 3, ..Limits::default() }).await;
+		let hop = rn.host.hop();
+		c.connect(&hop).await.unwrap();
+		assert_eq!(c.metrics().snapshot().connections, 3, "when the first dial returns");
+		let slices: Vec<Vec<u8>> =
+			(0..6usize).map(|i| data(CHUNK_SIZE as usize + 99 * i, i as u8)).collect();
+		// One at a time: concurrent puts of slices smaller than a stream's window can fail
+		// whatever the connections (libp2p-stream drops an inbound stream that arrives
+		// before the node took the previous one, and a put sent whole is not retried).
+		for d in &slices {
+			let (slice, holders) = put(&c, std::slice::from_ref(&hop), d).await.unwrap();
+			assert_eq!(holders, vec![hop.node]);
+			assert_eq!(
+				&get(&c, &hop, slice, &sr25519::Pair::from_seed(&[4; 32])).await.unwrap(),
+				d
+			);
+		}
+		assert_eq!(c.metrics().snapshot().connections, 3);
+		eventually(|| rn.host.metrics().snapshot().connections == 3).await;
+		assert_eq!(rn.host.metrics().snapshot().connections, 3);
+	})
+	.await;
+}
+
+/// A node takes at most its per-peer number of connections and closes the rest; a client
+/// that dials more (another version, another setting) is left with the ones the node kept
+/// and has every stream served on them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_refusing_extra_connections_still_serves_every_stream() {
+	within(async {
+		let rn = start_rn_with(Limits { connections_per_peer: 1, ..Limits::default() }).await;
+		let c = client_with(Limits { dial_connections: 4, ..Limits::default() }).await;
+		let hop = rn.host.hop();
+		c.connect(&hop).await.expect("the connection the node keeps");
+		eventually(|| c.metrics().snapshot().connections == 1).await;
+		assert_eq!(c.metrics().snapshot().connections, 1, "the refused ones are closed");
+		let key = sr25519::Pair::from_seed(&[4; 32]);
+		let slices: Vec<Vec<u8>> =
+			(0..8usize).map(|i| data(CHUNK_SIZE as usize + 7 * i, i as u8)).collect();
+		let mut stored = Vec::new();
+		for d in &slices {
+			stored.push(put(&c, std::slice::from_ref(&hop), d).await.expect("every put served").0);
+		}
+		for (slice, d) in stored.iter().zip(&slices) {
+			assert_eq!(&get(&c, &hop, *slice, &key).await.expect("every get served"), d);
+		}
+		assert_eq!(rn.host.metrics().snapshot().connections, 1);
+	})
+	.await;
+}
+
+/// A client keeps at most its per-peer stream cap of streams open to one node, the cap the
+/// node puts on it: moving more slices at once, it waits for a slot instead of having
+/// streams refused (and retried, or failed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_client_moving_more_slices_than_a_nodes_stream_cap_has_none_refused() {
+	within(async {
+		let capped = Limits { streams_per_peer: 3, ..Limits::default() };
+		let rn = start_rn_with(capped.clone()).await;
+		let c = client_with(capped).await;
+		let hop = rn.host.hop();
+		let key = sr25519::Pair::from_seed(&[4; 32]);
+		let d = data(3 * CHUNK_SIZE as usize + 5, 9);
+		let (slice, _) = put(&c, std::slice::from_ref(&hop), &d).await.unwrap();
+		let gets = (0..12).map(|_| get(&c, &hop, slice, &key));
+		for got in futures::future::join_all(gets).await {
+			assert_eq!(got.expect("every get served"), d);
+		}
+		assert_eq!(rn.host.metrics().snapshot().refused_peer_limit, 0);
+		assert_eq!(rn.host.metrics().snapshot().gets_served, 12);
+	})
+	.await;
 }

@@ -46,6 +46,11 @@ struct Cli {
 	/// RTT, 16 in flight reach about twice the rate of 4.
 	#[arg(long, global = true, default_value_t = 16)]
 	parallel: usize,
+	/// Connections opened to each node (at most 4: a node accepts no more from one peer).
+	/// Slices are spread over them: each has its own TCP window and runs its encryption on
+	/// a core of its own, which matters with one node serving and on long round trips.
+	#[arg(long, global = true, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=4))]
+	connections: u32,
 	/// Genesis hash (hex) of the chain receipts are for; must match the nodes'.
 	#[arg(long, global = true)]
 	genesis_hash: Option<String>,
@@ -243,6 +248,7 @@ async fn client(cli: &Cli, home: &std::path::Path) -> Result<SdsClient> {
 		genesis_hash,
 		account: account(cli, home)?,
 		ledger_period: 0,
+		connections: cli.connections,
 	})
 	.await?)
 }

@@ -170,6 +170,7 @@ pub async fn run(cli: &Cli, home: &Path) -> Result<()> {
 		slice_size,
 		replicas: cli.replicas.clamp(3, 16) as u8,
 		parallel: cli.parallel,
+		connections: cli.connections,
 	})
 	.await?;
 	client.keep_receipts(receipts);
