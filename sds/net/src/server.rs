@@ -190,7 +190,9 @@ async fn serve_exchange(
 			Err(Error::Remote { peer: label, code: ErrorCode::BadRequest, message: msg.into() })
 		},
 		Frame::Put(req) => serve_put(host, &label, stream, req, None, admission).await,
-		Frame::Get(req) => serve_get(host, &label, stream, req, None, Debtor::Peer(peer)).await,
+		Frame::Get(req) => {
+			serve_get(host, &label, stream, req, None, Debtor::Peer(peer), admission).await
+		},
 		Frame::Settle { receipts } => serve_settle(host, &label, stream, peer, receipts).await,
 		Frame::Delete { slices } => {
 			let from_meta = match (&host.inner.gate, crate::node_of_peer(&peer)) {
@@ -242,7 +244,7 @@ async fn serve_exchange(
 				return Err(unauthorized(host, &mut stream, &label, why).await);
 			}
 			let client = Debtor::Client(req.client);
-			serve_get(host, &label, stream, req, Some(ticket), client).await
+			serve_get(host, &label, stream, req, Some(ticket), client, admission).await
 		},
 		Frame::Check { slice } => {
 			let store = host.store().expect("servers have a store");
@@ -767,6 +769,7 @@ async fn serve_get(
 	req: GetRequest,
 	ticket: Option<SignedTicket>,
 	debtor: Debtor,
+	admission: Admission,
 ) -> Result<(), Error> {
 	let store = host.store().expect("servers have a store").clone();
 	let metrics = host.metrics().clone();
@@ -964,6 +967,10 @@ async fn serve_get(
 	tokio::task::block_in_place(|| store.put_receipt(&signed))?;
 	metrics.receipts.fetch_add(1, Ordering::Relaxed);
 	metrics.gets_served.fetch_add(1, Ordering::Relaxed);
+	// The peer's stream slot is free before the close it waits for: a client that keeps to
+	// its per-peer cap (`Host::open`) and opens its next stream on seeing the close is not
+	// refused for a slot this exchange still held.
+	drop(admission);
 	let _ = s.close().await;
 	Ok(())
 }
