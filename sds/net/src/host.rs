@@ -577,11 +577,22 @@ impl Host {
 		mut progress: impl FnMut(u64),
 	) -> Result<(SliceHash, Frame, String), Error> {
 		let mut attempt = 0;
+		// Bytes reported to `progress`: an attempt sending the slice again reports only what
+		// goes beyond the furthest attempt so far.
+		let mut reported = 0u64;
 		loop {
 			attempt += 1;
 			let mut answered = false;
+			let mut sent = 0u64;
+			let mut advance = |n: u64| {
+				sent += n;
+				if sent > reported {
+					progress(sent - reported);
+					reported = sent;
+				}
+			};
 			match self
-				.put_once(chain, task, auth, len, &mut read_at, &mut progress, &mut answered)
+				.put_once(chain, task, auth, len, &mut read_at, &mut advance, &mut answered)
 				.await
 			{
 				// Dropped before the node answered (see `get_inner`): puts are idempotent.
@@ -631,8 +642,12 @@ impl Host {
 		write_frame(&mut stream, &Frame::PutEnd { slice }, &peer).await?;
 		flush(&mut stream, &peer).await?;
 		let reply = read_frame_within(&mut stream, &peer, ACK_TIMEOUT).await;
-		// A failure after the whole slice was sent is not retried: the node may have it.
-		*answered = true;
+		// A stream that ends before the node answered is tried again although the whole slice
+		// was sent: a node drops a stream it cannot take at once, and the bytes of a small
+		// slice may all be buffered by then. The node may also have stored it before the
+		// connection died; storing it again is a no-op. Anything else (an answer, a refusal,
+		// no answer in time) is final.
+		*answered = !matches!(reply, Err(Error::Io { .. }));
 		let reply = reply?;
 		let _ = stream.close().await;
 		Ok((slice, reply, peer))

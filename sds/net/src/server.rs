@@ -435,7 +435,7 @@ async fn serve_put(
 			message: why,
 		});
 	}
-	let _upload_slot = match &auth {
+	let upload_slot = match &auth {
 		None => None,
 		Some(a) => match UploadSlot::new(&host.inner, a.auth.task) {
 			Some(slot) => Some(slot),
@@ -483,7 +483,8 @@ async fn serve_put(
 		}
 	}
 	let budget = auth.as_ref().map(|a| (a.auth.task, req.slice_len));
-	let result = store_and_forward(host, label, up, req, auth, store).await;
+	let held = Held { _admission: admission, _upload_slot: upload_slot };
+	let result = store_and_forward(host, label, up, req, auth, store, held).await;
 	// Only slices that were stored count against the budget: a failed attempt is retried.
 	if let (Err(_), Some((task, len))) = (&result, budget) {
 		if let Some(used) = host.inner.stored.lock().expect("lock").get_mut(&task) {
@@ -493,6 +494,12 @@ async fn serve_put(
 	result
 }
 
+/// What a put holds against its peer's and its upload's caps until it answers.
+struct Held {
+	_admission: Admission,
+	_upload_slot: Option<UploadSlot>,
+}
+
 async fn store_and_forward(
 	host: &Host,
 	label: &str,
@@ -500,6 +507,7 @@ async fn store_and_forward(
 	req: PutRequest,
 	auth: Option<SignedUploadAuth>,
 	store: std::sync::Arc<sds_store::Store>,
+	held: Held,
 ) -> Result<(), Error> {
 	let mut writer = match StoringThread::start(store.clone(), req.slice_len).await {
 		Ok(w) => w,
@@ -573,6 +581,9 @@ async fn store_and_forward(
 		Some(_) => Frame::PutAcks { slice: claimed, acks },
 		None => Frame::PutAck { slice: claimed, holders },
 	};
+	// The slots are free before the answer: a client keeping to its caps and starting its
+	// next put on reading it is not refused for a slot this put still held (as for gets).
+	drop(held);
 	write_frame(&mut up, &reply, label).await?;
 	flush(&mut up, label).await?;
 	let _ = up.close().await;

@@ -834,6 +834,66 @@ async fn a_client_moving_more_slices_than_a_nodes_stream_cap_has_none_refused() 
 		}
 		assert_eq!(rn.host.metrics().snapshot().refused_peer_limit, 0);
 		assert_eq!(rn.host.metrics().snapshot().gets_served, 12);
+		// The same for puts.
+		let more: Vec<Vec<u8>> = (0..12).map(|i| data(CHUNK_SIZE as usize + 5, 100 + i)).collect();
+		let puts = more.iter().map(|d| put(&c, std::slice::from_ref(&hop), d));
+		for got in futures::future::join_all(puts).await {
+			got.expect("every put stored");
+		}
+		assert_eq!(rn.host.metrics().snapshot().refused_peer_limit, 0);
+		assert_eq!(rn.host.metrics().snapshot().slices_stored, 13);
+	})
+	.await;
+}
+
+/// Many small puts at once from one client to one node all land. A node drops an opened
+/// stream it cannot take at once (libp2p-stream hands over one at a time per connection);
+/// a small slice may already be fully sent by then, and the client tries it again since
+/// storing a slice twice is a no-op.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_of_small_puts_all_land() {
+	within(async {
+		let rn = start_rn().await;
+		let c = client().await;
+		let hop = rn.host.hop();
+		let slices: Vec<Vec<u8>> = (0..64).map(|i| data(CHUNK_SIZE as usize + 5, i)).collect();
+		// Each put's progress: a slice sent again is not counted again.
+		let puts = slices.iter().map(|d| {
+			let hop = hop.clone();
+			let c = &c;
+			async move {
+				let mut reported = 0u64;
+				let r = c
+					.put_slice(
+						std::slice::from_ref(&hop),
+						TaskId::default(),
+						d.len() as u64,
+						|buf, off| {
+							buf.copy_from_slice(&d[off as usize..off as usize + buf.len()]);
+							Ok(())
+						},
+						|n| reported += n,
+					)
+					.await;
+				(r, reported)
+			}
+		});
+		let mut failed = Vec::new();
+		let mut stored = Vec::new();
+		for (i, (got, reported)) in futures::future::join_all(puts).await.into_iter().enumerate() {
+			match got {
+				Ok((slice, _)) => {
+					assert_eq!(reported, slices[i].len() as u64, "progress of put {i}");
+					stored.push((slice, i))
+				},
+				Err(e) => failed.push(format!("put {i}: {e}")),
+			}
+		}
+		assert!(failed.is_empty(), "{} of 64 puts failed: {failed:?}", failed.len());
+		let key = sr25519::Pair::from_seed(&[7; 32]);
+		for (slice, i) in stored {
+			assert_eq!(get(&c, &hop, slice, &key).await.unwrap(), slices[i]);
+		}
 	})
 	.await;
 }
