@@ -7,11 +7,13 @@
 # namespace on 10.77.0.2; a client there reaches them over the local route (the loopback
 # figure), a client in the first namespace through the delay (the RTT figure). Same nodes,
 # same file, rounds alternating; medians reported.
-# Usage: [SIZE=1GiB] [DELAY_MS=25] [ROUNDS=3] [PARALLEL=16] [CONNECTIONS=4] [TCP_BUFFERS=bytes] [TRANSPORT=tcp|quic] scripts/rtt-bench.sh   (after `cargo build --workspace`)
+# Usage: [SIZE=1GiB] [DELAY_MS=25] [ROUNDS=3] [PARALLEL=16] [CONNECTIONS=4] [TCP_BUFFERS=bytes] [TRANSPORT=tcp|quic] [PROFILE=debug|release] scripts/rtt-bench.sh
+#   (after `cargo build --workspace`; with PROFILE=release after
+#   `cargo build --release --bin sds --bin stratos-rn --bin sds-bench --bin tun-delay`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/stratos/target}"
-bin="$CARGO_TARGET_DIR/debug"
+bin="$CARGO_TARGET_DIR/${PROFILE:-debug}"
 size=${SIZE:-1GiB}
 delay=${DELAY_MS:-25}
 rounds=${ROUNDS:-3}

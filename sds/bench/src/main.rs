@@ -199,6 +199,11 @@ fn main() -> Result<()> {
 		args.connections,
 		dir.display()
 	);
+	// Debug (dev) and release binaries differ outside the data path's optimised crates.
+	println!(
+		"binaries: {} (sds, stratos-rn)",
+		bin("sds")?.parent().map(|p| p.display().to_string()).unwrap_or_default()
+	);
 
 	// The disk right before the first phase; measured again after every phase.
 	let mut disks = vec![disk(&dir, size)?];
