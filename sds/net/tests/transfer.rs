@@ -81,6 +81,16 @@ async fn put(
 	chain: &[Hop],
 	d: &[u8],
 ) -> Result<(SliceHash, Vec<stratos_primitives::NodeId>), Error> {
+	put_with_progress(c, chain, d, |_| {}).await
+}
+
+/// [`put`], reporting the bytes sent to `progress`.
+async fn put_with_progress(
+	c: &Host,
+	chain: &[Hop],
+	d: &[u8],
+	progress: impl FnMut(u64),
+) -> Result<(SliceHash, Vec<stratos_primitives::NodeId>), Error> {
 	c.put_slice(
 		chain,
 		TaskId::default(),
@@ -89,7 +99,7 @@ async fn put(
 			buf.copy_from_slice(&d[off as usize..off as usize + buf.len()]);
 			Ok(())
 		},
-		|_| {},
+		progress,
 	)
 	.await
 }
@@ -859,22 +869,10 @@ async fn a_burst_of_small_puts_all_land() {
 		let slices: Vec<Vec<u8>> = (0..64).map(|i| data(CHUNK_SIZE as usize + 5, i)).collect();
 		// Each put's progress: a slice sent again is not counted again.
 		let puts = slices.iter().map(|d| {
-			let hop = hop.clone();
-			let c = &c;
+			let (c, hop) = (&c, &hop);
 			async move {
 				let mut reported = 0u64;
-				let r = c
-					.put_slice(
-						std::slice::from_ref(&hop),
-						TaskId::default(),
-						d.len() as u64,
-						|buf, off| {
-							buf.copy_from_slice(&d[off as usize..off as usize + buf.len()]);
-							Ok(())
-						},
-						|n| reported += n,
-					)
-					.await;
+				let r = put_with_progress(c, std::slice::from_ref(hop), d, |n| reported += n).await;
 				(r, reported)
 			}
 		});
