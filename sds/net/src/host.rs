@@ -204,6 +204,15 @@ enum Command {
 	Connect { peer: PeerId, addrs: Vec<Multiaddr>, reply: oneshot::Sender<Result<(), String>> },
 }
 
+/// What one upload authorisation stored on this node: the bytes charged to its budget and
+/// the slices they paid for. A slice put again under it (its answer was lost, say) is
+/// charged once.
+#[derive(Default)]
+pub(crate) struct UploadSpend {
+	pub bytes: u64,
+	pub slices: std::collections::HashSet<SliceHash>,
+}
+
 pub(crate) struct Inner {
 	pub keypair: Keypair,
 	pub node_id: NodeId,
@@ -232,7 +241,7 @@ pub(crate) struct Inner {
 	pub gate: Option<Arc<dyn crate::Gate>>,
 	/// Bytes served per ticket task, and bytes stored per upload task (budgets).
 	pub redeemed: Mutex<HashMap<TaskId, u64>>,
-	pub stored: Mutex<HashMap<TaskId, u64>>,
+	pub stored: Mutex<HashMap<TaskId, UploadSpend>>,
 	/// Held while a repair order is copied out: one at a time.
 	pub copy_slot: tokio::sync::Mutex<()>,
 	pub(crate) tasks: Mutex<Vec<tokio::task::AbortHandle>>,

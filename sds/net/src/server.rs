@@ -449,55 +449,89 @@ async fn serve_put(
 			},
 		},
 	};
-	if let Some(a) = &auth {
-		let (finalized, is_meta) = chain_check(host, &a.auth.issuer);
-		if let Err(e) = a.verify(&host.inner.genesis_hash, finalized, &me) {
-			return Err(unauthorized(
-				host,
-				&mut up,
-				label,
-				format!("upload authorisation refused: {e}"),
-			)
-			.await);
-		}
-		if !is_meta {
-			let why =
-				"upload authorisation refused: its issuer is not an active meta node".to_string();
-			return Err(unauthorized(host, &mut up, label, why).await);
-		}
-		let within_budget = {
-			let mut stored = host.inner.stored.lock().expect("lock");
-			let used = stored.entry(a.auth.task).or_default();
-			let ok = used.saturating_add(req.slice_len) <= a.auth.max_bytes;
-			if ok {
-				*used += req.slice_len;
+	let charge = match &auth {
+		None => None,
+		Some(a) => {
+			let (finalized, is_meta) = chain_check(host, &a.auth.issuer);
+			if let Err(e) = a.verify(&host.inner.genesis_hash, finalized, &me) {
+				return Err(unauthorized(
+					host,
+					&mut up,
+					label,
+					format!("upload authorisation refused: {e}"),
+				)
+				.await);
 			}
-			ok
-		};
-		if !within_budget {
-			let why = format!(
-				"upload authorisation refused: its budget of {} bytes on this node is spent",
-				a.auth.max_bytes
-			);
-			return Err(unauthorized(host, &mut up, label, why).await);
-		}
-	}
-	let budget = auth.as_ref().map(|a| (a.auth.task, req.slice_len));
-	let held = Held { _admission: admission, _upload_slot: upload_slot };
-	let result = store_and_forward(host, label, up, req, auth, store, held).await;
-	// Only slices that were stored count against the budget: a failed attempt is retried.
-	if let (Err(_), Some((task, len))) = (&result, budget) {
-		if let Some(used) = host.inner.stored.lock().expect("lock").get_mut(&task) {
-			*used = used.saturating_sub(len);
-		}
-	}
-	result
+			if !is_meta {
+				let why = "upload authorisation refused: its issuer is not an active meta node"
+					.to_string();
+				return Err(unauthorized(host, &mut up, label, why).await);
+			}
+			let Some(charge) =
+				Charge::new(&host.inner, a.auth.task, req.slice_len, a.auth.max_bytes)
+			else {
+				let why = format!(
+					"upload authorisation refused: its budget of {} bytes on this node is spent",
+					a.auth.max_bytes
+				);
+				return Err(unauthorized(host, &mut up, label, why).await);
+			};
+			Some(charge)
+		},
+	};
+	let held = Held { _admission: admission, _upload_slot: upload_slot, charge };
+	store_and_forward(host, label, up, req, auth, store, held).await
 }
 
-/// What a put holds against its peer's and its upload's caps until it answers.
+/// A put's bytes charged to its upload's budget. Only stored slices count: the charge is
+/// refunded when the put fails before its slice is stored (it is retried), and when the
+/// slice was already stored under this upload (a put sent again is charged once).
+struct Charge {
+	inner: Arc<Inner>,
+	task: TaskId,
+	len: u64,
+	settled: bool,
+}
+
+impl Charge {
+	fn new(inner: &Arc<Inner>, task: TaskId, len: u64, max_bytes: u64) -> Option<Self> {
+		let mut stored = inner.stored.lock().expect("lock");
+		let spend = stored.entry(task).or_default();
+		if spend.bytes.saturating_add(len) > max_bytes {
+			return None;
+		}
+		spend.bytes += len;
+		Some(Self { inner: inner.clone(), task, len, settled: false })
+	}
+
+	/// The slice is stored: the charge stands unless this upload already paid for it.
+	fn stored(mut self, slice: SliceHash) {
+		self.settled = true;
+		let mut stored = self.inner.stored.lock().expect("lock");
+		if let Some(spend) = stored.get_mut(&self.task) {
+			if !spend.slices.insert(slice) {
+				spend.bytes = spend.bytes.saturating_sub(self.len);
+			}
+		}
+	}
+}
+
+impl Drop for Charge {
+	fn drop(&mut self) {
+		if !self.settled {
+			if let Some(spend) = self.inner.stored.lock().expect("lock").get_mut(&self.task) {
+				spend.bytes = spend.bytes.saturating_sub(self.len);
+			}
+		}
+	}
+}
+
+/// What a put holds against its peer's and its upload's caps until it answers, and its
+/// charge to the upload's budget until its slice is stored.
 struct Held {
 	_admission: Admission,
 	_upload_slot: Option<UploadSlot>,
+	charge: Option<Charge>,
 }
 
 async fn store_and_forward(
@@ -507,7 +541,7 @@ async fn store_and_forward(
 	req: PutRequest,
 	auth: Option<SignedUploadAuth>,
 	store: std::sync::Arc<sds_store::Store>,
-	held: Held,
+	mut held: Held,
 ) -> Result<(), Error> {
 	let mut writer = match StoringThread::start(store.clone(), req.slice_len).await {
 		Ok(w) => w,
@@ -535,6 +569,9 @@ async fn store_and_forward(
 		return Err(e.into());
 	}
 	host.metrics().slices_stored.fetch_add(1, Ordering::Relaxed);
+	if let Some(c) = held.charge.take() {
+		c.stored(claimed);
+	}
 	let mine = match &auth {
 		None => None,
 		Some(a) => {

@@ -181,6 +181,16 @@ async fn puts_need_an_authorisation_and_return_signed_acks() {
 		}
 		// The chain's first node refused all six (the second never saw them).
 		assert_eq!(rns[0].host.metrics().refused_unauthorized.load(Ordering::Relaxed), 6);
+
+		// A slice put again under the same upload (as a client does when the answer to its
+		// first put was lost) is stored once and charged once: 300,000 bytes are spent, so
+		// 700,000 more still fit in the 1 MiB budget, and a further byte does not.
+		assert_eq!(put(&client, &chain, &a, &data).await.unwrap(), slice);
+		put(&client, &chain, &a, &vec![2u8; 700_000]).await.unwrap();
+		refused(put(&client, &chain, &a, &vec![1u8; 48_577]).await, "budget");
+		for r in &rns {
+			assert_eq!(r.store.stats().slices, 2);
+		}
 	})
 	.await
 }
