@@ -210,7 +210,49 @@ enum Command {
 #[derive(Default)]
 pub(crate) struct UploadSpend {
 	pub bytes: u64,
-	pub slices: std::collections::HashSet<SliceHash>,
+	pub slices: HashSet<SliceHash>,
+}
+
+/// What was spent per task under its grants (download tickets, upload authorisations),
+/// until they expire: a grant used after its last block is refused as expired before its
+/// spending is looked at, so the entry is dropped then and a long-running node does not
+/// keep one per task it ever served.
+pub(crate) struct Spending<V> {
+	tasks: HashMap<TaskId, (u32, V)>,
+	/// Entries at which expired ones are next dropped: twice the live ones after a pass, so
+	/// passes cost O(1) per entry.
+	prune_at: usize,
+}
+
+const SPENDING_PRUNE_MIN: usize = 1024;
+
+impl<V> Default for Spending<V> {
+	fn default() -> Self {
+		Self { tasks: HashMap::new(), prune_at: SPENDING_PRUNE_MIN }
+	}
+}
+
+impl<V: Default> Spending<V> {
+	/// The task's spending under a grant valid up to finalized block `expires_at`, with
+	/// `finalized` the node's last finalized block.
+	pub fn entry(&mut self, task: TaskId, expires_at: u32, finalized: u32) -> &mut V {
+		if self.tasks.len() >= self.prune_at {
+			self.tasks.retain(|_, (until, _)| *until >= finalized);
+			self.prune_at = (self.tasks.len() * 2).max(SPENDING_PRUNE_MIN);
+		}
+		let e = self.tasks.entry(task).or_insert_with(|| (expires_at, V::default()));
+		e.0 = e.0.max(expires_at);
+		&mut e.1
+	}
+
+	pub fn get_mut(&mut self, task: &TaskId) -> Option<&mut V> {
+		self.tasks.get_mut(task).map(|e| &mut e.1)
+	}
+
+	#[cfg(test)]
+	fn len(&self) -> usize {
+		self.tasks.len()
+	}
 }
 
 pub(crate) struct Inner {
@@ -240,8 +282,8 @@ pub(crate) struct Inner {
 	pub stream_slots: Arc<tokio::sync::Semaphore>,
 	pub gate: Option<Arc<dyn crate::Gate>>,
 	/// Bytes served per ticket task, and bytes stored per upload task (budgets).
-	pub redeemed: Mutex<HashMap<TaskId, u64>>,
-	pub stored: Mutex<HashMap<TaskId, UploadSpend>>,
+	pub redeemed: Mutex<Spending<u64>>,
+	pub stored: Mutex<Spending<UploadSpend>>,
 	/// Held while a repair order is copied out: one at a time.
 	pub copy_slot: tokio::sync::Mutex<()>,
 	pub(crate) tasks: Mutex<Vec<tokio::task::AbortHandle>>,
@@ -347,8 +389,8 @@ impl Host {
 			)),
 			tasks: Mutex::new(Vec::new()),
 			gate: config.gate,
-			redeemed: Mutex::new(HashMap::new()),
-			stored: Mutex::new(HashMap::new()),
+			redeemed: Mutex::new(Spending::default()),
+			stored: Mutex::new(Spending::default()),
 			copy_slot: tokio::sync::Mutex::new(()),
 		});
 		let swarm_task =
@@ -1094,7 +1136,8 @@ impl Host {
 
 #[cfg(test)]
 mod tests {
-	use super::chunk_span;
+	use super::{chunk_span, Spending, SPENDING_PRUNE_MIN};
+	use stratos_primitives::TaskId;
 	const CS: u64 = stratos_primitives::merkle::CHUNK_SIZE as u64;
 
 	#[test]
@@ -1106,5 +1149,41 @@ mod tests {
 		assert_eq!(chunk_span(3 * CS, CS - 1, 2), Some((0, 2)));
 		assert_eq!(chunk_span(3 * CS, 0, 3 * CS), Some((0, 3)));
 		assert_eq!(chunk_span(3 * CS + 1, 3 * CS, 5), Some((3, 4)));
+	}
+
+	#[test]
+	fn spending_is_forgotten_once_its_grant_expired() {
+		let task = |i: usize| {
+			let mut t = [0u8; 32];
+			t[..8].copy_from_slice(&(i as u64).to_le_bytes());
+			TaskId(t)
+		};
+		let mut s = Spending::<u64>::default();
+		// At block 5, grants that run to block 10 and to block 20, half and half.
+		let n = SPENDING_PRUNE_MIN;
+		for i in 0..n {
+			*s.entry(task(i), if i % 2 == 0 { 10 } else { 20 }, 5) += 7;
+		}
+		// The map is full but every grant is live: nothing goes. A grant used again keeps
+		// its spending; a renewed one lasts longer.
+		assert_eq!(*s.entry(task(0), 30, 5), 7);
+		assert_eq!(s.len(), n);
+		// At block 11 those that ran to block 10 have expired: they go once the map has
+		// doubled.
+		for i in n..2 * n {
+			s.entry(task(i), 40, 11);
+		}
+		assert_eq!(s.len(), 2 * n);
+		s.entry(task(2 * n), 40, 11);
+		assert_eq!(s.len(), 2 * n + 1 - (n / 2 - 1));
+		assert_eq!(s.get_mut(&task(2)), None, "expired at 10");
+		assert_eq!(s.get_mut(&task(1)).copied(), Some(7), "valid to 20");
+		assert_eq!(s.get_mut(&task(0)).copied(), Some(7), "renewed to 30");
+		// However many live grants there are, none is dropped.
+		let live = s.len();
+		for i in 0..4 * n {
+			s.entry(task(10 * n + i), 50, 12);
+		}
+		assert_eq!(s.len(), live + 4 * n);
 	}
 }

@@ -15,7 +15,7 @@ use std::{
 };
 use stratos_primitives::{
 	merkle::CHUNK_SIZE,
-	meta::{SignedStoreAck, SignedTicket, SignedUploadAuth, StoreAck},
+	meta::{SignedStoreAck, SignedTicket, SignedUploadAuth, StoreAck, UploadAuth},
 	receipt::{SignedReceipt, TaskReceipt},
 	SliceHash, TaskId,
 };
@@ -467,9 +467,7 @@ async fn serve_put(
 					.to_string();
 				return Err(unauthorized(host, &mut up, label, why).await);
 			}
-			let Some(charge) =
-				Charge::new(&host.inner, a.auth.task, req.slice_len, a.auth.max_bytes)
-			else {
+			let Some(charge) = Charge::new(&host.inner, &a.auth, req.slice_len, finalized) else {
 				let why = format!(
 					"upload authorisation refused: its budget of {} bytes on this node is spent",
 					a.auth.max_bytes
@@ -494,14 +492,14 @@ struct Charge {
 }
 
 impl Charge {
-	fn new(inner: &Arc<Inner>, task: TaskId, len: u64, max_bytes: u64) -> Option<Self> {
+	fn new(inner: &Arc<Inner>, auth: &UploadAuth, len: u64, finalized: u32) -> Option<Self> {
 		let mut stored = inner.stored.lock().expect("lock");
-		let spend = stored.entry(task).or_default();
-		if spend.bytes.saturating_add(len) > max_bytes {
+		let spend = stored.entry(auth.task, auth.expires_at, finalized);
+		if spend.bytes.saturating_add(len) > auth.max_bytes {
 			return None;
 		}
 		spend.bytes += len;
-		Some(Self { inner: inner.clone(), task, len, settled: false })
+		Some(Self { inner: inner.clone(), task: auth.task, len, settled: false })
 	}
 
 	/// The slice is stored: the charge stands unless this upload already paid for it.
@@ -926,8 +924,9 @@ async fn serve_get(
 		let within = first * CHUNK_SIZE as u64 >= tk.offset
 			&& first * CHUNK_SIZE as u64 + served_len <= tk.offset.saturating_add(tk.length);
 		let ok = within && {
+			let finalized = host.inner.gate.as_ref().map_or(0, |g| g.finalized());
 			let mut redeemed = host.inner.redeemed.lock().expect("lock");
-			let used = redeemed.entry(tk.task).or_default();
+			let used = redeemed.entry(tk.task, tk.expires_at, finalized);
 			let ok = used.saturating_add(served_len) <= tk.length;
 			if ok {
 				*used += served_len;
