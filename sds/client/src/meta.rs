@@ -80,6 +80,17 @@ pub struct Uploaded {
 /// Times a request is signed again after its nonce was overtaken ([`MetaClient::call_signed`]).
 const STALE_NONCE_RETRIES: u32 = 8;
 
+/// How long a call keeps asking while the meta nodes answer that they cannot serve right
+/// now (an election takes a few seconds).
+const UNAVAILABLE_PATIENCE: Duration = Duration::from_secs(20);
+
+/// Why no meta node answered a round of a call; `unavailable` when one said it cannot
+/// serve right now.
+struct NoAnswer {
+	unavailable: bool,
+	why: String,
+}
+
 /// Whether a meta node's refusal says the request's nonce was not above the account's last
 /// (`stratos_meta::Error::StaleNonce`; `offchain/meta/tests/index.rs` checks the two agree).
 pub fn is_stale_nonce(message: &str) -> bool {
@@ -180,11 +191,39 @@ impl MetaClient {
 	/// Every meta node is dialed at once and they are asked in the order their connections
 	/// come up (once connected, in the configured order): a meta node that is down or cut
 	/// off, whose dial hangs until it times out, delays nothing while another one answers.
+	///
+	/// When none answered but some said they cannot serve right now (no leader yet, just
+	/// after an election), the meta nodes are asked again after a growing pause, for up to
+	/// `UNAVAILABLE_PATIENCE`: a leader change is a few seconds of waiting for the user, not
+	/// a failed command.
 	pub async fn call(&self, req: MetaRequest) -> Result<MetaResponse> {
-		use futures::stream::{FuturesUnordered, StreamExt};
 		let bytes = meta_api::encode(req);
-		let mut last = String::from("no meta node configured");
+		let started = std::time::Instant::now();
+		let mut pause = Duration::from_millis(200);
+		loop {
+			match self.ask_each(&bytes).await {
+				Ok(r) => return r,
+				Err(NoAnswer { unavailable: true, why })
+					if started.elapsed() + pause < UNAVAILABLE_PATIENCE =>
+				{
+					tracing::debug!(reason = %why, "no meta node can serve right now; asking again");
+					tokio::time::sleep(pause).await;
+					pause = (pause * 2).min(Duration::from_secs(2));
+				},
+				Err(NoAnswer { why, .. }) => {
+					return Err(Error::Meta(format!("no meta node answered: {why}")))
+				},
+			}
+		}
+	}
+
+	/// One round of `call`: the answer (or refusal) of the first meta node that gives one,
+	/// or why none did.
+	async fn ask_each(&self, bytes: &[u8]) -> std::result::Result<Result<MetaResponse>, NoAnswer> {
+		use futures::stream::{FuturesUnordered, StreamExt};
 		let host = &self.inner.host;
+		let mut why = Vec::new();
+		let mut unavailable = false;
 		let mut dials: FuturesUnordered<_> = self
 			.inner
 			.cfg
@@ -193,30 +232,39 @@ impl MetaClient {
 			.map(|hop| async move { (hop, host.connect(hop).await) })
 			.collect();
 		while let Some((hop, dialed)) = dials.next().await {
+			let node = &hop.node.to_hex()[..16];
 			if let Err(e) = dialed {
-				last = e.to_string();
+				why.push(format!("{node}: {e}"));
 				continue;
 			}
-			match host.request(hop, META_PROTOCOL, &bytes, CALL_TIMEOUT).await {
+			match host.request(hop, META_PROTOCOL, bytes, CALL_TIMEOUT).await {
 				Ok(answer) => {
-					let resp: MetaResponse = meta_api::decode(&answer).map_err(Error::Meta)?;
-					return match resp {
+					let resp = match meta_api::decode::<MetaResponse>(&answer) {
+						Ok(resp) => resp,
+						Err(e) => return Ok(Err(Error::Meta(e))),
+					};
+					match resp {
 						MetaResponse::Error {
 							kind: meta_api::ErrorKind::Unavailable,
 							message,
 							..
 						} => {
-							last = message;
-							continue;
+							unavailable = true;
+							why.push(format!("{node}: {message}"));
 						},
-						MetaResponse::Error { message, .. } => Err(Error::Meta(message)),
-						r => Ok(r),
-					};
+						MetaResponse::Error { message, .. } => {
+							return Ok(Err(Error::Meta(message)))
+						},
+						r => return Ok(Ok(r)),
+					}
 				},
-				Err(e) => last = e.to_string(),
+				Err(e) => why.push(format!("{node}: {e}")),
 			}
 		}
-		Err(Error::Meta(format!("no meta node answered: {last}")))
+		if why.is_empty() {
+			why.push("no meta node configured".into());
+		}
+		Err(NoAnswer { unavailable, why: why.join("; ") })
 	}
 
 	fn unexpected(r: MetaResponse) -> Error {
@@ -661,6 +709,13 @@ mod tests {
 
 	/// A meta node that refuses every request with `message`.
 	async fn refusing_meta(message: &'static str) -> Host {
+		meta_answering(move |_| (ErrorKind::Refused, message)).await
+	}
+
+	/// A meta node that refuses its `n`-th request (from 0) as `answer(n)` says.
+	async fn meta_answering(
+		answer: impl Fn(usize) -> (ErrorKind, &'static str) + Send + 'static,
+	) -> Host {
 		let host = Host::start(HostConfig {
 			keypair: Keypair::generate_ed25519(),
 			listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
@@ -674,9 +729,12 @@ mod tests {
 		.unwrap();
 		let mut requests = host.serve(META_PROTOCOL, 4).unwrap();
 		tokio::spawn(async move {
+			let mut n = 0;
 			while let Some(req) = requests.recv().await {
+				let (kind, message) = answer(n);
+				n += 1;
 				req.respond(meta_api::encode(MetaResponse::Error {
-					kind: ErrorKind::Refused,
+					kind,
 					message: message.into(),
 					leader: None,
 				}));
@@ -720,5 +778,24 @@ mod tests {
 		let c = client(vec![hung]).await;
 		let err = c.call(MetaRequest::Status).await.unwrap_err();
 		assert!(err.to_string().contains("no meta node answered"), "{err}");
+	}
+
+	#[tokio::test]
+	async fn a_call_waits_out_an_election_instead_of_failing() {
+		// The meta node left says it cannot serve (no leader yet) twice, then answers; the
+		// other one is down.
+		let electing = meta_answering(|n| match n {
+			0 | 1 => (ErrorKind::Unavailable, "no meta node leads right now; try again"),
+			_ => (ErrorKind::Refused, "answered by the new leader"),
+		})
+		.await;
+		let (listener, down) = hung_meta();
+		drop(listener); // Its port now refuses connections, as a killed node's does.
+		let c = client(vec![down, electing.hop()]).await;
+		let started = std::time::Instant::now();
+		let err = c.call(MetaRequest::Status).await.unwrap_err();
+		assert!(err.to_string().contains("answered by the new leader"), "{err}");
+		// Two pauses, 0.2 s and 0.4 s, not the whole patience.
+		assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
 	}
 }
