@@ -302,10 +302,12 @@ async fn refuse(stream: &mut libp2p::Stream, label: &str, code: ErrorCode, msg: 
 
 /// The finalized block number (0 without a gate) and whether `issuer` may authorise.
 fn chain_check(host: &Host, issuer: &stratos_primitives::NodeId) -> (u32, bool) {
-	match &host.inner.gate {
-		Some(g) => (g.finalized(), g.is_meta(issuer)),
-		None => (0, true),
-	}
+	(finalized(host), host.inner.gate.as_ref().is_none_or(|g| g.is_meta(issuer)))
+}
+
+/// The finalized block number the node follows (0 without a gate).
+fn finalized(host: &Host) -> u32 {
+	host.inner.gate.as_ref().map_or(0, |g| g.finalized())
 }
 
 async fn unauthorized(host: &Host, s: &mut libp2p::Stream, label: &str, why: String) -> Error {
@@ -502,15 +504,17 @@ impl Charge {
 		Some(Self { inner: inner.clone(), task: auth.task, len, settled: false })
 	}
 
-	/// The slice is stored: the charge stands unless this upload already paid for it.
+	/// The slice is stored: the charge stands unless this upload already paid for it (then
+	/// it is refunded on drop).
 	fn stored(mut self, slice: SliceHash) {
-		self.settled = true;
-		let mut stored = self.inner.stored.lock().expect("lock");
-		if let Some(spend) = stored.get_mut(&self.task) {
-			if !spend.slices.insert(slice) {
-				spend.bytes = spend.bytes.saturating_sub(self.len);
-			}
-		}
+		let first = self
+			.inner
+			.stored
+			.lock()
+			.expect("lock")
+			.get_mut(&self.task)
+			.map(|spend| spend.slices.insert(slice));
+		self.settled = first == Some(true);
 	}
 }
 
@@ -924,9 +928,8 @@ async fn serve_get(
 		let within = first * CHUNK_SIZE as u64 >= tk.offset
 			&& first * CHUNK_SIZE as u64 + served_len <= tk.offset.saturating_add(tk.length);
 		let ok = within && {
-			let finalized = host.inner.gate.as_ref().map_or(0, |g| g.finalized());
 			let mut redeemed = host.inner.redeemed.lock().expect("lock");
-			let used = redeemed.entry(tk.task, tk.expires_at, finalized);
+			let used = redeemed.entry(tk.task, tk.expires_at, finalized(host));
 			let ok = used.saturating_add(served_len) <= tk.length;
 			if ok {
 				*used += served_len;
