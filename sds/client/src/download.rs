@@ -21,8 +21,9 @@ use std::{
 };
 use stratos_primitives::{merkle::CHUNK_SIZE, FileId, SliceHash};
 
-/// Receives verified chunks: (offset within the slice, bytes).
-pub(crate) type Sink = Box<dyn FnMut(u64, &[u8]) -> std::io::Result<()> + Send>;
+/// Receives verified chunks: (offset within the slice, bytes), each in the buffer it was
+/// read into, so it reaches the output without being copied.
+pub(crate) type Sink = Box<dyn FnMut(u64, Vec<u8>) -> std::io::Result<()> + Send>;
 
 /// A file's slices as a download needs them.
 #[derive(Clone, Debug)]
@@ -54,7 +55,7 @@ impl Resume {
 	pub fn new(start: u64, mut sink: Sink) -> (Self, Sink) {
 		let next = Arc::new(AtomicU64::new(start - start % CHUNK_SIZE as u64));
 		let n = next.clone();
-		let wrapped: Sink = Box::new(move |off, bytes| {
+		let wrapped: Sink = Box::new(move |off, mut bytes| {
 			// A replica asked from `next` starts there; anything before was handed over.
 			let have = n.load(Ordering::Relaxed);
 			let end = off + bytes.len() as u64;
@@ -62,7 +63,8 @@ impl Resume {
 				return Ok(());
 			}
 			let skip = have.saturating_sub(off) as usize;
-			sink(off + skip as u64, &bytes[skip..])?;
+			bytes.drain(..skip);
+			sink(off + skip as u64, bytes)?;
 			n.store(end, Ordering::Relaxed);
 			Ok(())
 		});
@@ -184,7 +186,7 @@ impl Partial {
 			let (f, base, progress, verified) =
 				(self.file.clone(), layout.offset(i), progress.clone(), self.verified.clone());
 			let sink: Sink = Box::new(move |off, bytes| {
-				f.write_all_at(bytes, base + off)?;
+				f.write_all_at(&bytes, base + off)?;
 				progress.advance(bytes.len() as u64);
 				Ok(())
 			});
@@ -233,6 +235,23 @@ impl Partial {
 	}
 }
 
+/// Writes `chunks` in order with vectored writes; returns the bytes written.
+fn write_all_vectored(out: &mut impl Write, chunks: &[Vec<u8>]) -> std::io::Result<u64> {
+	let mut slices: Vec<std::io::IoSlice<'_>> =
+		chunks.iter().filter(|c| !c.is_empty()).map(|c| std::io::IoSlice::new(c)).collect();
+	let total = chunks.iter().map(|c| c.len() as u64).sum();
+	let mut rest = &mut slices[..];
+	while !rest.is_empty() {
+		match out.write_vectored(rest) {
+			Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+			Ok(n) => std::io::IoSlice::advance_slices(&mut rest, n),
+			Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {},
+			Err(e) => return Err(e),
+		}
+	}
+	Ok(total)
+}
+
 /// The slices of a partial file of `have` bytes whose bytes match their hash.
 fn intact_slices(f: &std::fs::File, layout: &Layout, have: u64) -> Vec<usize> {
 	let mut buf = vec![0u8; 1 << 20];
@@ -261,7 +280,8 @@ fn intact_slices(f: &std::fs::File, layout: &Layout, have: u64) -> Vec<usize> {
 
 /// Streams bytes `range` of the file to `out`, verified, in order: up to `parallel` slices
 /// are fetched ahead into memory (at most 64 MiB of them, at least 2), a writer thread writes
-/// them while the next ones arrive. Returns the bytes written; a closed pipe on `out` (e.g.
+/// them while the next ones arrive, each slice's chunks with as few vectored writes as `out`
+/// takes (the chunks are the buffers the network read them into: `out` should be unbuffered). Returns the bytes written; a closed pipe on `out` (e.g.
 /// `sds cat f | head`) ends it early without an error.
 pub(crate) async fn stream<F, Fut, W>(
 	layout: &Layout,
@@ -282,13 +302,12 @@ where
 			range.start, range.end, layout.size
 		)));
 	}
-	let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(1);
+	let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(1);
 	let writer = std::thread::spawn(move || -> std::io::Result<u64> {
 		let mut out = out;
 		let mut written = 0;
-		for buf in rx {
-			out.write_all(&buf)?;
-			written += buf.len() as u64;
+		for chunks in rx {
+			written += write_all_vectored(&mut out, &chunks)?;
 		}
 		out.flush()?;
 		Ok(written)
@@ -299,22 +318,26 @@ where
 	// Slices fetched ahead are held in memory: at most 64 MiB of them (and at least 2).
 	let ahead_max = parallel.clamp(1, ((64 << 20) / ss).max(2) as usize);
 	let mut next = first;
-	let mut ahead: VecDeque<tokio::task::JoinHandle<Result<Vec<u8>>>> = VecDeque::new();
+	let mut ahead: VecDeque<tokio::task::JoinHandle<Result<Vec<Vec<u8>>>>> = VecDeque::new();
 	let result: Result<()> = async {
 		loop {
 			while ahead.len() < ahead_max && next < end {
 				let base = layout.offset(next);
 				let lo = range.start.max(base) - base;
 				let hi = range.end.min(base + layout.slices[next].0) - base;
-				let buf = Arc::new(std::sync::Mutex::new(Vec::with_capacity((hi - lo) as usize)));
+				let chunks = (hi - lo).div_ceil(CHUNK_SIZE as u64) as usize + 1;
+				let buf = Arc::new(std::sync::Mutex::new(Vec::with_capacity(chunks)));
 				let (b, progress) = (buf.clone(), progress.clone());
-				let sink: Sink = Box::new(move |off, bytes| {
-					// Chunks are whole: keep only what lies in [lo, hi).
+				let sink: Sink = Box::new(move |off, mut bytes| {
+					// Chunks are whole: keep only what lies in [lo, hi) (the first and last
+					// chunk of a range are cut; the others are kept as they came).
 					let from = lo.saturating_sub(off).min(bytes.len() as u64) as usize;
 					let to = (hi.saturating_sub(off)).min(bytes.len() as u64) as usize;
 					if from < to {
-						b.lock().expect("buffer").extend_from_slice(&bytes[from..to]);
+						bytes.truncate(to);
+						bytes.drain(..from);
 						progress.advance((to - from) as u64);
+						b.lock().expect("buffer").push(bytes);
 					}
 					Ok(())
 				});
@@ -370,6 +393,39 @@ mod tests {
 		assert!(parse_range("x..", 10).is_err());
 	}
 
+	/// A writer that takes at most 1000 bytes per call, spread over several buffers.
+	struct Short(Vec<u8>);
+
+	impl Write for Short {
+		fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+			self.write_vectored(&[std::io::IoSlice::new(buf)])
+		}
+		fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+			let mut n = 0;
+			for b in bufs {
+				let take = b.len().min(1000 - n);
+				self.0.extend_from_slice(&b[..take]);
+				n += take;
+				if n == 1000 {
+					break;
+				}
+			}
+			Ok(n)
+		}
+		fn flush(&mut self) -> std::io::Result<()> {
+			Ok(())
+		}
+	}
+
+	#[test]
+	fn vectored_writes_survive_short_writes() {
+		let chunks: Vec<Vec<u8>> =
+			[700, 0, 1300, 1, 2999].iter().enumerate().map(|(i, &n)| vec![i as u8; n]).collect();
+		let mut out = Short(Vec::new());
+		assert_eq!(write_all_vectored(&mut out, &chunks).unwrap(), 5000);
+		assert_eq!(out.0, chunks.concat());
+	}
+
 	#[test]
 	fn resume_skips_what_was_handed_over() {
 		let got = Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -383,10 +439,10 @@ mod tests {
 			}),
 		);
 		assert_eq!(r.next(), cs);
-		sink(cs, &vec![0; cs as usize]).unwrap();
+		sink(cs, vec![0; cs as usize]).unwrap();
 		assert_eq!(r.next(), 2 * cs);
 		// A replica that starts over from the beginning is cut to what is new.
-		sink(0, &vec![0; 3 * cs as usize]).unwrap();
+		sink(0, vec![0; 3 * cs as usize]).unwrap();
 		assert_eq!(r.next(), 3 * cs);
 		assert_eq!(*got.lock().unwrap(), vec![(cs, cs as usize), (2 * cs, cs as usize)]);
 	}

@@ -287,7 +287,7 @@ async fn acknowledged_slices_survive_kill_9() {
 					},
 					&key,
 					|_, b| {
-						got.extend_from_slice(b);
+						got.extend_from_slice(&b);
 						Ok(())
 					},
 				)

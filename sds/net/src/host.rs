@@ -779,13 +779,14 @@ impl Host {
 
 	/// Downloads `req`'s range of a slice from `hop`, verifying every chunk against
 	/// `req.slice`. `sink(offset_in_slice, bytes)` receives whole verified chunks covering
-	/// the range, in order. Countersigns the node's receipt with `client_key` and returns it.
+	/// the range, in order, each in the buffer it was read into (the sink owns it: nothing is
+	/// copied on the way to the output). Countersigns the node's receipt with `client_key` and returns it.
 	pub async fn get_slice(
 		&self,
 		hop: &Hop,
 		req: GetRequest,
 		client_key: &sr25519::Pair,
-		sink: impl FnMut(u64, &[u8]) -> std::io::Result<()>,
+		sink: impl FnMut(u64, Vec<u8>) -> std::io::Result<()>,
 	) -> Result<SignedReceipt, Error> {
 		self.get_inner(hop, req, None, client_key, sink).await
 	}
@@ -799,7 +800,7 @@ impl Host {
 		offset: u64,
 		length: u64,
 		client_key: &sr25519::Pair,
-		sink: impl FnMut(u64, &[u8]) -> std::io::Result<()>,
+		sink: impl FnMut(u64, Vec<u8>) -> std::io::Result<()>,
 	) -> Result<SignedReceipt, Error> {
 		let t = &ticket.ticket;
 		let req = GetRequest {
@@ -819,7 +820,7 @@ impl Host {
 		req: GetRequest,
 		ticket: Option<&SignedTicket>,
 		client_key: &sr25519::Pair,
-		mut sink: impl FnMut(u64, &[u8]) -> std::io::Result<()>,
+		mut sink: impl FnMut(u64, Vec<u8>) -> std::io::Result<()>,
 	) -> Result<SignedReceipt, Error> {
 		let mut settled = false;
 		let mut attempt = 0;
@@ -879,7 +880,7 @@ impl Host {
 		req: GetRequest,
 		ticket: Option<&SignedTicket>,
 		client_key: &sr25519::Pair,
-		sink: &mut impl FnMut(u64, &[u8]) -> std::io::Result<()>,
+		sink: &mut impl FnMut(u64, Vec<u8>) -> std::io::Result<()>,
 		answered: &mut bool,
 	) -> Result<SignedReceipt, Error> {
 		let (mut stream, peer, _slot) = self.open(hop).await?;
@@ -923,7 +924,7 @@ impl Host {
 			if data.len() as u64 != want || chunk_hash(&data) != hashes[i as usize] {
 				return Err(verr(format!("chunk {i} does not match its hash")));
 			}
-			sink(i * cs, &data).map_err(Error::Local)?;
+			sink(i * cs, data).map_err(Error::Local)?;
 		}
 		let (receipt, node_signature) = match read_frame(&mut stream, &peer).await? {
 			Frame::GetEnd { receipt, node_signature } => (receipt, node_signature),

@@ -236,7 +236,7 @@ async fn gets_need_a_ticket_for_this_node_range_and_client_and_deletes_a_meta_no
 				let mut got = Vec::new();
 				client
 					.get_slice_ticketed(&hop, &t, 0, t.ticket.length, &key, |_, b| {
-						got.extend_from_slice(b);
+						got.extend_from_slice(&b);
 						Ok(())
 					})
 					.await

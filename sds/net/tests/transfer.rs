@@ -119,7 +119,7 @@ async fn get(c: &Host, hop: &Hop, slice: SliceHash, key: &sr25519::Pair) -> Resu
 	let mut out = Vec::new();
 	c.get_slice(hop, get_req(slice, key, 0, u64::MAX), key, |off, bytes| {
 		assert_eq!(off as usize, out.len());
-		out.extend_from_slice(bytes);
+		out.extend_from_slice(&bytes);
 		Ok(())
 	})
 	.await?;

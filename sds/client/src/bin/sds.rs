@@ -300,13 +300,18 @@ fn put_source(
 	Ok((file.to_path_buf(), name, None))
 }
 
-/// Where a ranged download or `sds cat` writes: standard output, or a new file.
+/// Where a ranged download or `sds cat` writes: standard output, or a new file. Both
+/// unbuffered: whole slices are written at once, from the buffers the network filled.
 fn range_output(out: Option<&PathBuf>) -> Result<Box<dyn std::io::Write + Send>> {
+	let stdout = || -> Result<Box<dyn std::io::Write + Send>> {
+		use std::os::fd::AsFd;
+		let fd =
+			std::io::stdout().as_fd().try_clone_to_owned().context("cannot use standard output")?;
+		Ok(Box::new(std::fs::File::from(fd)))
+	};
 	match out {
-		None => Ok(Box::new(std::io::BufWriter::with_capacity(1 << 20, std::io::stdout()))),
-		Some(p) if p.as_os_str() == "-" => {
-			Ok(Box::new(std::io::BufWriter::with_capacity(1 << 20, std::io::stdout())))
-		},
+		None => stdout(),
+		Some(p) if p.as_os_str() == "-" => stdout(),
 		Some(p) => Ok(Box::new(
 			std::fs::File::create_new(p)
 				.with_context(|| format!("cannot create {} (it must not exist)", p.display()))?,
