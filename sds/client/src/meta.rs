@@ -661,7 +661,7 @@ impl MetaClient {
 					from,
 					end.saturating_sub(from),
 					&self.inner.cfg.account,
-					|off, bytes| sink(off, bytes),
+					&mut sink,
 				)
 				.await;
 			match r {

@@ -349,11 +349,8 @@ impl SdsClient {
 				offset: pos.next(),
 				length: end.saturating_sub(pos.next()),
 			};
-			let res = self
-				.inner
-				.host
-				.get_slice(&hop, req, &self.inner.cfg.account, |off, bytes| sink(off, bytes))
-				.await;
+			let res =
+				self.inner.host.get_slice(&hop, req, &self.inner.cfg.account, &mut sink).await;
 			match res {
 				Ok(_) => return Ok(()),
 				Err(sds_net::Error::Local(e)) => {
