@@ -302,6 +302,11 @@ pub struct Host {
 	pub(crate) inner: Arc<Inner>,
 }
 
+/// Bytes a TCP connection reads from its socket at once. noise's framing reads its socket in
+/// 8 KiB pieces (asynchronous-codec 0.7), one system call each; this buffer under it turns
+/// 32 of them into one.
+const SOCKET_READ_BUFFER: usize = 256 << 10;
+
 /// The client side of the protocol (same type: every host can dial).
 pub type Client = Host;
 
@@ -321,15 +326,21 @@ impl Host {
 			.with_max_pending_incoming(Some(config.limits.connections.div_ceil(4)));
 		let mut swarm = libp2p::SwarmBuilder::with_existing_identity(config.keypair.clone())
 			.with_tokio()
-			.with_tcp(
-				libp2p::tcp::Config::default().nodelay(true),
-				libp2p::noise::Config::new,
-				move || yamux.clone(),
-			)
-			.map_err(|e| Error::Start(e.to_string()))?
 			// QUIC too (`/udp/<port>/quic-v1` addresses): TLS 1.3 and its own streams instead
 			// of noise and yamux; measured against TCP in ADR 0014.
 			.with_quic()
+			// TCP + noise + yamux, as `with_tcp` builds it, with a read buffer under noise.
+			.with_other_transport(|key| -> Result<_, Box<dyn std::error::Error + Send + Sync>> {
+				use libp2p::core::{muxing::StreamMuxerBox, upgrade::Version, Transport as _};
+				let tcp = libp2p::tcp::Config::default().nodelay(true);
+				Ok(libp2p::tcp::tokio::Transport::new(tcp)
+					.map(|s, _| futures::io::BufReader::with_capacity(SOCKET_READ_BUFFER, s))
+					.upgrade(Version::V1Lazy)
+					.authenticate(libp2p::noise::Config::new(key)?)
+					.multiplex(yamux)
+					.map(|(p, c), _| (p, StreamMuxerBox::new(c))))
+			})
+			.map_err(|e| Error::Start(e.to_string()))?
 			.with_behaviour(|_| Behaviour {
 				limits: libp2p::connection_limits::Behaviour::new(limits),
 				stream: libp2p_stream::Behaviour::new(),
