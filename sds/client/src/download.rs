@@ -281,8 +281,9 @@ fn intact_slices(f: &std::fs::File, layout: &Layout, have: u64) -> Vec<usize> {
 /// Streams bytes `range` of the file to `out`, verified, in order: up to `parallel` slices
 /// are fetched ahead into memory (at most 64 MiB of them, at least 2), a writer thread writes
 /// them while the next ones arrive, each slice's chunks with as few vectored writes as `out`
-/// takes (the chunks are the buffers the network read them into: `out` should be unbuffered). Returns the bytes written; a closed pipe on `out` (e.g.
-/// `sds cat f | head`) ends it early without an error.
+/// takes (the chunks are the buffers the network read them into: `out` should be
+/// unbuffered). Returns the bytes written; a closed pipe on `out` (e.g. `sds cat f | head`)
+/// ends it early without an error.
 pub(crate) async fn stream<F, Fut, W>(
 	layout: &Layout,
 	range: Range<u64>,

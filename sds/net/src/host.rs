@@ -791,7 +791,8 @@ impl Host {
 	/// Downloads `req`'s range of a slice from `hop`, verifying every chunk against
 	/// `req.slice`. `sink(offset_in_slice, bytes)` receives whole verified chunks covering
 	/// the range, in order, each in the buffer it was read into (the sink owns it: nothing is
-	/// copied on the way to the output). Countersigns the node's receipt with `client_key` and returns it.
+	/// copied on the way to the output). Countersigns the node's receipt with `client_key`
+	/// and returns it.
 	pub async fn get_slice(
 		&self,
 		hop: &Hop,
