@@ -17,6 +17,7 @@ use std::sync::Arc;
 use substrate_prometheus_endpoint::{register, Gauge, Registry, U64};
 
 fn main() -> std::process::ExitCode {
+	sds_net::keep_freed_memory();
 	let cli = Cli::parse();
 	let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
 		tracing_subscriber::EnvFilter::new(cli.log.clone().unwrap_or_else(|| "info".into()))

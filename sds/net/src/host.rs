@@ -1,5 +1,8 @@
 use crate::{
-	io::{flush, read_frame, read_frame_within, unexpected, write_data, write_frame, ACK_TIMEOUT},
+	io::{
+		data_frame, flush, read_frame, read_frame_within, unexpected, write_bytes, write_frame,
+		ACK_TIMEOUT,
+	},
 	node_id, peer_id, Error, PROTOCOL,
 };
 use futures::{AsyncWriteExt, StreamExt};
@@ -316,10 +319,6 @@ impl Host {
 		if config.keypair.public().try_into_ed25519().is_err() {
 			return Err(Error::Start("the node key must be ed25519".into()));
 		}
-		// yamux's current implementation (0.13: 512 streams, receive windows that grow with
-		// the measured round trip). Any setter of libp2p-yamux 0.46 silently switches to the
-		// legacy 0.12 implementation with a fixed 256 KiB window per stream.
-		let yamux = libp2p::yamux::Config::default();
 		let limits = libp2p::connection_limits::ConnectionLimits::default()
 			.with_max_established_per_peer(Some(config.limits.connections_per_peer))
 			.with_max_established(Some(config.limits.connections))
@@ -329,7 +328,8 @@ impl Host {
 			// QUIC too (`/udp/<port>/quic-v1` addresses): TLS 1.3 and its own streams instead
 			// of noise and yamux; measured against TCP in ADR 0014.
 			.with_quic()
-			// TCP + noise + yamux, as `with_tcp` builds it, with a read buffer under noise.
+			// TCP + noise + yamux, as `with_tcp` builds it, with a read buffer under noise and
+			// yamux frames that carry a whole chunk (`mux.rs`).
 			.with_other_transport(|key| -> Result<_, Box<dyn std::error::Error + Send + Sync>> {
 				use libp2p::core::{muxing::StreamMuxerBox, upgrade::Version, Transport as _};
 				let tcp = libp2p::tcp::Config::default().nodelay(true);
@@ -337,7 +337,7 @@ impl Host {
 					.map(|s, _| futures::io::BufReader::with_capacity(SOCKET_READ_BUFFER, s))
 					.upgrade(Version::V1Lazy)
 					.authenticate(libp2p::noise::Config::new(key)?)
-					.multiplex(yamux)
+					.multiplex(crate::mux::Yamux::default())
 					.map(|(p, c), _| (p, StreamMuxerBox::new(c))))
 			})
 			.map_err(|e| Error::Start(e.to_string()))?
@@ -686,13 +686,14 @@ impl Host {
 		};
 		write_frame(&mut stream, &opening, &peer).await?;
 		let mut hasher = SliceHasher::new();
-		let mut buf = vec![0u8; CHUNK_SIZE as usize];
+		let mut frame = Vec::new();
 		let mut sent = 0u64;
 		while sent < len {
 			let n = (len - sent).min(CHUNK_SIZE as u64) as usize;
-			read_at(&mut buf[..n], sent).map_err(Error::Local)?;
-			hasher.update(&buf[..n]);
-			if let Err(e) = write_data(&mut stream, &buf[..n], &peer).await {
+			let payload = data_frame(&mut frame, n);
+			read_at(payload, sent).map_err(Error::Local)?;
+			hasher.update(payload);
+			if let Err(e) = write_bytes(&mut stream, &frame, &peer).await {
 				let e = explain_write_failure(&mut stream, &peer, e).await;
 				*answered = !matches!(e, Error::Io { .. });
 				return Err(e);

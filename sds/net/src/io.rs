@@ -71,21 +71,42 @@ pub async fn write_frame<W: futures::AsyncWrite + Unpin>(
 		.map_err(|_| Error::Timeout { peer: peer.into(), secs: IDLE_TIMEOUT.as_secs() })?
 }
 
-/// Writes a `Data` frame without copying the payload into a frame first.
-pub async fn write_data<W: futures::AsyncWrite + Unpin>(
+/// Lays out a `Data` frame of `n` payload bytes in `frame` (its allocation reused, and not
+/// zeroed again when the length is the same as last time) and returns the payload for the
+/// caller to fill.
+pub fn data_frame(frame: &mut Vec<u8>, n: usize) -> &mut [u8] {
+	let header = wire::data_header(n);
+	let h = header.len();
+	if frame.len() != h + n {
+		frame.resize(h + n, 0);
+	}
+	frame[..h].copy_from_slice(&header);
+	&mut frame[h..]
+}
+
+/// Writes a frame's bytes with one write. The multiplexer sends each write as a frame of
+/// its own (up to [`crate::mux::SPLIT_SEND_SIZE`]) and flushes after each, one system call:
+/// a chunk's header and payload written apart cost two.
+pub async fn write_bytes<W: futures::AsyncWrite + Unpin>(
 	w: &mut W,
-	data: &[u8],
+	bytes: &[u8],
 	peer: &str,
 ) -> Result<(), Error> {
-	let header = wire::data_header(data.len());
-	let fut = async {
-		w.write_all(&header).await?;
-		w.write_all(data).await
-	};
-	tokio::time::timeout(IDLE_TIMEOUT, fut)
+	tokio::time::timeout(IDLE_TIMEOUT, w.write_all(bytes))
 		.await
 		.map_err(|_| Error::Timeout { peer: peer.into(), secs: IDLE_TIMEOUT.as_secs() })?
 		.map_err(|source| Error::Io { peer: peer.into(), source })
+}
+
+/// Writes a `Data` frame of `data`, laid out in `frame` first (see [`write_bytes`]).
+pub async fn write_data<W: futures::AsyncWrite + Unpin>(
+	w: &mut W,
+	frame: &mut Vec<u8>,
+	data: &[u8],
+	peer: &str,
+) -> Result<(), Error> {
+	data_frame(frame, data.len()).copy_from_slice(data);
+	write_bytes(w, frame, peer).await
 }
 
 pub async fn flush<W: futures::AsyncWrite + Unpin>(w: &mut W, peer: &str) -> Result<(), Error> {
@@ -165,6 +186,22 @@ mod tests {
 		assert_eq!(got.len(), frames.len() + 1, "then the end of the stream");
 		for (want, got) in frames.iter().zip(&got) {
 			assert_eq!(got.as_ref().ok(), Some(want));
+		}
+	}
+
+	#[tokio::test]
+	async fn data_frames_laid_out_in_a_reused_buffer_are_the_frames_themselves() {
+		// Lengths that change the header's size (1, 2 and 4 byte compact lengths) and the
+		// buffer's (growing and shrinking): each write is exactly that chunk's frame.
+		let mut frame = Vec::new();
+		for n in [CHUNK_SIZE as usize, 7, 0, 16384, 63, CHUNK_SIZE as usize, 1] {
+			let data: Vec<u8> = (0..n).map(|i| (i * 7 + n) as u8).collect();
+			let mut out = futures::io::Cursor::new(Vec::new());
+			write_data(&mut out, &mut frame, &data, "peer").await.unwrap();
+			assert_eq!(out.into_inner(), Frame::Data(data.clone()).to_bytes(), "{n} bytes");
+			// Filled in place, as a put fills it from its source.
+			data_frame(&mut frame, n).copy_from_slice(&data);
+			assert_eq!(frame, Frame::Data(data).to_bytes(), "{n} bytes, in place");
 		}
 	}
 

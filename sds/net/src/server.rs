@@ -677,6 +677,7 @@ async fn receive_slice(
 	};
 	let metrics = host.metrics().clone();
 	let mut received = 0u64;
+	let mut forwarded = Vec::new();
 	let claimed = loop {
 		let frame = read_frame(up, label).await.map_err(|e| match e {
 			Error::Protocol { .. } => Refusal::tell(ErrorCode::BadRequest, e),
@@ -686,7 +687,7 @@ async fn receive_slice(
 			Frame::Data(d) => {
 				// Forward first: the next node starts receiving while this one writes.
 				if let Some((s, l)) = down.as_mut() {
-					write_data(s, &d, l)
+					write_data(s, &mut forwarded, &d, l)
 						.await
 						.map_err(|e| Refusal::tell(ErrorCode::ForwardFailed, e))?;
 				}
@@ -953,6 +954,7 @@ async fn serve_get(
 	.await?;
 	let cs = CHUNK_SIZE as u64;
 	let mut sent = 0u64;
+	let mut frame = Vec::new();
 	while let Some(batch) = rx.recv().await {
 		let buf = match batch {
 			Ok(b) => b,
@@ -963,7 +965,7 @@ async fn serve_get(
 		};
 		for chunk in buf.chunks(cs as usize) {
 			metrics.bytes_out.fetch_add(chunk.len() as u64, Ordering::Relaxed);
-			write_data(&mut s, chunk, label).await?;
+			write_data(&mut s, &mut frame, chunk, label).await?;
 			sent += 1;
 		}
 		let _ = back.send(buf);

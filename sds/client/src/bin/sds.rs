@@ -144,6 +144,7 @@ enum CreditCmd {
 }
 
 fn main() -> std::process::ExitCode {
+	sds_net::keep_freed_memory();
 	tracing_subscriber::fmt()
 		.with_env_filter(
 			tracing_subscriber::EnvFilter::try_from_default_env()
