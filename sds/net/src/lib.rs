@@ -23,6 +23,9 @@ pub use libp2p::{identity::Keypair, Multiaddr, PeerId};
 pub use rpc::{Incoming, ANSWER_TIMEOUT, MAX_RPC_MESSAGE};
 pub use stratos_primitives::meta::{SignedStoreAck, SignedTicket, SignedUploadAuth};
 
+use sds_core::wire::ErrorCode;
+use stratos_primitives::NodeId;
+
 /// Has the allocator keep up to 64 MiB of freed memory at the top of each heap instead of
 /// handing it back to the kernel (glibc's default gives back anything above 128 KiB at
 /// once). The data path allocates and frees buffers of 64 KiB to 16 MiB all the time, and
@@ -38,9 +41,6 @@ pub fn keep_freed_memory() {
 		libc::mallopt(libc::M_TRIM_THRESHOLD, 64 << 20);
 	}
 }
-
-use sds_core::wire::ErrorCode;
-use stratos_primitives::NodeId;
 
 /// What a resource node needs from the finalized chain to check authorisations and
 /// tickets (ADR 0011). Without one ([`HostConfig::gate`] `None`) a node serves plain puts and
